@@ -1,0 +1,43 @@
+// Names and numbers that several components (and users) depend on. Changing one is a contract change.
+
+export const GROUP = 'spawner.dev';
+export const VERSION = 'v1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'SessionLivedBackend';
+export const PLURAL = 'sessionlivedbackends';
+
+export const FINALIZER = 'spawner.dev/teardown';
+
+// Labels the operator puts on every child Pod and Service.
+export const LABEL_BACKEND = 'spawner.dev/backend'; // value: the SLB's name
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'spawner';
+
+// The sweeper watches only the SLBs on its own node through this CRD selectable field.
+export const NODE_FIELD = 'status.nodeName';
+
+// The injected sidecar. The Service always exposes SERVICE_PORT; it targets the sidecar's proxy port,
+// or the app's own port when the sidecar is disabled.
+export const SIDECAR_CONTAINER = 'spawner-sidecar';
+export const SIDECAR_PROXY_PORT = 9090;
+export const SIDECAR_ADMIN_PORT = 9091;
+export const SERVICE_PORT = 80;
+
+// What the sidecar's admin port (or, without a sidecar, the app) answers on GET /status, and what each
+// Server-Sent Event on GET /events carries.
+export interface BackendActivity {
+  active_connections: number;
+  seconds_inactive: number;
+  listening: boolean;
+  ready: boolean;
+}
+
+export type Phase = 'Pending' | 'Ready' | 'Terminating' | 'Failed';
+
+// Condition types. The operator owns Scheduled and Ready; the sweeper owns Swept.
+export const CONDITION_SCHEDULED = 'Scheduled';
+export const CONDITION_READY = 'Ready';
+export const CONDITION_SWEPT = 'Swept';
+
+// Backend names are DNS labels: they become a Service name and a path segment under /p/.
+export const BACKEND_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;

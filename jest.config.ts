@@ -1,0 +1,29 @@
+import type { Config } from 'jest';
+
+// Two projects: `unit` needs nothing but loopback sockets; `integration` needs the real control plane
+// from e2e/harness (its global setup brings it up when KUBECONFIG is not given).
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '\\.ts$': '<rootDir>/scripts/jest-strip-types.cjs' },
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
+};
+
+const config: Config = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{schema,common,operator,sidecar,sweeper,cli,demo}/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/**/*.int.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
+    },
+  ],
+};
+
+export default config;
