@@ -17,6 +17,7 @@ async function renderTypes(source: SchemaSource): Promise<string> {
     bannerComment: '',
     additionalProperties: false,
     declareExternallyReferenced: true,
+    maxItems: -1, // bounds stay in the schema; tuples of every length help nobody
     style: { singleQuote: true, printWidth: 120 },
   });
   const { kind, listKind } = source.names;
