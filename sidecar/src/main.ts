@@ -1,0 +1,51 @@
+// Entry point of the sidecar container: validate configuration (exit 2 naming the flag), serve, and
+// on SIGTERM/SIGINT drain and exit 0.
+import { loadConfigOrExit } from '../../common/config.ts';
+import { createLogger, forBackend } from '../../common/log.ts';
+import { listenHostOf, sidecarSpecs } from './config.ts';
+import { startSidecar } from './sidecar.ts';
+
+const config = loadConfigOrExit('sidecar', sidecarSpecs);
+
+// The operator sets these through the downward API; outside a pod they are simply absent.
+const base = createLogger('sidecar');
+const namespace = process.env.POD_NAMESPACE;
+const name = process.env.BACKEND_NAME;
+const log = namespace && name ? forBackend(base, namespace, name) : base;
+
+let sidecar;
+try {
+  sidecar = await startSidecar({
+    upstreamHost: config.upstreamHost,
+    upstreamPort: config.upstreamPort,
+    listenHost: listenHostOf(config.listenHost),
+    proxyPort: config.proxyPort,
+    adminPort: config.adminPort,
+    heartbeatMs: config.heartbeatSeconds * 1000,
+    eventsMinIntervalMs: config.eventsMinIntervalMs,
+    shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+    probeFastMs: config.probeFastMs,
+    probeSlowMs: config.probeSlowMs,
+    log,
+  });
+} catch (err) {
+  log.fatal({ err }, 'cannot start');
+  process.exit(1);
+}
+
+const running = sidecar;
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}
