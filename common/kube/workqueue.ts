@@ -1,0 +1,248 @@
+// A work queue keyed by `namespace/name` with client-go's semantics: a key waits at most once, is never
+// handed to two workers at once, and a key added while it is being processed runs again afterwards.
+// Failures requeue with per-key exponential backoff; success may ask to come back after a delay.
+
+export interface Result {
+  requeueAfterMs?: number;
+}
+
+// Thrown by a worker to come back after `delayMs` without counting as a failure (e.g. "waiting for the
+// Pod to go away"): the key's backoff is left as it is.
+export class RetryAfter extends Error {
+  readonly delayMs: number;
+  constructor(delayMs: number, message = `retry after ${delayMs} ms`) {
+    super(message);
+    this.name = 'RetryAfter';
+    this.delayMs = delayMs;
+  }
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    // Delayed requeues must not keep a process alive that is otherwise done.
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface WorkQueueOptions {
+  name?: string;
+  baseDelayMs?: number; // first retry delay after a failure (client-go: 5 ms)
+  maxDelayMs?: number; // cap of the per-key backoff (client-go: 1000 s)
+  timers?: Timers;
+  now?: () => number;
+  // Called for every failed run (not for RetryAfter), before the key is requeued.
+  onError?: (key: string, err: unknown, failures: number) => void;
+}
+
+// The delay before retry number `failures` (0-based): base·2^failures, capped.
+export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
+  if (failures < 0) return baseDelayMs;
+  // 2^1024 is Infinity, so large failure counts saturate at the cap instead of overflowing.
+  const d = baseDelayMs * Math.pow(2, failures);
+  return Number.isFinite(d) ? Math.min(d, maxDelayMs) : maxDelayMs;
+}
+
+export interface RunOptions {
+  // Aborting stops handing out keys at once; in-flight runs finish and `run` then resolves.
+  signal?: AbortSignal;
+}
+
+export type Worker = (key: string) => Promise<Result | void>;
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly timers: Timers;
+  private readonly now: () => number;
+  private readonly onError?: (key: string, err: unknown, failures: number) => void;
+
+  private readonly ready: string[] = []; // FIFO of keys waiting for a worker
+  private readonly dirty = new Set<string>(); // keys that need a run (waiting or to re-run after processing)
+  private readonly processing = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; handle: unknown }>();
+  private readonly failures = new Map<string, number>();
+  private shuttingDown = false;
+  private running = false;
+  private wake: (() => void) | undefined;
+
+  // Counters for metrics.
+  adds = 0;
+  retries = 0;
+
+  constructor(opts: WorkQueueOptions = {}) {
+    this.name = opts.name ?? 'queue';
+    this.baseDelayMs = opts.baseDelayMs ?? 5;
+    this.maxDelayMs = opts.maxDelayMs ?? 1_000_000;
+    this.timers = opts.timers ?? realTimers;
+    this.now = opts.now ?? Date.now;
+    this.onError = opts.onError;
+    if (!(this.baseDelayMs > 0) || !(this.maxDelayMs >= this.baseDelayMs)) {
+      throw new Error(`work queue ${this.name}: need 0 < baseDelayMs <= maxDelayMs`);
+    }
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.dirty.has(key)) return;
+    this.adds++;
+    this.dirty.add(key);
+    // A key being processed is queued again by `done`, so it is never handed out twice at once.
+    if (this.processing.has(key)) return;
+    this.ready.push(key);
+    this.notify();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (!(ms > 0)) {
+      this.add(key);
+      return;
+    }
+    const at = this.now() + ms;
+    const existing = this.delayed.get(key);
+    // Keep the earliest wake-up: a later request must not postpone an earlier one.
+    if (existing && existing.at <= at) return;
+    if (existing) this.timers.clearTimeout(existing.handle);
+    const handle = this.timers.setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { at, handle });
+  }
+
+  addRateLimited(key: string): void {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    this.retries++;
+    this.addAfter(key, backoffDelay(n, this.baseDelayMs, this.maxDelayMs));
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  numRequeues(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  // Keys waiting for a worker (the queue depth metric).
+  len(): number {
+    return this.ready.length;
+  }
+
+  // Keys waiting for a delay to pass.
+  delayedLen(): number {
+    return this.delayed.size;
+  }
+
+  inFlight(): number {
+    return this.processing.size;
+  }
+
+  isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  shutdown(): void {
+    this.shuttingDown = true;
+    for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
+    this.delayed.clear();
+    this.notify();
+  }
+
+  // Hands the next key out; the caller must call `done(key)` when finished. Undefined if none waits.
+  get(): string | undefined {
+    if (this.shuttingDown) return undefined;
+    const key = this.ready.shift();
+    if (key === undefined) return undefined;
+    this.processing.add(key);
+    this.dirty.delete(key);
+    return key;
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key) && !this.shuttingDown) {
+      this.ready.push(key);
+    }
+    this.notify();
+  }
+
+  // Runs `worker` over the keys with at most `concurrency` keys in flight, until the queue shuts down or
+  // the signal aborts. Resolves when the in-flight runs have finished.
+  async run(worker: Worker, concurrency: number, opts: RunOptions = {}): Promise<void> {
+    if (!(concurrency >= 1)) throw new Error(`work queue ${this.name}: concurrency must be >= 1`);
+    if (this.running) throw new Error(`work queue ${this.name}: already running`);
+    this.running = true;
+    const signal = opts.signal;
+    const onAbort = () => this.notify();
+    signal?.addEventListener('abort', onAbort);
+    const inFlight = new Set<Promise<void>>();
+    try {
+      for (;;) {
+        if (this.shuttingDown || signal?.aborted) break;
+        while (inFlight.size < concurrency && !signal?.aborted) {
+          const key = this.get();
+          if (key === undefined) break;
+          const p = this.processOne(worker, key).finally(() => {
+            inFlight.delete(p);
+            // `done` already woke the loop, but the slot is free only now.
+            this.notify();
+          });
+          inFlight.add(p);
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          // Re-check after arming: anything that happened before `wake` was set would be lost.
+          if (this.shuttingDown || signal?.aborted || (inFlight.size < concurrency && this.ready.length > 0)) {
+            resolve();
+          }
+        });
+        this.wake = undefined;
+      }
+      await Promise.allSettled([...inFlight]);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.running = false;
+    }
+  }
+
+  private async processOne(worker: Worker, key: string): Promise<void> {
+    try {
+      const res = await worker(key);
+      this.forget(key);
+      const after = res?.requeueAfterMs;
+      if (after !== undefined && after > 0) this.addAfter(key, after);
+    } catch (err) {
+      if (err instanceof RetryAfter) {
+        this.addAfter(key, err.delayMs);
+      } else {
+        try {
+          this.onError?.(key, err, (this.failures.get(key) ?? 0) + 1);
+        } catch {
+          // The hook only reports; a broken reporter must not lose the retry.
+        }
+        this.addRateLimited(key);
+      }
+    } finally {
+      this.done(key);
+    }
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    if (w) {
+      this.wake = undefined;
+      w();
+    }
+  }
+}
