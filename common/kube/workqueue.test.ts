@@ -1,5 +1,5 @@
 import { describe, expect, jest, test } from '@jest/globals';
-import { RetryAfter, WorkQueue, backoffDelay, type Timers } from './workqueue.ts';
+import { RetryAfter, WorkQueue, backoffDelay, type Result, type Timers } from './workqueue.ts';
 import { eventually, gate } from './testing/eventually.ts';
 
 jest.setTimeout(60_000);
@@ -189,7 +189,7 @@ describe('WorkQueue.run', () => {
       () => undefined,
     ];
     let calls = 0;
-    const done = q.run(async () => script[calls++]!(), 2);
+    const done = q.run(async () => script[calls++]!() as Result | undefined, 2);
     const delays: number[] = [];
     q.add('ns/a');
     for (let i = 0; i < script.length - 1; i++) {
