@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
@@ -6,6 +6,8 @@ import { createLogger } from '../../common/log.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 
 const DEADLINE_MS = 10_000;
+// Each wait below has its own deadline; the test as a whole gets room for several on a loaded machine.
+jest.setTimeout(60_000);
 
 // A ws client that keeps every message, so a test can wait for the one it expects whatever the order.
 class Player {
