@@ -1,11 +1,17 @@
 #!/bin/sh
-# Installs what the nginx routing tests (manifests/nginx/test/) need on a fresh Debian machine:
-# Debian's nginx package. Safe to run again: it does nothing when nginx is already there.
+# Installs what the tests in manifests/nginx/test/ need on a fresh Debian machine: Debian's nginx
+# package, and Debian's Chromium for the browser test (skip it with --no-browser).
+# Safe to run again: it installs only what is missing.
 set -eu
 
-if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
-  exit 0
+packages=""
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  packages="nginx"
 fi
+if [ "${1:-}" != "--no-browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  packages="$packages chromium"
+fi
+[ -n "$packages" ] || exit 0
 
 as_root=""
 [ "$(id -u)" -eq 0 ] || as_root="sudo"
@@ -18,8 +24,8 @@ apt_get() {
   fi
 }
 
-# The package would start a system nginx on port 80; the tests run their own, so keep the
-# service from starting while installing (the standard policy-rc.d mechanism).
+# The nginx package would start a system nginx on port 80; the tests run their own, so keep
+# services from starting while installing (the standard policy-rc.d mechanism).
 policy=/usr/sbin/policy-rc.d
 made_policy=""
 if [ ! -e "$policy" ]; then
@@ -30,8 +36,9 @@ fi
 cleanup() { [ -z "$made_policy" ] || $as_root rm -f "$policy"; }
 trap cleanup EXIT
 
-if ! apt_get install -y --no-install-recommends nginx; then
+# shellcheck disable=SC2086 # a list of package names
+if ! apt_get install -y --no-install-recommends $packages; then
   apt_get update
-  apt_get install -y --no-install-recommends nginx
+  apt_get install -y --no-install-recommends $packages
 fi
-echo "nginx installed: $(/usr/sbin/nginx -v 2>&1)"
+echo "installed:$packages"
