@@ -1,0 +1,333 @@
+// Declarative controllers and the manager that runs them: "for this kind, owning these kinds, with this
+// finalizer: reconcile, finalize". The manager starts one informer per watched kind, maps events on owned
+// objects to their controller owner's key, and works the keys off a WorkQueue only while this replica
+// leads. The runtime itself never writes to the API: finalizers are added and removed by the handlers
+// (with the helpers below), so every API action stays visible in the handlers' own tests.
+
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../log.ts';
+import { informersNotWedged, informersSynced, type HealthCheck } from './health.ts';
+import { createInformer, type Informer } from './informer.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import { controllerOwnerKey, isControlledBy, objectKey, splitKey } from './owners.ts';
+import { RetryAfter, WorkQueue, type Result } from './workqueue.ts';
+
+export interface PrimaryResource {
+  apiVersion: string; // 'spawner.dev/v1'
+  kind: string; // 'SessionLivedBackend'
+  plural: string; // 'sessionlivedbackends'
+  namespace?: string; // watch one namespace only
+  path?: string; // overrides the path derived from the above
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export interface OwnedResource {
+  apiVersion: string; // 'v1'
+  kind: string; // 'Pod'
+  path: string; // '/api/v1/pods' or '/api/v1/namespaces/x/pods'
+  labelSelector?: string; // e.g. only the children the operator labelled
+  fieldSelector?: string;
+}
+
+export interface ReconcileContext {
+  key: string;
+  namespace: string;
+  name: string;
+  log: Logger; // carries controller, namespace and name
+  // Aborted the moment leadership is lost or the manager stops: stop writing to the API then.
+  signal: AbortSignal;
+  // Failed attempts in a row for this key (0 on the first try and after any success).
+  failures: number;
+  // Cached objects of an owned kind that this object controls (matched by UID).
+  owned<O extends KubernetesObject>(kind: string): O[];
+  // One cached object of an owned kind, by name, whoever owns it (to detect name conflicts).
+  cached<O extends KubernetesObject>(kind: string, namespace: string, name: string): O | undefined;
+}
+
+// 'done': finalization is complete and the handler has released the finalizer; nothing to requeue.
+export type FinalizeResult = Result | 'done' | void;
+
+export interface ControllerDefinition<T extends KubernetesObject = KubernetesObject> {
+  name?: string; // for logs and metrics; defaults to the kind in lower case
+  for: PrimaryResource;
+  owns?: OwnedResource[];
+  finalizer?: string;
+  reconcile: (obj: T, ctx: ReconcileContext) => Promise<Result | void>;
+  finalize?: (obj: T, ctx: ReconcileContext) => Promise<FinalizeResult>;
+  concurrency?: number; // keys worked on at once (default 4)
+  resyncMs?: number; // re-enqueue every object this often (default 10 min; 0: never)
+}
+
+export function defineController<T extends KubernetesObject>(def: ControllerDefinition<T>): ControllerDefinition<T> {
+  if (!def.for?.apiVersion || !def.for.kind || !def.for.plural) {
+    throw new Error('defineController: `for` needs apiVersion, kind and plural');
+  }
+  if (!!def.finalizer !== !!def.finalize) {
+    throw new Error('defineController: a finalizer and a finalize handler go together');
+  }
+  for (const o of def.owns ?? []) {
+    if (!o.apiVersion || !o.kind || !o.path?.startsWith('/')) {
+      throw new Error(`defineController: owned ${o.kind || '?'} needs apiVersion, kind and a path starting with '/'`);
+    }
+  }
+  if (def.concurrency !== undefined && !(def.concurrency >= 1)) throw new Error('defineController: concurrency must be >= 1');
+  return def;
+}
+
+// '/apis/<group>/<version>[/namespaces/<ns>]/<plural>', or '/api/v1/...' for the core group.
+export function resourcePath(r: PrimaryResource): string {
+  if (r.path) return r.path;
+  const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+  return r.namespace ? `${base}/namespaces/${encodeURIComponent(r.namespace)}/${r.plural}` : `${base}/${r.plural}`;
+}
+
+// ---- finalizer helpers (pure; the handler sends the patch) -------------------------------------------
+
+export function isBeingDeleted(obj: KubernetesObject): boolean {
+  return !!obj.metadata?.deletionTimestamp;
+}
+
+export function hasFinalizer(obj: KubernetesObject, finalizer: string): boolean {
+  return obj.metadata?.finalizers?.includes(finalizer) ?? false;
+}
+
+export function withFinalizer(obj: KubernetesObject, finalizer: string): string[] {
+  const list = obj.metadata?.finalizers ?? [];
+  return list.includes(finalizer) ? [...list] : [...list, finalizer];
+}
+
+export function withoutFinalizer(obj: KubernetesObject, finalizer: string): string[] {
+  return (obj.metadata?.finalizers ?? []).filter((f) => f !== finalizer);
+}
+
+// A JSON merge patch setting the finalizer list, with the object's resourceVersion as a precondition:
+// if someone else changed the list meanwhile the API answers 409 instead of losing their finalizer.
+export function finalizersMergePatch(
+  obj: KubernetesObject,
+  finalizers: string[],
+): { metadata: { finalizers: string[]; resourceVersion?: string } } {
+  return { metadata: { finalizers, resourceVersion: obj.metadata?.resourceVersion } };
+}
+
+// ---- the manager ----------------------------------------------------------------------------------------
+
+export interface ManagerLeaderElection
+  extends Omit<LeaderElectionOptions, 'kubeConfig' | 'log' | 'onStartedLeading' | 'onStoppedLeading'> {}
+
+export interface ControllerManagerOptions {
+  kubeConfig: KubeConfig;
+  log: Logger;
+  // `any`: each definition is typed with its own object type; the manager only passes objects through.
+  controllers: Array<ControllerDefinition<any>>;
+  // false: lead unconditionally (one replica, tests). Otherwise: the Lease to hold.
+  leaderElection: ManagerLeaderElection | false;
+  metrics?: RuntimeMetrics;
+  queue?: { baseDelayMs?: number; maxDelayMs?: number };
+  informer?: { silenceTimeoutMs?: number; backoffInitialMs?: number; backoffMaxMs?: number; pageSize?: number };
+}
+
+interface Running {
+  def: ControllerDefinition;
+  name: string;
+  log: Logger;
+  primary: Informer<KubernetesObject>;
+  owned: Map<string, Informer<KubernetesObject>>; // by kind
+  queue: WorkQueue;
+  active?: Promise<void>; // the current term's work loop
+}
+
+export class ControllerManager {
+  private readonly o: ControllerManagerOptions;
+  private readonly log: Logger;
+  private readonly running: Running[] = [];
+  private readonly elector: LeaderElector | undefined;
+  private leading = false;
+  private stopping = false;
+  private stopAll = new AbortController();
+
+  constructor(opts: ControllerManagerOptions) {
+    this.o = opts;
+    this.log = opts.log;
+    for (const def of opts.controllers) this.running.push(this.build(defineController(def)));
+    if (opts.leaderElection) {
+      this.elector = new LeaderElector({
+        ...opts.leaderElection,
+        kubeConfig: opts.kubeConfig,
+        log: opts.log,
+        onStartedLeading: (signal) => this.lead(signal),
+        onStoppedLeading: () => {
+          this.leading = false;
+        },
+      });
+      opts.metrics?.trackLeader(opts.leaderElection.name, () => this.elector!.isLeader());
+    }
+  }
+
+  private build(def: ControllerDefinition): Running {
+    const name = def.name ?? def.for.kind.toLowerCase();
+    const log = this.log.child({ controller: name });
+    const inf = this.o.informer ?? {};
+    const mk = (path: string, labelSelector?: string, fieldSelector?: string) =>
+      createInformer<KubernetesObject>({
+        kubeConfig: this.o.kubeConfig,
+        path,
+        labelSelector,
+        fieldSelector,
+        resyncMs: 0,
+        log,
+        ...inf,
+      });
+    const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector);
+    const queue = new WorkQueue({
+      name,
+      ...this.o.queue,
+      onError: (key, err, failures) => {
+        const { namespace, name: objName } = splitKey(key);
+        log.error({ namespace, name: objName, err: errText(err), failures }, 'reconcile failed; will retry with backoff');
+      },
+    });
+    primary.onEvent((ev) => queue.add(objectKey(ev.obj)));
+    const owned = new Map<string, Informer<KubernetesObject>>();
+    for (const o of def.owns ?? []) {
+      const i = mk(o.path, o.labelSelector, o.fieldSelector);
+      i.onEvent((ev) => {
+        const key = controllerOwnerKey(ev.obj, def.for.kind, def.for.apiVersion);
+        if (key) queue.add(key);
+        const oldKey = ev.old ? controllerOwnerKey(ev.old, def.for.kind, def.for.apiVersion) : undefined;
+        if (oldKey && oldKey !== key) queue.add(oldKey);
+      });
+      owned.set(o.kind, i);
+    }
+    const every = def.resyncMs ?? 10 * 60_000;
+    if (every > 0) {
+      // Periodic re-enqueue of everything, a safety net for missed or misrouted events.
+      const t = setInterval(() => {
+        if (primary.hasSynced()) for (const obj of primary.list()) queue.add(objectKey(obj));
+      }, every);
+      t.unref();
+      this.stopAll.signal.addEventListener('abort', () => clearInterval(t));
+    }
+    this.o.metrics?.trackQueue(name, queue);
+    this.o.metrics?.trackInformer(primary);
+    for (const i of owned.values()) this.o.metrics?.trackInformer(i);
+    return { def: def as ControllerDefinition, name, log, primary, owned, queue };
+  }
+
+  informers(): Array<Informer<KubernetesObject>> {
+    return this.running.flatMap((r) => [r.primary, ...r.owned.values()]);
+  }
+
+  hasSynced(): boolean {
+    return this.informers().every((i) => i.hasSynced());
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  queue(controller: string): WorkQueue | undefined {
+    return this.running.find((r) => r.name === controller)?.queue;
+  }
+
+  healthChecks(): { liveness: HealthCheck[]; readiness: HealthCheck[] } {
+    return {
+      liveness: [informersNotWedged(() => this.informers())],
+      readiness: [informersSynced(() => this.informers())],
+    };
+  }
+
+  // Starts the informers, waits until their caches are filled, then campaigns (or simply leads).
+  async start(): Promise<void> {
+    await Promise.all(this.informers().map((i) => i.start()));
+    if (this.stopping) return;
+    this.log.info({ controllers: this.running.map((r) => r.name) }, 'caches synced');
+    if (this.elector) this.elector.start();
+    else this.lead(this.stopAll.signal);
+  }
+
+  // Stops handing out work, lets in-flight reconciles finish, releases the Lease, stops the informers.
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopAll.abort();
+    await Promise.allSettled(this.running.map((r) => r.active));
+    await this.elector?.stop();
+    for (const r of this.running) r.queue.shutdown();
+    for (const i of this.informers()) i.stop();
+  }
+
+  private lead(leaderSignal: AbortSignal): void {
+    if (this.stopping) return;
+    const signal = AbortSignal.any([leaderSignal, this.stopAll.signal]);
+    this.leading = !signal.aborted;
+    signal.addEventListener('abort', () => {
+      this.leading = false;
+    });
+    this.log.info('leading: working the queues');
+    for (const r of this.running) {
+      // A previous term's in-flight reconciles must finish before this term hands out keys, so one key
+      // never runs twice at once even across a quick loss and regain of the Lease.
+      r.active = (r.active ?? Promise.resolve()).then(() => {
+        if (signal.aborted) return;
+        // A new leader does not know what its predecessor finished: look at everything once.
+        for (const obj of r.primary.list()) r.queue.add(objectKey(obj));
+        return r.queue.run((key) => this.work(r, key, signal), r.def.concurrency ?? 4, { signal });
+      }).catch((err: unknown) => {
+        r.log.error({ err: errText(err) }, 'work loop failed');
+      });
+    }
+  }
+
+  private async work(r: Running, key: string, signal: AbortSignal): Promise<Result | void> {
+    const obj = r.primary.getByKey(key);
+    if (!obj) return; // deleted: nothing left to reconcile, and the key's backoff is forgotten
+    const { namespace, name } = splitKey(key);
+    const ctx: ReconcileContext = {
+      key,
+      namespace,
+      name,
+      log: r.log.child({ namespace, name }),
+      signal,
+      failures: r.queue.numRequeues(key),
+      owned: <O extends KubernetesObject>(kind: string) =>
+        (this.ownedInformer(r, kind).list().filter((o) => isControlledBy(o, obj)) as O[]),
+      cached: <O extends KubernetesObject>(kind: string, ns: string, n: string) =>
+        this.ownedInformer(r, kind).get(ns, n) as O | undefined,
+    };
+    const started = performance.now();
+    let outcome: 'success' | 'error' | 'requeue' | 'requeue_after' = 'success';
+    try {
+      let res: Result | void;
+      if (isBeingDeleted(obj)) {
+        if (!r.def.finalizer || !r.def.finalize || !hasFinalizer(obj, r.def.finalizer)) return;
+        const f = await r.def.finalize(obj, ctx);
+        if (f === 'done') {
+          ctx.log.info('finalized');
+          return;
+        }
+        res = f;
+      } else {
+        res = await r.def.reconcile(obj, ctx);
+      }
+      if (res?.requeueAfterMs) outcome = 'requeue';
+      return res;
+    } catch (err) {
+      outcome = err instanceof RetryAfter ? 'requeue_after' : 'error';
+      throw err;
+    } finally {
+      this.o.metrics?.observeReconcile(r.name, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  private ownedInformer(r: Running, kind: string): Informer<KubernetesObject> {
+    const i = r.owned.get(kind);
+    if (!i) throw new Error(`controller ${r.name} does not own kind ${kind}`);
+    return i;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
