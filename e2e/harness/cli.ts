@@ -1,11 +1,14 @@
 // usage: node e2e/harness/cli.ts up [--nodes N] [--crd PATH]… [--no-crd] | down | env
+//                                | stop|start|restart etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok
 //   up    start a cluster (building what is missing) and print `export KUBECONFIG=…` lines;
 //         installs the project's CRD when it exists, or the --crd files, or none with --no-crd
 //   down  stop the recorded cluster and remove everything it left
 //   env   print the `export …` lines for the running cluster (eval "$(node e2e/harness/cli.ts env)")
 // Progress goes to stderr; stdout carries only the export lines.
-import { current, down, up } from './cluster.ts';
-import type { UpOptions } from './cluster.ts';
+import { current, down, restartComponent, startComponent, stopComponent, up } from './cluster.ts';
+import type { ComponentName, UpOptions } from './cluster.ts';
+
+const componentNames: ComponentName[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
 import { defaultStateFile } from './paths.ts';
 
 function exportLines(kubeconfig: string, kubectl: string): string {
@@ -67,8 +70,20 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(exportLines(record.kubeconfig, record.kubectl));
       return 0;
     }
+    case 'stop':
+    case 'start':
+    case 'restart': {
+      const name = argv[1] as ComponentName | undefined;
+      if (!name || !componentNames.includes(name)) {
+        throw new Error(`${command} needs a component: ${componentNames.join(', ')} (got ${name ?? 'nothing'})`);
+      }
+      const action = command === 'stop' ? stopComponent : command === 'start' ? startComponent : restartComponent;
+      await action(name);
+      process.stderr.write(`[cluster] ${command === 'stop' ? 'stopped' : command === 'start' ? 'started' : 'restarted'} ${name}\n`);
+      return 0;
+    }
     default:
-      process.stderr.write(`usage: node e2e/harness/cli.ts up|down|env (got ${command === undefined ? 'nothing' : `'${command}'`})\n`);
+      process.stderr.write(`usage: node e2e/harness/cli.ts up|down|env|stop|start|restart (got ${command === undefined ? 'nothing' : `'${command}'`})\n`);
       return 2;
   }
 }

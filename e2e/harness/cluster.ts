@@ -12,7 +12,7 @@ import type { TlsMaterial } from './net.ts';
 import { defaultCrdPath, defaultStateFile } from './paths.ts';
 import { makePki, readBase64 } from './pki.ts';
 import type { Identity, Pki } from './pki.ts';
-import { cleanRecord, readRecord, writeRecord } from './state.ts';
+import { cleanRecord, readRecord, runs, stopProcess, writeRecord } from './state.ts';
 import type { RunRecord } from './state.ts';
 import { waitFor } from './wait.ts';
 
@@ -27,7 +27,10 @@ export interface UpOptions {
   stateFile?: string;
   /** How many fake nodes kwok manages (SPAWNER_KWOK_NODES, default 2). */
   nodes?: number;
-  /** CRD manifests to install; by default the project's CRD, when `npm run generate` has made it. */
+  /**
+   * CRD manifests to install; by default those in SPAWNER_CLUSTER_CRDS, else the project's CRD when
+   * `npm run generate` has made it.
+   */
   crdPaths?: string[];
   /** Build missing binaries with e2e/cluster/build.sh (default true). */
   build?: boolean;
@@ -187,6 +190,14 @@ export function nodeSchedulable(node: NodeLike): boolean {
   return ready && !blocked;
 }
 
+/** SPAWNER_CLUSTER_CRDS: comma-separated manifests to install instead of the project's CRD; `none` for none. */
+export function crdPathsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const raw = env.SPAWNER_CLUSTER_CRDS;
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '' || raw.trim() === 'none') return [];
+  return raw.split(',').map((p) => path.resolve(p.trim())).filter((p) => p.length > 0);
+}
+
 function nodeCount(options: UpOptions): number {
   const raw = options.nodes ?? (process.env.SPAWNER_KWOK_NODES ? Number(process.env.SPAWNER_KWOK_NODES) : 2);
   if (!Number.isInteger(raw) || raw < 1 || raw > 1000) {
@@ -208,6 +219,32 @@ async function mountTmpfs(dir: string, record: RunRecord, log: (line: string) =>
   const shm = await mkdtemp('/dev/shm/spawner-etcd-');
   record.extraDirs.push(shm);
   return shm;
+}
+
+/**
+ * Starts one component detached, in its own process group and not tied to this process: `cli.ts up`
+ * returns while the cluster keeps running, and `down` signals the group. node:child_process rather
+ * than execa here: the output goes straight to a log file descriptor, which execa's types do not take.
+ */
+async function launch(name: string, binary: string, args: string[], logFile: string): Promise<{ pid: number; exit(): string | undefined }> {
+  await mkdir(path.dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'a');
+  try {
+    let exited: string | undefined;
+    const child = spawn(binary, args, { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    const spawnFailed = await new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', (e) => resolve(e));
+    });
+    if (spawnFailed || child.pid === undefined) throw new Error(`${name} did not start: ${spawnFailed?.message ?? 'no pid'}`);
+    child.once('exit', (code, signal) => {
+      exited = `exited (${signal ?? `code ${String(code)}`})`;
+    });
+    return { pid: child.pid, exit: () => exited };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -243,29 +280,10 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
 
   const start = async (name: string, binary: string, args: string[]): Promise<Component> => {
     const logFile = path.join(dir, 'logs', `${name}.log`);
-    await mkdir(path.dirname(logFile), { recursive: true });
-    const fd = openSync(logFile, 'a');
-    let exited: string | undefined;
-    try {
-      // Detached with its own process group and not tied to this process: `cli.ts up` returns while
-      // the cluster keeps running, and `down` signals the group. node:child_process rather than
-      // execa here: the output goes straight to a log file descriptor, which execa's types do not take.
-      const child = spawn(binary, args, { detached: true, stdio: ['ignore', fd, fd] });
-      child.unref();
-      const spawnFailed = await new Promise<Error | undefined>((resolve) => {
-        child.once('spawn', () => resolve(undefined));
-        child.once('error', (e) => resolve(e));
-      });
-      if (spawnFailed || child.pid === undefined) throw new Error(`${name} did not start: ${spawnFailed?.message ?? 'no pid'}`);
-      child.once('exit', (code, signal) => {
-        exited = `exited (${signal ?? `code ${String(code)}`})`;
-      });
-      record.processes.push({ name, pid: child.pid, bin: binary });
-      await writeRecord(stateFile, record);
-    } finally {
-      closeSync(fd);
-    }
-    const component = { name, logFile, exit: () => exited };
+    const launched = await launch(name, binary, args, logFile);
+    record.processes.push({ name, pid: launched.pid, bin: binary, args, logFile });
+    await writeRecord(stateFile, record);
+    const component = { name, logFile, exit: launched.exit };
     components.push(component);
     log(`started ${name}`);
     return component;
@@ -375,8 +393,8 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       return (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200;
     });
 
-    const crdPaths = options.crdPaths ?? (existsSync(defaultCrdPath) ? [defaultCrdPath] : []);
-    if (options.crdPaths === undefined && crdPaths.length === 0) {
+    const crdPaths = options.crdPaths ?? crdPathsFromEnv() ?? (existsSync(defaultCrdPath) ? [defaultCrdPath] : []);
+    if (options.crdPaths === undefined && process.env.SPAWNER_CLUSTER_CRDS === undefined && crdPaths.length === 0) {
       log(`no CRD installed: ${path.relative(process.cwd(), defaultCrdPath)} is absent (npm run generate makes it)`);
     }
     for (const crd of crdPaths) {
@@ -427,4 +445,84 @@ export async function down(options: DownOptions = {}): Promise<boolean> {
 export function current(stateFile: string = defaultStateFile()): RunRecord | undefined {
   const record = readRecord(stateFile);
   return record?.ready ? record : undefined;
+}
+
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
+
+/** The value of `--flag=value` in an argument list. */
+export function flagValue(args: string[], flag: string): string | undefined {
+  const prefix = `--${flag}=`;
+  return args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+async function probeFor(name: string, args: string[], record: RunRecord): Promise<() => Promise<boolean>> {
+  switch (name) {
+    case 'etcd': {
+      const url = flagValue(args, 'listen-client-urls');
+      return async () => (await request('GET', `${url}/health`, { timeoutMs: 2000 })).status === 200;
+    }
+    case 'kube-apiserver': {
+      const pkiDir = path.join(record.dir, 'pki');
+      const tls: TlsMaterial = {
+        ca: await readFile(path.join(pkiDir, 'ca.crt')),
+        cert: await readFile(path.join(pkiDir, 'admin.crt')),
+        key: await readFile(path.join(pkiDir, 'admin.key')),
+      };
+      return async () => (await request('GET', `${record.server}/readyz`, { tls, timeoutMs: 5000 })).status === 200;
+    }
+    case 'kube-controller-manager':
+    case 'kube-scheduler': {
+      const port = flagValue(args, 'secure-port');
+      return async () =>
+        (await request('GET', `https://127.0.0.1:${port}/healthz`, { tls: { insecure: true }, timeoutMs: 2000 })).status === 200;
+    }
+    default:
+      // kwok serves nothing: alive is all that can be checked.
+      return async () => true;
+  }
+}
+
+function recordedComponent(name: ComponentName, stateFile: string): { record: RunRecord; index: number } {
+  const record = readRecord(stateFile);
+  if (!record?.ready) throw new Error(`no running cluster recorded in ${stateFile}`);
+  const index = record.processes.findIndex((p) => p.name === name);
+  if (index < 0 || !record.processes[index]!.args) throw new Error(`${name} is not recorded with its arguments in ${stateFile}`);
+  return { record, index };
+}
+
+/** Stops one component (SIGTERM, then SIGKILL), e.g. to take the API server away from the operator. */
+export async function stopComponent(name: ComponentName, options: DownOptions = {}): Promise<void> {
+  const stateFile = options.stateFile ?? defaultStateFile();
+  const { record, index } = recordedComponent(name, stateFile);
+  await stopProcess(record.processes[index]!, options.log ?? defaultLog, 10_000);
+}
+
+/**
+ * Starts a stopped component again with the same arguments (same ports, certificates and data) and
+ * waits until it is healthy. Starting one that still runs is refused.
+ */
+export async function startComponent(name: ComponentName, options: DownOptions & { timeoutMs?: number } = {}): Promise<void> {
+  const stateFile = options.stateFile ?? defaultStateFile();
+  const { record, index } = recordedComponent(name, stateFile);
+  const p = record.processes[index]!;
+  if (await runs(p.pid, p.bin)) throw new Error(`${name} is still running (pid ${p.pid})`);
+  const logFile = p.logFile ?? path.join(record.dir, 'logs', `${name}.log`);
+  const launched = await launch(name, p.bin, p.args!, logFile);
+  record.processes[index] = { ...p, pid: launched.pid };
+  await writeRecord(stateFile, record);
+  const probe = await probeFor(name, p.args!, record);
+  await waitFor(probe, {
+    what: `${name} to be healthy again`,
+    timeoutMs: options.timeoutMs ?? 120_000,
+    onProgress: options.log ?? defaultLog,
+    failFast: () => {
+      const why = launched.exit();
+      return why ? `${name} ${why}; last lines of ${logFile}:\n${tail(logFile)}` : undefined;
+    },
+  });
+}
+
+export async function restartComponent(name: ComponentName, options: DownOptions & { timeoutMs?: number } = {}): Promise<void> {
+  await stopComponent(name, options);
+  await startComponent(name, options);
 }

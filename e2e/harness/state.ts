@@ -9,6 +9,9 @@ export interface RecordedProcess {
   pid: number;
   /** The executable, checked against /proc before signalling so a reused pid is never hit. */
   bin: string;
+  /** How it was started, so a test can stop and start it again with the same ports and state. */
+  args?: string[];
+  logFile?: string;
 }
 
 /** What `up` leaves behind for `down` (or the next `up`) to find, written as the run progresses. */
@@ -53,7 +56,7 @@ export async function runs(pid: number, bin: string): Promise<boolean> {
   }
 }
 
-async function stopProcess(p: RecordedProcess, log: (line: string) => void, graceMs: number): Promise<void> {
+export async function stopProcess(p: RecordedProcess, log: (line: string) => void, graceMs: number): Promise<void> {
   if (!(await runs(p.pid, p.bin))) return;
   // Each component leads its own process group (started detached): signal the group.
   const signal = (sig: NodeJS.Signals) => {
