@@ -1,0 +1,58 @@
+// Where the sweeper learns about SLBs: only those on its own node, selected by the API server through
+// the CRD's selectable field status.nodeName (never a full list filtered here).
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { NODE_FIELD } from '../../common/contract.ts';
+import { createInformer, type Informer } from '../../common/kube/informer.ts';
+import type { Logger } from '../../common/log.ts';
+import { slbCollectionPath } from './kube-api.ts';
+import type { SessionLivedBackend } from './slb.ts';
+
+export interface SlbSink {
+  upsert(slb: SessionLivedBackend): void;
+  remove(slb: SessionLivedBackend): void;
+}
+
+export interface SlbSource {
+  start(): Promise<void>; // resolves once the first list has been delivered
+  stop(): void;
+  healthy(): boolean;
+}
+
+export function nodeFieldSelector(nodeName: string): string {
+  return `${NODE_FIELD}=${nodeName}`;
+}
+
+export interface InformerSourceOptions {
+  kubeConfig: KubeConfig;
+  namespace: string; // '' for all namespaces
+  nodeName: string;
+  log: Logger;
+  silenceTimeoutMs?: number;
+  resyncMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+export function informerSlbSource(opts: InformerSourceOptions, sink: SlbSink): SlbSource {
+  const informer: Informer<SessionLivedBackend> = createInformer<SessionLivedBackend>({
+    kubeConfig: opts.kubeConfig,
+    path: slbCollectionPath(opts.namespace),
+    fieldSelector: nodeFieldSelector(opts.nodeName),
+    silenceTimeoutMs: opts.silenceTimeoutMs,
+    resyncMs: opts.resyncMs,
+    backoffInitialMs: opts.backoffInitialMs,
+    backoffMaxMs: opts.backoffMaxMs,
+    log: opts.log,
+    name: 'sessionlivedbackends',
+  });
+  informer.onEvent((ev) => {
+    if (ev.type === 'delete') sink.remove(ev.obj);
+    else sink.upsert(ev.obj);
+  });
+  return {
+    start: () => informer.start(),
+    stop: () => informer.stop(),
+    healthy: () => informer.hasSynced() && !informer.isWedged(),
+  };
+}
