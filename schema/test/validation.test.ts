@@ -39,9 +39,9 @@ function celFailures(spec: any): string[] {
 
 function admit(doc: unknown): string[] {
   // A JSON round trip, not structuredClone: jest's sandbox has its own Array, and the CEL evaluator checks for it.
-  const copy = JSON.parse(JSON.stringify(doc));
+  const copy: any = JSON.parse(JSON.stringify(doc));
   if (!validate(copy)) return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
-  return celFailures(copy.spec);
+  return celFailures((copy as { spec: unknown }).spec);
 }
 
 const app = { name: 'app', image: 'localhost/demo:1' };

@@ -1,0 +1,115 @@
+// What the Pod and Service of a backend should look like: pure functions of the SLB and the operator's config.
+import type { V1Container, V1EnvVar, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
+import {
+  API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SERVICE_PORT,
+  SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
+} from '../../../common/contract.ts';
+import { effectiveSpec, type SessionLivedBackend, type SpawnerConfig } from './types.ts';
+
+export function ownerReference(slb: SessionLivedBackend): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: slb.metadata.name!,
+    uid: slb.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function childLabels(slb: SessionLivedBackend): Record<string, string> {
+  return { [LABEL_BACKEND]: slb.metadata.name!, [LABEL_MANAGED_BY]: MANAGED_BY };
+}
+
+function withEnv(env: V1EnvVar[] | undefined, extra: V1EnvVar[]): V1EnvVar[] {
+  const names = new Set(extra.map((e) => e.name));
+  return [...(env ?? []).filter((e) => !names.has(e.name)), ...extra];
+}
+
+function sidecarContainer(slb: SessionLivedBackend, config: SpawnerConfig, httpPort: number): V1Container {
+  return {
+    name: SIDECAR_CONTAINER,
+    image: config.sidecarImage,
+    imagePullPolicy: 'IfNotPresent',
+    args: [`--upstream-port=${httpPort}`, `--proxy-port=${SIDECAR_PROXY_PORT}`, `--admin-port=${SIDECAR_ADMIN_PORT}`],
+    env: [
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'BACKEND_NAME', value: slb.metadata.name! },
+    ],
+    ports: [
+      { name: 'proxy', containerPort: SIDECAR_PROXY_PORT, protocol: 'TCP' },
+      { name: 'admin', containerPort: SIDECAR_ADMIN_PORT, protocol: 'TCP' },
+    ],
+    // Probed every second: a session waits on this, and the check is one local TCP connect.
+    readinessProbe: { httpGet: { path: '/readyz', port: SIDECAR_ADMIN_PORT }, periodSeconds: 1, failureThreshold: 1, timeoutSeconds: 1 },
+    livenessProbe: { httpGet: { path: '/healthz', port: SIDECAR_ADMIN_PORT }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+}
+
+export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1Pod {
+  const spec = effectiveSpec(slb);
+  const template = slb.spec.template;
+  const [app, ...others] = template.containers;
+  const appContainer: V1Container = {
+    ...app!,
+    env: withEnv(app!.env, [{ name: 'PORT', value: String(spec.httpPort) }]),
+  };
+  // Without the sidecar nothing else tells Kubernetes the app is listening; keep a probe the user gave.
+  if (!spec.sidecarEnabled && !appContainer.readinessProbe) {
+    appContainer.readinessProbe = { tcpSocket: { port: spec.httpPort }, periodSeconds: 1, failureThreshold: 1 };
+  }
+  const containers = [appContainer, ...others];
+  if (spec.sidecarEnabled) containers.push(sidecarContainer(slb, config, spec.httpPort));
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: slb.metadata.name!,
+      namespace: slb.metadata.namespace!,
+      labels: childLabels(slb),
+      ownerReferences: [ownerReference(slb)],
+    },
+    spec: {
+      // A session's state lives in memory: a restarted container would be a different session.
+      restartPolicy: 'Never',
+      // Backends talk to their users, not to the API server, and thousands of Services must not
+      // turn into thousands of environment variables.
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...template,
+      containers,
+    },
+  };
+}
+
+export function desiredService(slb: SessionLivedBackend): V1Service {
+  const spec = effectiveSpec(slb);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: slb.metadata.name!,
+      namespace: slb.metadata.namespace!,
+      labels: childLabels(slb),
+      ownerReferences: [ownerReference(slb)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_BACKEND]: slb.metadata.name! },
+      ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP', targetPort: spec.sidecarEnabled ? SIDECAR_PROXY_PORT : spec.httpPort }],
+    },
+  };
+}
+
+// The child's controller is this very SLB (same uid), not merely something of the same name.
+export function isControlledBy(child: { metadata?: { ownerReferences?: V1OwnerReference[] } }, slb: SessionLivedBackend): boolean {
+  return (child.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === slb.metadata.uid);
+}

@@ -1,0 +1,175 @@
+// The Spawner reconcile steps. Each step is idempotent: after a crash at any point, running the whole
+// reconcile again converges (the API server's resourceVersion and uid preconditions make the writes safe).
+//   reconcile: 1. ensure our finalizer  2. ensure Pod and Service  3. write status if it changed
+//   finalize:  1. status Terminating    2. delete Pod and Service  3. once both are gone, drop the finalizer
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { FINALIZER, type Phase } from '../../../common/contract.ts';
+import type { Logger } from '../../../common/log.ts';
+import { isAlreadyExists, type SpawnerApi } from './api.ts';
+import { ChildCache, LatestWrites } from './children.ts';
+import { desiredPod, desiredService, isControlledBy } from './desired.ts';
+import { phaseChangeEvent, REASON_EXPIRED, type EventSpec } from './events.ts';
+import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
+import { effectiveSpec, timeMs, type SessionLivedBackend, type SpawnerConfig } from './types.ts';
+
+export interface Outcome {
+  requeueAfterMs?: number;
+}
+
+export interface SpawnerDeps {
+  api: SpawnerApi;
+  pods: ChildCache<V1Pod>;
+  services: ChildCache<V1Service>;
+  backends: LatestWrites<SessionLivedBackend>;
+  config: SpawnerConfig;
+  now: () => Date;
+  log: Logger;
+  onPhaseChange?: (slb: SessionLivedBackend, from: Phase | undefined, to: Phase) => void;
+}
+
+function soonest(...delays: (number | undefined)[]): Outcome {
+  const defined = delays.filter((d): d is number => d !== undefined);
+  return defined.length ? { requeueAfterMs: Math.min(...defined) } : {};
+}
+
+function conflictMessage(kind: string, slb: SessionLivedBackend): string {
+  const { namespace, name } = slb.metadata;
+  return `a ${kind} named ${namespace}/${name} already exists and is not controlled by this backend; ` +
+    `Spawner never adopts or touches it: delete it, or create the backend under another name`;
+}
+
+async function emit(deps: SpawnerDeps, slb: SessionLivedBackend, event: EventSpec | undefined): Promise<void> {
+  if (!event) return;
+  try {
+    await deps.api.recordEvent(slb, event.type, event.reason, event.message);
+  } catch (err) {
+    // An Event is a courtesy; failing to record one must not block the backend.
+    deps.log.warn({ err: String(err), reason: event.reason }, 'could not record event');
+  }
+}
+
+async function ensureFinalizer(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<SessionLivedBackend> {
+  const finalizers = slb.metadata.finalizers ?? [];
+  if (finalizers.includes(FINALIZER)) return slb;
+  const updated = await deps.api.patchFinalizers(slb, [...finalizers, FINALIZER]);
+  deps.backends.remember(slb, updated);
+  return updated;
+}
+
+// Finds the child of the backend's name; creates it if missing and allowed. A same-named object the
+// backend does not control is reported as a conflict, never adopted.
+async function ensureChild<T extends V1Pod | V1Service>(
+  kind: 'Pod' | 'Service',
+  slb: SessionLivedBackend,
+  cache: ChildCache<T>,
+  allowCreate: boolean,
+  create: () => Promise<T>,
+  fetch: () => Promise<T | undefined>,
+): Promise<{ child?: T; conflict?: string }> {
+  const { namespace, name } = slb.metadata as { namespace: string; name: string };
+  const existing = cache.get(namespace, name);
+  if (existing) return isControlledBy(existing, slb) ? { child: existing } : { conflict: conflictMessage(kind, slb) };
+  if (!allowCreate) return {};
+  try {
+    const created = await create();
+    cache.rememberCreated(created);
+    return { child: created };
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    // Not in our (label-filtered) cache but present: either someone else's, or ours not seen yet.
+    const found = await fetch();
+    if (found && isControlledBy(found, slb)) {
+      cache.rememberCreated(found);
+      return { child: found };
+    }
+    return found ? { conflict: conflictMessage(kind, slb) } : {};
+  }
+}
+
+async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps): Promise<{ slb: SessionLivedBackend; retryInMs?: number }> {
+  const now = deps.now();
+  const next = computeStatus(slb, observed, now, deps.config);
+  const decision = statusWriteDecision(slb, next, now);
+  if (!decision.write) return { slb, retryInMs: decision.retryInMs };
+  const updated = await deps.api.patchStatus(slb, next);
+  deps.backends.remember(slb, updated);
+  const from = slb.status?.phase;
+  const to = next.phase!;
+  if (from !== to) {
+    deps.log.info({ from: from ?? null, to, reason: next.reason }, 'phase changed');
+    deps.onPhaseChange?.(updated, from, to);
+    const readyCondition = next.conditions?.find((c) => c.type === 'Ready');
+    await emit(deps, updated, phaseChangeEvent(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? ''));
+  }
+  return { slb: updated };
+}
+
+// Failed backends on no node have no sweeper to collect them: the operator does, after the grace period.
+async function expireFailed(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
+  if (slb.status?.phase !== 'Failed' || slb.status.nodeName) return {};
+  const failedAt = timeMs(slb.status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+  if (Number.isNaN(failedAt)) return {};
+  const dueInMs = failedAt + effectiveSpec(slb).gracePeriodSeconds * 1000 - deps.now().getTime();
+  if (dueInMs > 0) return { requeueAfterMs: dueInMs };
+  await emit(deps, slb, {
+    type: 'Normal',
+    reason: REASON_EXPIRED,
+    message: `deleted ${effectiveSpec(slb).gracePeriodSeconds} s after it failed (${slb.status.reason})`,
+  });
+  await deps.api.deleteBackend(slb);
+  return {};
+}
+
+export async function reconcile(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
+  let slb = deps.backends.resolve(cached);
+  slb = await ensureFinalizer(slb, deps);
+
+  // A failed backend gets no new children: its Pod, if any, stays for its logs until the backend goes.
+  const failed = slb.status?.phase === 'Failed';
+  const wasReady = slb.status?.readyTime !== undefined;
+  const api = deps.api;
+  const { namespace, name } = slb.metadata as { namespace: string; name: string };
+  const pod = await ensureChild('Pod', slb, deps.pods, !failed && !wasReady, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name));
+  const service = await ensureChild('Service', slb, deps.services, !failed && !pod.conflict, () => api.createService(desiredService(slb)), () => api.getService(namespace, name));
+
+  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict };
+  const written = await writeStatus(slb, observed, deps);
+  slb = written.slb;
+  const expiry = await expireFailed(slb, deps);
+  return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), expiry.requeueAfterMs);
+}
+
+async function deleteChild<T extends V1Pod | V1Service>(
+  slb: SessionLivedBackend,
+  cache: ChildCache<T>,
+  remove: (namespace: string, name: string, uid: string) => Promise<void>,
+): Promise<boolean> {
+  const { namespace, name } = slb.metadata as { namespace: string; name: string };
+  const child = cache.get(namespace, name);
+  if (!child || !isControlledBy(child, slb)) return false;
+  const uid = child.metadata!.uid!;
+  if (!child.metadata?.deletionTimestamp && !cache.deleteRequested(uid)) {
+    await remove(namespace, name, uid);
+    cache.rememberDeleted(uid);
+  }
+  return true; // still there until the informer says it is gone
+}
+
+// Returns 'done' once the finalizer is released; otherwise when to look again.
+export async function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
+  let slb = deps.backends.resolve(cached);
+  if (!(slb.metadata.finalizers ?? []).includes(FINALIZER)) return 'done';
+  if (slb.status?.phase !== 'Terminating') {
+    const { namespace, name } = slb.metadata as { namespace: string; name: string };
+    slb = (await writeStatus(slb, { pod: deps.pods.get(namespace, name), service: deps.services.get(namespace, name) }, deps)).slb;
+  }
+  const podLeft = await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid));
+  const serviceLeft = await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid));
+  // The children's delete events wake us; the requeue is a safety net for a missed one.
+  if (podLeft || serviceLeft) return { requeueAfterMs: 5_000 };
+  const remaining = (slb.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  await deps.api.patchFinalizers(slb, remaining);
+  deps.backends.forget(`${slb.metadata.namespace}/${slb.metadata.name}`);
+  deps.log.info('finalizer released');
+  return 'done';
+}

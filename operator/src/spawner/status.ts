@@ -1,0 +1,195 @@
+// What the status of a backend is, given what was observed of it: pure, so every case is a table row.
+import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
+import { CONDITION_READY, CONDITION_SCHEDULED, type Phase } from '../../../common/contract.ts';
+import { effectiveSpec, rfc3339, timeMs, type Condition, type SessionLivedBackend, type SessionLivedBackendStatus, type SpawnerConfig } from './types.ts';
+
+export interface Observed {
+  pod?: V1Pod;
+  service?: V1Service;
+  conflict?: string; // a Pod or Service of the backend's name that it does not control
+}
+
+export interface Verdict {
+  phase: Phase;
+  reason: string;
+  message: string;
+}
+
+// Container states after which the session cannot come up; kubelet would only retry them forever.
+const FATAL_WAITING = new Set([
+  'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull',
+  'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff',
+]);
+
+function containerFailure(cs: V1ContainerStatus, isApp: boolean): Verdict | undefined {
+  const waiting = cs.state?.waiting;
+  if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
+    return { phase: 'Failed', reason: waiting.reason, message: `container ${cs.name}: ${waiting.message ?? waiting.reason}` };
+  }
+  const terminated = cs.state?.terminated ?? (cs.restartCount > 0 ? cs.lastState?.terminated : undefined);
+  if (terminated) {
+    const why = terminated.reason ? ` (${terminated.reason})` : '';
+    return {
+      phase: 'Failed',
+      reason: isApp ? 'AppExited' : 'ContainerExited',
+      message: `container ${cs.name} exited with code ${terminated.exitCode}${why}${terminated.message ? `: ${terminated.message}` : ''}`,
+    };
+  }
+  return undefined;
+}
+
+export function podFailure(pod: V1Pod): Verdict | undefined {
+  const appName = pod.spec?.containers[0]?.name;
+  if (pod.status?.phase === 'Failed' && pod.status.reason) {
+    return { phase: 'Failed', reason: pod.status.reason, message: pod.status.message ?? `the Pod failed: ${pod.status.reason}` };
+  }
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    const failure = containerFailure(cs, cs.name === appName);
+    if (failure) return failure;
+  }
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+    return { phase: 'Failed', reason: 'AppExited', message: `the Pod is ${pod.status.phase}` };
+  }
+  return undefined;
+}
+
+export function podReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function waitingFor(pod: V1Pod | undefined, httpPort: number): string {
+  if (!pod) return 'waiting for the Pod to be created';
+  if (!pod.spec?.nodeName) {
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    return scheduled?.message ? `waiting to be scheduled: ${scheduled.message}` : 'waiting to be scheduled';
+  }
+  const notRunning = (pod.status?.containerStatuses ?? []).find((cs) => !cs.state?.running);
+  if (notRunning) return `waiting for container ${notRunning.name}: ${notRunning.state?.waiting?.reason ?? 'starting'}`;
+  return `waiting for the app to listen on port ${httpPort}`;
+}
+
+export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: Date): Verdict {
+  const previous = slb.status ?? {};
+  const spec = effectiveSpec(slb);
+  if (slb.metadata.deletionTimestamp) {
+    return { phase: 'Terminating', reason: 'Deleted', message: 'the backend is being deleted; its Pod and Service are being removed' };
+  }
+  if (previous.phase === 'Failed') {
+    return { phase: 'Failed', reason: previous.reason ?? 'Failed', message: previous.message ?? 'the backend failed' };
+  }
+  if (observed.conflict) return { phase: 'Failed', reason: 'NameConflict', message: observed.conflict };
+  const { pod } = observed;
+  if (pod) {
+    const failure = podFailure(pod);
+    if (failure) return failure;
+    if (pod.metadata?.deletionTimestamp && previous.readyTime) {
+      return { phase: 'Failed', reason: 'PodLost', message: `Pod ${pod.metadata.name} is being deleted; the session's state is gone` };
+    }
+    if (podReady(pod) && observed.service) return { phase: 'Ready', reason: 'PodReady', message: 'the backend accepts connections' };
+    if (previous.readyTime) return { phase: 'Ready', reason: 'PodNotReady', message: waitingFor(pod, spec.httpPort) };
+  } else if (previous.readyTime) {
+    // Recreating the Pod would hand the user a fresh, empty session under the same URL.
+    return { phase: 'Failed', reason: 'PodLost', message: `Pod ${slb.metadata.name} disappeared; the session's state is gone` };
+  }
+  const created = timeMs(slb.metadata.creationTimestamp);
+  if (!Number.isNaN(created) && now.getTime() - created >= spec.startupTimeoutSeconds * 1000) {
+    return {
+      phase: 'Failed',
+      reason: 'StartupTimeout',
+      message: `not Ready within startupTimeoutSeconds (${spec.startupTimeoutSeconds} s); last state: ${waitingFor(pod, spec.httpPort)}`,
+    };
+  }
+  return { phase: 'Pending', reason: 'Starting', message: waitingFor(pod, spec.httpPort) };
+}
+
+export function setCondition(conditions: Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
+  const existing = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    existing && existing.status === next.status ? existing.lastTransitionTime : rfc3339(now);
+  const updated: Condition = { ...next, lastTransitionTime };
+  return existing ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
+}
+
+export function computeStatus(slb: SessionLivedBackend, observed: Observed, now: Date, config: SpawnerConfig): SessionLivedBackendStatus {
+  const previous = slb.status ?? {};
+  const verdict = decidePhase(slb, observed, now);
+  const generation = slb.metadata.generation;
+  const { pod } = observed;
+  const nodeName = pod?.spec?.nodeName ?? previous.nodeName;
+
+  let conditions = previous.conditions ?? [];
+  if (verdict.phase !== 'Terminating' && verdict.phase !== 'Failed') {
+    conditions = setCondition(conditions, {
+      type: CONDITION_SCHEDULED,
+      status: pod?.spec?.nodeName ? 'True' : 'False',
+      reason: pod?.spec?.nodeName ? 'Scheduled' : pod ? 'Unscheduled' : 'PodNotCreated',
+      message: pod?.spec?.nodeName ? `scheduled to ${pod.spec.nodeName}` : waitingFor(pod, effectiveSpec(slb).httpPort),
+      observedGeneration: generation,
+    }, now);
+  }
+  const ready = verdict.phase === 'Ready' && verdict.reason === 'PodReady';
+  conditions = setCondition(conditions, {
+    type: CONDITION_READY,
+    status: ready ? 'True' : 'False',
+    reason: verdict.phase === 'Pending' ? 'Starting' : verdict.reason,
+    message: verdict.message,
+    observedGeneration: generation,
+  }, now);
+
+  const status: SessionLivedBackendStatus = {
+    phase: verdict.phase,
+    conditions,
+    observedGeneration: generation,
+  };
+  if (pod) status.podName = pod.metadata?.name;
+  else if (previous.podName) status.podName = previous.podName;
+  if (observed.service ?? previous.serviceName) status.serviceName = observed.service?.metadata?.name ?? previous.serviceName;
+  if (nodeName) status.nodeName = nodeName;
+  const podIP = pod?.status?.podIP ?? previous.podIP;
+  if (podIP) status.podIP = podIP;
+  const readyTime = previous.readyTime ?? (ready ? rfc3339(now) : undefined);
+  if (readyTime) status.readyTime = readyTime;
+  if (readyTime || verdict.phase === 'Ready') status.url = `${config.publicUrl}/p/${slb.metadata.name}/`;
+  if (verdict.phase === 'Failed' || verdict.phase === 'Terminating') {
+    status.reason = verdict.reason;
+    status.message = verdict.message;
+  }
+  return status;
+}
+
+// Field order and absent-vs-undefined do not matter; everything else does.
+export function sameStatus(a: SessionLivedBackendStatus | undefined, b: SessionLivedBackendStatus | undefined): boolean {
+  return canonical(a ?? {}) === canonical(b ?? {});
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== undefined).map((k) => [k, v[k]])) : v,
+  );
+}
+
+// While Pending, progress details (scheduled, pulling…) are written only once a backend has been starting
+// for a moment: most backends are Ready sooner, and then one status write says it all.
+export const PENDING_DETAIL_DELAY_MS = 1000;
+
+export type StatusWrite = { write: true } | { write: false; retryInMs?: number };
+
+export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLivedBackendStatus, now: Date): StatusWrite {
+  const previous = slb.status ?? {};
+  if (sameStatus(previous, next)) return { write: false };
+  const previousPhase = previous.phase ?? 'Pending'; // the CRD defaults status.phase to Pending
+  if (next.phase !== 'Pending' || previousPhase !== 'Pending') return { write: true };
+  if (previous.phase === undefined) return { write: true };
+  const created = timeMs(slb.metadata.creationTimestamp);
+  const age = now.getTime() - created;
+  if (Number.isNaN(created) || age >= PENDING_DETAIL_DELAY_MS) return { write: true };
+  return { write: false, retryInMs: PENDING_DETAIL_DELAY_MS - age };
+}
+
+// When a Pending backend has to be looked at again even if nothing changes: its startup deadline.
+export function startupDeadlineInMs(slb: SessionLivedBackend, now: Date): number | undefined {
+  if ((slb.status?.phase ?? 'Pending') !== 'Pending' || slb.status?.readyTime) return undefined;
+  const created = timeMs(slb.metadata.creationTimestamp);
+  if (Number.isNaN(created)) return undefined;
+  return Math.max(0, created + effectiveSpec(slb).startupTimeoutSeconds * 1000 - now.getTime());
+}

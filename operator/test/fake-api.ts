@@ -1,0 +1,74 @@
+// A recording fake of SpawnerApi: it keeps the objects it was given and lists every call, so a test
+// states the exact API actions a reconcile takes (as kubernetes/sample-controller's tests do).
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { ApiError, type SpawnerApi } from '../src/spawner/api.ts';
+import type { SessionLivedBackend, SessionLivedBackendStatus } from '../src/spawner/types.ts';
+
+export class RecordingApi implements SpawnerApi {
+  readonly actions: string[] = [];
+  readonly pods = new Map<string, V1Pod>();
+  readonly services = new Map<string, V1Service>();
+  readonly events: { type: string; reason: string; message: string }[] = [];
+  backend: SessionLivedBackend | undefined;
+  private rv = 100;
+  private uids = 0;
+
+  private record(action: string): void {
+    this.actions.push(action);
+  }
+
+  private nextVersion(slb: SessionLivedBackend): SessionLivedBackend {
+    if (this.backend && slb.metadata.resourceVersion !== this.backend.metadata.resourceVersion) {
+      throw new ApiError(409, 'the object has been modified; please apply your changes to the latest version');
+    }
+    return { ...slb, metadata: { ...slb.metadata, resourceVersion: String(++this.rv) } };
+  }
+
+  async patchFinalizers(slb: SessionLivedBackend, finalizers: string[]) {
+    this.record(`patch finalizers [${finalizers.join(',')}]`);
+    this.backend = this.nextVersion({ ...slb, metadata: { ...slb.metadata, finalizers } });
+    return this.backend;
+  }
+  async patchStatus(slb: SessionLivedBackend, status: SessionLivedBackendStatus) {
+    this.record(`patch status ${status.phase}`);
+    this.backend = this.nextVersion({ ...slb, status });
+    return this.backend;
+  }
+  async createPod(pod: V1Pod) {
+    this.record(`create pod ${pod.metadata!.name}`);
+    const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    if (this.pods.has(key)) throw new ApiError(409, `pods "${pod.metadata!.name}" already exists`);
+    const created = { ...pod, metadata: { ...pod.metadata, uid: `pod-${++this.uids}`, resourceVersion: String(++this.rv) } };
+    this.pods.set(key, created);
+    return created;
+  }
+  async createService(svc: V1Service) {
+    this.record(`create service ${svc.metadata!.name}`);
+    const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
+    if (this.services.has(key)) throw new ApiError(409, `services "${svc.metadata!.name}" already exists`);
+    const created = { ...svc, metadata: { ...svc.metadata, uid: `svc-${++this.uids}`, resourceVersion: String(++this.rv) } };
+    this.services.set(key, created);
+    return created;
+  }
+  async getPod(namespace: string, name: string) {
+    this.record(`get pod ${name}`);
+    return this.pods.get(`${namespace}/${name}`);
+  }
+  async getService(namespace: string, name: string) {
+    this.record(`get service ${name}`);
+    return this.services.get(`${namespace}/${name}`);
+  }
+  async deletePod(namespace: string, name: string, uid: string) {
+    this.record(`delete pod ${name} uid=${uid}`);
+  }
+  async deleteService(namespace: string, name: string, uid: string) {
+    this.record(`delete service ${name} uid=${uid}`);
+  }
+  async deleteBackend(slb: SessionLivedBackend) {
+    this.record(`delete backend ${slb.metadata.name}`);
+  }
+  async recordEvent(_slb: SessionLivedBackend, type: 'Normal' | 'Warning', reason: string, message: string) {
+    this.record(`event ${type} ${reason}`);
+    this.events.push({ type, reason, message });
+  }
+}

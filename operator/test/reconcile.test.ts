@@ -1,0 +1,174 @@
+import { describe, expect, test } from '@jest/globals';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { createLogger } from '../../common/log.ts';
+import { ChildCache, LatestWrites } from '../src/spawner/children.ts';
+import { finalize, reconcile, type SpawnerDeps } from '../src/spawner/reconcile.ts';
+import type { SessionLivedBackend } from '../src/spawner/types.ts';
+import { RecordingApi } from './fake-api.ts';
+import { at, config, pod, service, slb } from './fixtures.ts';
+
+const FIN = 'spawner.dev/teardown';
+
+// The world as the informers show it; tests move it forward by hand.
+function world(seconds: number) {
+  const api = new RecordingApi();
+  const cachedPods = new Map<string, V1Pod>();
+  const cachedServices = new Map<string, V1Service>();
+  let now = at(seconds);
+  const deps: SpawnerDeps = {
+    api,
+    pods: new ChildCache((ns, n) => cachedPods.get(`${ns}/${n}`)),
+    services: new ChildCache((ns, n) => cachedServices.get(`${ns}/${n}`)),
+    backends: new LatestWrites<SessionLivedBackend>(),
+    config,
+    now: () => now,
+    log: createLogger('test', 'silent'),
+  };
+  return {
+    api, deps, cachedPods, cachedServices,
+    setTime: (s: number) => { now = at(s); },
+  };
+}
+
+// As the API server returns it: status.phase defaulted to Pending.
+const created = () => slb({ status: { phase: 'Pending' } });
+
+describe('reconcile', () => {
+  test('a new backend: finalizer, Pod, Service; Pending details wait; Ready in one status write (4 writes)', async () => {
+    const w = world(0.1);
+    const backend = created();
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 900 });
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game']);
+
+    // The informers catch up; the Pod becomes Ready.
+    w.api.actions.length = 0;
+    const stored = w.api.backend!;
+    w.cachedPods.set('sessions/game', { ...pod(stored, 'ready'), metadata: w.api.pods.get('sessions/game')!.metadata });
+    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
+    w.setTime(0.5);
+    await reconcile(stored, w.deps);
+    expect(w.api.actions).toEqual(['patch status Ready', 'event Normal Ready']);
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Ready', url: 'http://spawner.test/p/game/', readyTime: '2026-01-01T00:00:00Z' });
+
+    // Nothing changed: nothing is written.
+    w.api.actions.length = 0;
+    w.setTime(30);
+    expect(await reconcile(w.api.backend!, w.deps)).toEqual({});
+    expect(w.api.actions).toEqual([]);
+  });
+
+  test('a reconcile that runs before the informers saw its own writes repeats none of them', async () => {
+    const w = world(0.1);
+    const stale = created();
+    await reconcile(stale, w.deps);
+    w.api.actions.length = 0;
+    await reconcile(stale, w.deps); // same stale cache: no finalizer, no Pod, no Service
+    expect(w.api.actions).toEqual([]);
+  });
+
+  test('Pending details are written once the backend has been starting for a second', async () => {
+    const w = world(2);
+    const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    w.cachedPods.set('sessions/game', pod(backend, 'creating'));
+    w.cachedServices.set('sessions/game', service(backend));
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 298_000 });
+    expect(w.api.actions).toEqual(['patch status Pending']);
+    expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Ready')!.message).toBe('waiting for container app: ContainerCreating');
+  });
+
+  test('a Pod deleted from under a Pending backend is recreated', async () => {
+    const w = world(5);
+    const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    w.cachedServices.set('sessions/game', service(backend));
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['create pod game', 'patch status Pending']);
+  });
+
+  test('a Ready backend whose Pod disappeared fails and is not restarted', async () => {
+    const w = world(60);
+    const backend = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z', nodeName: 'node-1' }, metadata: { finalizers: [FIN] } });
+    w.cachedServices.set('sessions/game', service(backend));
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost']);
+  });
+
+  test('a same-named Pod the backend does not own is never touched; the backend fails naming the conflict', async () => {
+    const w = world(1);
+    const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    w.api.pods.set('sessions/game', { metadata: { name: 'game', namespace: 'sessions', uid: 'someone-else' } });
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['create pod game', 'get pod game', 'patch status Failed', 'event Warning NameConflict']);
+    expect(w.api.backend!.status!.message).toContain('a Pod named sessions/game already exists and is not controlled by this backend');
+    expect(w.api.actions.some((a) => a.startsWith('delete'))).toBe(false);
+  });
+
+  test('a Pod of ours that the create raced with is taken as ours, not as a conflict', async () => {
+    const w = world(0.1);
+    const backend = created();
+    const ours = pod(backend, 'creating');
+    w.api.pods.set('sessions/game', ours);
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'get pod game', 'create service game']);
+  });
+
+  test('a Failed backend on no node is deleted after its grace period', async () => {
+    const backend = slb({
+      spec: { gracePeriodSeconds: 300 },
+      metadata: { finalizers: [FIN] },
+      status: {
+        phase: 'Failed', reason: 'StartupTimeout', message: 'x', observedGeneration: 1,
+        conditions: [{ type: 'Ready', status: 'False', reason: 'StartupTimeout', message: 'x', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:05:00Z' }],
+      },
+    });
+    const early = world(400);
+    expect(await reconcile(backend, early.deps)).toEqual({ requeueAfterMs: 200_000 });
+    expect(early.api.actions).toEqual([]); // no new children, no status change
+    const late = world(601);
+    await reconcile(backend, late.deps);
+    expect(late.api.actions).toEqual(['event Normal FailedExpired', 'delete backend game']);
+  });
+});
+
+describe('finalize', () => {
+  const deleting = () => slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z' }, metadata: { finalizers: [FIN], deletionTimestamp: at(10) } });
+
+  test('Terminating, then the children are deleted by uid, then the finalizer goes once they are gone', async () => {
+    const w = world(10);
+    const backend = deleting();
+    w.cachedPods.set('sessions/game', pod(backend, 'ready', 'pod-uid'));
+    w.cachedServices.set('sessions/game', service(backend, 'svc-uid'));
+    expect(await finalize(backend, w.deps)).toEqual({ requeueAfterMs: 5_000 });
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'delete pod game uid=pod-uid', 'delete service game uid=svc-uid']);
+
+    w.api.actions.length = 0;
+    expect(await finalize(w.api.backend!, w.deps)).toEqual({ requeueAfterMs: 5_000 });
+    expect(w.api.actions).toEqual([]); // deletes already requested; waiting for them to be gone
+
+    w.cachedPods.clear();
+    w.cachedServices.clear();
+    expect(await finalize(w.api.backend!, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual(['patch finalizers []']);
+  });
+
+  test('children of someone else are left alone', async () => {
+    const w = world(10);
+    const backend = deleting();
+    w.cachedPods.set('sessions/game', { metadata: { name: 'game', namespace: 'sessions', uid: 'other' } });
+    expect(await finalize(backend, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'patch finalizers []']);
+  });
+
+  test('without our finalizer there is nothing to do', async () => {
+    const w = world(10);
+    const backend = slb({ metadata: { deletionTimestamp: at(10), finalizers: ['other'] } });
+    expect(await finalize(backend, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual([]);
+  });
+
+  test('other finalizers are kept', async () => {
+    const w = world(10);
+    const backend = slb({ status: { phase: 'Terminating' }, metadata: { deletionTimestamp: at(10), finalizers: ['a', FIN, 'b'] } });
+    expect(await finalize(backend, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual(['patch finalizers [a,b]']);
+  });
+});

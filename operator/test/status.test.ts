@@ -1,0 +1,116 @@
+import { describe, expect, test } from '@jest/globals';
+import { computeStatus, decidePhase, sameStatus, setCondition, startupDeadlineInMs, statusWriteDecision } from '../src/spawner/status.ts';
+import { at, config, pod, service, slb, T0, type PodState } from './fixtures.ts';
+
+const fresh = slb();
+const readyBefore = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:05Z' } });
+
+describe('decidePhase', () => {
+  test.each<[string, ReturnType<typeof slb>, PodState | undefined, boolean, number, string, string]>([
+    ['no Pod yet', fresh, undefined, false, 1, 'Pending', 'Starting'],
+    ['unscheduled', fresh, 'unscheduled', false, 1, 'Pending', 'Starting'],
+    ['containers creating', fresh, 'creating', true, 1, 'Pending', 'Starting'],
+    ['running but not listening', fresh, 'running', true, 1, 'Pending', 'Starting'],
+    ['ready but no Service yet', fresh, 'ready', false, 1, 'Pending', 'Starting'],
+    ['ready with its Service', fresh, 'ready', true, 1, 'Ready', 'PodReady'],
+    ['image cannot be pulled', fresh, 'imagePull', true, 1, 'Failed', 'ImagePullBackOff'],
+    ['the app exited', fresh, 'crashed', true, 1, 'Failed', 'AppExited'],
+    ['evicted', fresh, 'evicted', true, 1, 'Failed', 'Evicted'],
+    ['the pod completed', fresh, 'succeeded', true, 1, 'Failed', 'AppExited'],
+    ['startup timeout passed', fresh, 'creating', true, 300, 'Failed', 'StartupTimeout'],
+    ['startup timeout with no Pod at all', fresh, undefined, false, 301, 'Failed', 'StartupTimeout'],
+    ['Ready, then the Pod vanished', readyBefore, undefined, true, 60, 'Failed', 'PodLost'],
+    ['Ready, then the Pod is being deleted', readyBefore, 'deleting', true, 60, 'Failed', 'PodLost'],
+    ['Ready, app briefly not ready', readyBefore, 'running', true, 600, 'Ready', 'PodNotReady'],
+    ['Failed stays Failed', slb({ status: { phase: 'Failed', reason: 'ErrImagePull', message: 'nope' } }), 'ready', true, 1, 'Failed', 'ErrImagePull'],
+    ['being deleted', slb({ metadata: { deletionTimestamp: at(5) } }), 'ready', true, 10, 'Terminating', 'Deleted'],
+  ])('%s', (_what, backend, podState, withService, seconds, phase, reason) => {
+    const observed = { pod: podState ? pod(backend, podState) : undefined, service: withService ? service(backend) : undefined };
+    expect(decidePhase(backend, observed, at(seconds))).toMatchObject({ phase, reason });
+  });
+
+  test('a name conflict fails the backend and says what to do', () => {
+    const verdict = decidePhase(fresh, { conflict: 'a Pod named sessions/game already exists and is not controlled by this backend; delete it' }, at(1));
+    expect(verdict).toMatchObject({ phase: 'Failed', reason: 'NameConflict' });
+    expect(verdict.message).toContain('sessions/game');
+  });
+
+  test('messages say what the backend waits for', () => {
+    expect(decidePhase(fresh, { pod: pod(fresh, 'unscheduled') }, at(1)).message).toBe('waiting to be scheduled: 0/1 nodes are available');
+    expect(decidePhase(fresh, { pod: pod(fresh, 'creating'), service: service(fresh) }, at(1)).message).toBe('waiting for container app: ContainerCreating');
+    expect(decidePhase(fresh, { pod: pod(fresh, 'imagePull') }, at(1)).message).toContain('Back-off pulling image');
+    expect(decidePhase(fresh, { pod: pod(fresh, 'crashed') }, at(1)).message).toBe('container app exited with code 3 (Error)');
+  });
+});
+
+describe('computeStatus', () => {
+  test('Ready carries url, node, pod, service, readyTime and both conditions true', () => {
+    const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), config);
+    expect(status).toEqual({
+      phase: 'Ready',
+      url: 'http://spawner.test/p/game/',
+      nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', serviceName: 'game',
+      readyTime: '2026-01-01T00:00:02Z',
+      observedGeneration: 1,
+      conditions: [
+        { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: 'scheduled to node-1', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:02Z' },
+        { type: 'Ready', status: 'True', reason: 'PodReady', message: 'the backend accepts connections', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:02Z' },
+      ],
+    });
+  });
+
+  test('Failed carries reason and message; a condition written by the sweeper is kept', () => {
+    const swept = { type: 'Swept', status: 'True' as const, reason: 'Idle', message: 'idle', lastTransitionTime: '2026-01-01T00:00:00Z' };
+    const backend = slb({ status: { phase: 'Pending', conditions: [swept] } });
+    const status = computeStatus(backend, { pod: pod(backend, 'imagePull'), service: service(backend) }, at(3), config);
+    expect(status).toMatchObject({ phase: 'Failed', reason: 'ImagePullBackOff', nodeName: 'node-1' });
+    expect(status.conditions?.find((c) => c.type === 'Swept')).toEqual(swept);
+    expect(status.url).toBeUndefined();
+  });
+
+  test('recomputing from the same observations gives the same status (no needless write)', () => {
+    const observed = { pod: pod(fresh, 'ready'), service: service(fresh) };
+    const first = computeStatus(fresh, observed, at(2), config);
+    const again = computeStatus({ ...fresh, status: first }, observed, at(50), config);
+    expect(sameStatus(first, again)).toBe(true);
+  });
+});
+
+describe('setCondition', () => {
+  const base = { type: 'Ready', status: 'False' as const, reason: 'Starting', message: 'a' };
+  test.each([
+    ['a new condition takes now', [], base, '2026-01-01T00:00:09Z'],
+    ['an unchanged status keeps its transition time', [{ ...base, lastTransitionTime: '2026-01-01T00:00:01Z' }], { ...base, message: 'b' }, '2026-01-01T00:00:01Z'],
+    ['a changed status takes now', [{ ...base, lastTransitionTime: '2026-01-01T00:00:01Z' }], { ...base, status: 'True' as const }, '2026-01-01T00:00:09Z'],
+  ])('%s', (_what, existing, next, time) => {
+    const result = setCondition(existing, next, at(9));
+    expect(result).toHaveLength(1);
+    expect(result[0]!.lastTransitionTime).toBe(time);
+  });
+});
+
+describe('statusWriteDecision', () => {
+  const pending = computeStatus(fresh, { pod: pod(fresh, 'creating'), service: service(fresh) }, at(0.2), config);
+  test.each([
+    ['no change, no write', slb({ status: pending }), pending, 5, { write: false }],
+    ['Pending details on a young backend wait for the rest of a second', slb({ status: { phase: 'Pending' } }), pending, 0.2, { write: false, retryInMs: 800 }],
+    ['Pending details on an older backend are written', slb({ status: { phase: 'Pending' } }), pending, 1.5, { write: true }],
+    ['a phase change is written at once', slb({ status: { phase: 'Pending' } }), { ...pending, phase: 'Ready' as const }, 0.2, { write: true }],
+    ['no status at all is written at once', slb(), pending, 0.2, { write: true }],
+  ])('%s', (_what, backend, next, seconds, expected) => {
+    expect(statusWriteDecision(backend, next, at(seconds))).toEqual(expected);
+  });
+});
+
+describe('startupDeadlineInMs', () => {
+  test.each([
+    ['pending: until the deadline', slb({ status: { phase: 'Pending' } }), 100, 200_000],
+    ['pending past the deadline: now', slb(), 400, 0],
+    ['ready: none', readyBefore, 100, undefined],
+  ])('%s', (_what, backend, seconds, expected) => {
+    expect(startupDeadlineInMs(backend, at(seconds))).toBe(expected);
+  });
+  test('T0 is the creation time of the fixtures', () => {
+    expect(fresh.metadata.creationTimestamp).toBe(T0.toISOString());
+  });
+});
