@@ -70,6 +70,12 @@ export const parsers = {
     if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new Error('must be a whole number from 1 to 65535');
     return n;
   },
+  // A port to listen on; 0 lets the kernel pick a free one (tests, several instances on one host).
+  listenPort: (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n > 65535) throw new Error('must be a whole number from 0 (any free port) to 65535');
+    return n;
+  },
   nonNegativeInt: (raw: string): number => {
     if (!/^\d+$/.test(raw)) throw new Error('must be a whole number ≥ 0');
     return Number(raw);

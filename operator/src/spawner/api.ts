@@ -26,10 +26,22 @@ export class ApiError extends Error {
   }
 }
 
+// Both this module's ApiError (`code`) and common/kube/rest.ts's KubeApiError (`statusCode`) count.
+function httpCode(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return typeof e?.code === 'number' ? e.code : undefined;
+}
+
 export function isAlreadyExists(err: unknown): boolean {
-  return (err as { code?: number })?.code === 409 && /already exists/i.test(String((err as Error).message ?? ''));
+  const reason = (err as { status?: { reason?: string } })?.status?.reason;
+  return httpCode(err) === 409 && (reason === 'AlreadyExists' || /already exists/i.test(String((err as Error).message ?? '')));
 }
 
 export function isNotFound(err: unknown): boolean {
-  return (err as { code?: number })?.code === 404;
+  return httpCode(err) === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return httpCode(err) === 409 && !isAlreadyExists(err);
 }

@@ -8,15 +8,27 @@ interface Created<T> {
   at: number;
 }
 
+interface Memory<T> {
+  created: Map<string, Created<T>>;
+  deletedUids: Map<string, number>;
+}
+
 export class ChildCache<T extends KubernetesObject> {
-  private readonly created = new Map<string, Created<T>>();
-  private readonly deletedUids = new Map<string, number>();
+  private readonly created: Map<string, Created<T>>;
+  private readonly deletedUids: Map<string, number>;
   private readonly lookup: (namespace: string, name: string) => T | undefined;
   private readonly ttlMs: number;
 
-  constructor(lookup: (namespace: string, name: string) => T | undefined, ttlMs = 30_000) {
+  constructor(lookup: (namespace: string, name: string) => T | undefined, ttlMs = 30_000, memory?: Memory<T>) {
     this.lookup = lookup;
     this.ttlMs = ttlMs;
+    this.created = memory?.created ?? new Map();
+    this.deletedUids = memory?.deletedUids ?? new Map();
+  }
+
+  // The same memory of our writes over another view of the cache (each reconcile brings its own).
+  withLookup(lookup: (namespace: string, name: string) => T | undefined): ChildCache<T> {
+    return new ChildCache(lookup, this.ttlMs, { created: this.created, deletedUids: this.deletedUids });
   }
 
   get(namespace: string, name: string, now = Date.now()): T | undefined {

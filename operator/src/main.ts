@@ -1,0 +1,70 @@
+// The operator process: configuration, then the controller manager with leader election, then the
+// health/metrics server. SIGTERM stops handing out work, finishes what runs, and releases the Lease.
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadConfigOrExit } from '../../common/config.ts';
+import { PLURAL } from '../../common/contract.ts';
+import { ControllerManager } from '../../common/kube/controller.ts';
+import { startHealthServer } from '../../common/kube/health.ts';
+import { createRuntimeMetrics } from '../../common/kube/metrics.ts';
+import { createLogger } from '../../common/log.ts';
+import { operatorOptions } from './config.ts';
+import { spawnerController } from './controller.ts';
+import { createSpawnerMetrics } from './metrics.ts';
+import { createKubeSpawnerApi } from './spawner/kube-api.ts';
+
+export function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('spawner-operator', operatorOptions);
+  const log = createLogger('operator', config.logLevel);
+  let kc: KubeConfig;
+  try {
+    kc = loadKubeConfig(config.kubeconfig);
+    if (!kc.getCurrentCluster()) throw new Error('no current cluster');
+  } catch (err) {
+    process.stderr.write(`spawner-operator: invalid configuration: --kubeconfig (KUBECONFIG) '${config.kubeconfig}' cannot be used: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+
+  const runtimeMetrics = createRuntimeMetrics();
+  const manager: ControllerManager = new ControllerManager({
+    kubeConfig: kc,
+    log,
+    controllers: [
+      spawnerController({
+        api: createKubeSpawnerApi(kc, config.identity),
+        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl },
+        namespace: config.namespace,
+        concurrency: config.concurrency,
+        resyncMs: config.resyncSeconds * 1000,
+        metrics: createSpawnerMetrics(runtimeMetrics.registry, () => manager.informers().find((i) => i.name.endsWith(`/${PLURAL}`))?.list() ?? []),
+      }),
+    ],
+    leaderElection: config.leaderElect ? { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity } : false,
+    metrics: runtimeMetrics,
+  });
+  const health = await startHealthServer({ port: config.metricsPort, registry: runtimeMetrics.registry, ...manager.healthChecks(), log });
+  log.info({ metricsPort: health.port, namespace: config.namespace || '*', leaderElect: config.leaderElect, identity: config.identity }, 'operator starting');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    await manager.stop();
+    await health.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  await manager.start();
+}
+
+await main();

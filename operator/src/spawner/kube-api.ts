@@ -1,0 +1,75 @@
+// SpawnerApi over the API server (common/kube/rest.ts, the runtime's own HTTP layer).
+import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { requestJson } from '../../../common/kube/rest.ts';
+import { isNotFound, type SpawnerApi } from './api.ts';
+import { rfc3339, type SessionLivedBackend, type SessionLivedBackendStatus } from './types.ts';
+
+const MERGE_PATCH = 'application/merge-patch+json';
+const REPORTING_COMPONENT = 'spawner-operator';
+
+function backendPath(slb: SessionLivedBackend, sub = ''): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${slb.metadata.namespace}/${PLURAL}/${slb.metadata.name}${sub}`;
+}
+
+export function createKubeSpawnerApi(kc: KubeConfig, identity: string, timeoutMs = 30_000): SpawnerApi {
+  const req = <T>(opts: Parameters<typeof requestJson>[1]) => requestJson<T>(kc, { timeoutMs, ...opts });
+  const getOrUndefined = async <T>(path: string): Promise<T | undefined> => {
+    try {
+      return await req<T>({ path });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+  const deleteByUid = async (path: string, uid: string): Promise<void> => {
+    try {
+      await req({ method: 'DELETE', path, body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid }, propagationPolicy: 'Background' } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  };
+  return {
+    patchFinalizers: (slb, finalizers) =>
+      req({ method: 'PATCH', path: backendPath(slb), contentType: MERGE_PATCH, body: { metadata: { finalizers, resourceVersion: slb.metadata.resourceVersion } } }),
+    // The whole status is ours to state (other writers' conditions are carried over by computeStatus);
+    // the resourceVersion makes a concurrent writer's change a 409 and a retry, never a lost update.
+    patchStatus: (slb, status: SessionLivedBackendStatus) =>
+      req({ method: 'PATCH', path: backendPath(slb, '/status'), contentType: MERGE_PATCH, body: { metadata: { resourceVersion: slb.metadata.resourceVersion }, status: nullMissing(slb.status, status) } }),
+    createPod: (pod) => req<V1Pod>({ method: 'POST', path: `/api/v1/namespaces/${pod.metadata!.namespace}/pods`, body: pod }),
+    createService: (svc) => req<V1Service>({ method: 'POST', path: `/api/v1/namespaces/${svc.metadata!.namespace}/services`, body: svc }),
+    getPod: (ns, name) => getOrUndefined<V1Pod>(`/api/v1/namespaces/${ns}/pods/${name}`),
+    getService: (ns, name) => getOrUndefined<V1Service>(`/api/v1/namespaces/${ns}/services/${name}`),
+    deletePod: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/pods/${name}`, uid),
+    deleteService: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/services/${name}`, uid),
+    deleteBackend: (slb) => deleteByUid(backendPath(slb), slb.metadata.uid!),
+    recordEvent: async (slb, type, reason, message) => {
+      const now = rfc3339(new Date());
+      await req({
+        method: 'POST',
+        path: `/api/v1/namespaces/${slb.metadata.namespace}/events`,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${slb.metadata.name}.`, namespace: slb.metadata.namespace },
+          involvedObject: {
+            apiVersion: slb.apiVersion, kind: slb.kind, name: slb.metadata.name, namespace: slb.metadata.namespace,
+            uid: slb.metadata.uid, resourceVersion: slb.metadata.resourceVersion,
+          },
+          type, reason, message: message.slice(0, 1024),
+          source: { component: REPORTING_COMPONENT },
+          reportingComponent: REPORTING_COMPONENT,
+          reportingInstance: identity,
+          firstTimestamp: now, lastTimestamp: now, count: 1,
+        },
+      });
+    },
+  };
+}
+
+// A merge patch only sets what it names: fields we dropped (reason once no longer Failed…) must be null.
+export function nullMissing(previous: object | undefined, next: object): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(previous ?? {})) if (!(key in next)) out[key] = null;
+  return out;
+}
