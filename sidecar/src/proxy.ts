@@ -121,9 +121,21 @@ export function createProxy(options: ProxyOptions): Proxy {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const client = socket as Socket;
     tracker.requestStarted();
-    // Nothing may be read from the client until the app has agreed to switch protocols.
-    client.pause();
     let state: 'pending' | 'spliced' | 'relayed' | 'done' = 'pending';
+    // Bytes the client sends before the app agreed to switch protocols are held back (a little of
+    // them: past that the client is paused). Reading them is also what reveals a client that left.
+    const early: Buffer[] = [];
+    let earlyBytes = head.length;
+    if (head.length > 0) early.push(head);
+    const holdEarly = (chunk: Buffer) => {
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes > EARLY_BYTES_LIMIT) client.pause();
+    };
+    client.on('data', holdEarly);
+    client.once('end', () => {
+      if (state === 'pending') client.destroy();
+    });
     const endRequest = () => {
       if (state === 'pending' || state === 'relayed') tracker.requestEnded();
       state = 'done';
@@ -148,7 +160,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       tracker.requestEnded();
       client.write(formatResponseHead(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
       if (appHead.length > 0) client.write(appHead);
-      if (head.length > 0) appSocket.write(head);
+      client.off('data', holdEarly);
+      for (const chunk of early) appSocket.write(chunk);
+      early.length = 0;
       splice(client, appSocket, () => {
         upgraded.delete(client);
         tracker.upgradeClosed();
@@ -160,6 +174,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       upstream.reportReached();
       if (state !== 'pending') return upstreamRes.destroy();
       state = 'relayed';
+      client.off('data', holdEarly);
+      early.length = 0;
       client.write(formatResponseHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', refusedUpgradeHeaders(upstreamRes.rawHeaders)));
       upstreamRes.pipe(client);
       upstreamRes.on('error', () => client.destroy());
@@ -221,5 +237,6 @@ function splice(client: Socket, app: Socket, onClosed: () => void): void {
 }
 
 const HALF_CLOSED_LINGER_MS = 10_000;
+const EARLY_BYTES_LIMIT = 64 * 1024;
 
 function noop(): void {}
