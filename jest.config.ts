@@ -14,14 +14,17 @@ const config: Config = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{schema,common,operator,sidecar,sweeper,cli,demo}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{schema,common,operator,sidecar,sweeper,cli,demo,manifests,e2e}/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
     },
     {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/**/*.int.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/'],
+      testPathIgnorePatterns: ['/node_modules/', '/.cache/'],
+      // One control plane for the whole run, brought up here unless KUBECONFIG names one already.
+      globalSetup: '<rootDir>/e2e/harness/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/e2e/harness/jest-global-teardown.ts',
     },
   ],
 };
