@@ -1,6 +1,7 @@
 // The operator's flags and environment variables; validated before anything starts.
 import { hostname } from 'node:os';
 import { parsers, type OptionSpec } from '../../common/config.ts';
+import { httpApiOptions } from './http-api/config.ts';
 
 const optionalString = (raw: string) => raw;
 
@@ -17,4 +18,5 @@ export const operatorOptions = {
   identity: { flag: 'identity', env: 'POD_NAME', help: 'this replica\'s name in the Lease', default: hostname(), parse: parsers.string } as OptionSpec<string>,
   resyncSeconds: { flag: 'resync-seconds', env: 'SPAWNER_RESYNC_SECONDS', help: 'look at every backend again this often', default: 600, parse: parsers.nonNegativeInt } as OptionSpec<number>,
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', help: 'trace, debug, info, warn or error', default: 'info', parse: parsers.oneOf('trace', 'debug', 'info', 'warn', 'error') } as OptionSpec<string>,
+  ...httpApiOptions, // off unless --api (SPAWNER_API_ENABLED=true)
 };

@@ -8,6 +8,8 @@ import { startHealthServer } from '../../common/kube/health.ts';
 import { createRuntimeMetrics } from '../../common/kube/metrics.ts';
 import { createLogger } from '../../common/log.ts';
 import { operatorOptions } from './config.ts';
+import { httpApiSettingsOrExit } from './http-api/config.ts';
+import { startHttpApi } from './http-api/server.ts';
 import { spawnerController } from './controller.ts';
 import { createSpawnerMetrics } from './metrics.ts';
 import { createKubeSpawnerApi } from './spawner/kube-api.ts';
@@ -21,6 +23,7 @@ export function loadKubeConfig(path: string): KubeConfig {
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('spawner-operator', operatorOptions);
+  const apiSettings = httpApiSettingsOrExit('spawner-operator', config);
   const log = createLogger('operator', config.logLevel);
   let kc: KubeConfig;
   try {
@@ -49,7 +52,9 @@ async function main(): Promise<void> {
     metrics: runtimeMetrics,
   });
   const health = await startHealthServer({ port: config.metricsPort, registry: runtimeMetrics.registry, ...manager.healthChecks(), log });
-  log.info({ metricsPort: health.port, namespace: config.namespace || '*', leaderElect: config.leaderElect, identity: config.identity }, 'operator starting');
+  // Every replica serves the HTTP API (it only creates and reads SLBs), leader or not.
+  const api = apiSettings ? await startHttpApi({ ...apiSettings, kubeConfig: kc, publicUrl: config.publicUrl, log }) : undefined;
+  log.info({ metricsPort: health.port, apiPort: api?.port, namespace: config.namespace || '*', leaderElect: config.leaderElect, identity: config.identity }, 'operator starting');
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
+    await api?.close();
     await manager.stop();
     await health.close();
     process.exit(0);

@@ -1,0 +1,230 @@
+// The HTTP API: a web app's backend creates a session with POST /init, follows it, and deletes it.
+// A thin I/O layer: routing and validation are pure (validate.ts); here requests become calls to the
+// Kubernetes API server with the operator's own credentials. Every replica serves it: it keeps no
+// state of its own, so no leader is needed.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { createInformer } from '../../../common/kube/informer.ts';
+import { KubeApiError, requestJson } from '../../../common/kube/rest.ts';
+import { forBackend, type Logger } from '../../../common/log.ts';
+import type { SessionLivedBackend } from '../spawner/types.ts';
+import type { HttpApiSettings } from './config.ts';
+import { ApiError, backendFromInit, parseInitRequest, route, sameView, statusView, type StatusView } from './validate.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpApiOptions extends HttpApiSettings {
+  kubeConfig: KubeConfig;
+  publicUrl: string; // a backend is at `${publicUrl}/p/${name}/`
+  log: Logger;
+  heartbeatMs?: number; // SSE comment lines keep idle proxies from closing the stream
+  requestTimeoutMs?: number;
+}
+
+export interface HttpApi {
+  port: number;
+  close(): Promise<void>;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+// Compares digests so that neither the content nor the length of the token leaks through timing.
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+// What the API server's answer means for our caller.
+export function apiErrorFromKube(err: unknown, name?: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof KubeApiError) {
+    const message = err.status?.message ?? err.message;
+    if (err.statusCode === 404) {
+      return name ? new ApiError(404, `backend "${name}" not found`) : new ApiError(503, `the SessionLivedBackend CRD is not installed: ${message}`);
+    }
+    // Admission (schema, CEL) refused the object; its message names the field.
+    if (err.statusCode === 422 || err.statusCode === 400) return new ApiError(400, message);
+    if (err.statusCode === 401 || err.statusCode === 403) {
+      return new ApiError(500, `the operator's service account is not allowed to do this (see manifests/operator/api-rbac.yaml): ${message}`);
+    }
+    return new ApiError(502, `the Kubernetes API server answered ${err.statusCode}: ${message}`);
+  }
+  return new ApiError(503, `the Kubernetes API server cannot be reached: ${(err as Error).message}`);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
+  const log = opts.log.child({ server: 'http-api' });
+  const kc = opts.kubeConfig;
+  const timeoutMs = opts.requestTimeoutMs ?? 30_000;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const collection = `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/${PLURAL}`;
+  const streams = new Set<() => void>(); // closers of open SSE streams
+
+  const getBackend = (name: string) => requestJson<SessionLivedBackend>(kc, { path: `${collection}/${name}`, timeoutMs });
+
+  async function init(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const request = parseInitRequest(await readBody(req), { image: opts.defaultImage });
+    let created: SessionLivedBackend;
+    try {
+      created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: collection, body: backendFromInit(request, opts.namespace), timeoutMs });
+    } catch (err) {
+      throw apiErrorFromKube(err);
+    }
+    const name = created.metadata.name!;
+    forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port }, 'backend created through the HTTP API');
+    sendJson(res, 201, { name, url: `${opts.publicUrl}/p/${name}/`, statusUrl: `/backends/${name}/status` }, { Location: `/backends/${name}/status` });
+  }
+
+  async function status(name: string, res: http.ServerResponse): Promise<void> {
+    try {
+      sendJson(res, 200, statusView(await getBackend(name)));
+    } catch (err) {
+      throw apiErrorFromKube(err, name);
+    }
+  }
+
+  async function remove(name: string, res: http.ServerResponse): Promise<void> {
+    try {
+      await requestJson(kc, { method: 'DELETE', path: `${collection}/${name}`, body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, timeoutMs });
+    } catch (err) {
+      throw apiErrorFromKube(err, name);
+    }
+    forBackend(log, opts.namespace, name).info('backend deleted through the HTTP API');
+    // The operator removes the Pod and Service, then the backend: follow /status/stream for `deleted`.
+    sendJson(res, 202, { name, phase: 'Terminating' });
+  }
+
+  // Server-Sent Events: `status` with the current view on connect and on every change, `deleted` (then
+  // the stream ends) when the backend is gone. A watch by name, restarted by the informer as needed.
+  async function stream(name: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let first: SessionLivedBackend;
+    try {
+      first = await getBackend(name);
+    } catch (err) {
+      throw apiErrorFromKube(err, name);
+    }
+    const blog = forBackend(log, opts.namespace, name);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    let last: StatusView | undefined;
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const emit = (slb: SessionLivedBackend) => {
+      const view = statusView(slb);
+      if (sameView(last, view)) return;
+      last = view;
+      send('status', view);
+    };
+    const informer = createInformer<SessionLivedBackend>({
+      kubeConfig: kc,
+      path: collection,
+      fieldSelector: `metadata.name=${name}`,
+      log: blog,
+      name: `http-api-stream/${name}`,
+    });
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      informer.stop();
+      streams.delete(close);
+      res.end();
+    };
+    streams.add(close);
+    req.on('close', close);
+    const gone = () => {
+      if (closed) return;
+      send('deleted', { name });
+      close();
+    };
+    informer.on('add', emit);
+    informer.on('update', emit);
+    informer.on('delete', gone);
+    emit(first);
+    try {
+      await informer.start();
+    } catch {
+      return; // stopped: the client left
+    }
+    if (informer.list().length === 0) gone(); // deleted between the GET and the first list
+    blog.debug('status stream open');
+  }
+
+  const server = http.createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    const started = Date.now();
+    const handle = async () => {
+      const r = route(method, req.url ?? '/');
+      if (r.kind === 'health') return sendJson(res, 200, { ok: true });
+      if (!tokenMatches(req.headers.authorization, opts.token)) {
+        throw new ApiError(401, 'missing or wrong bearer token: send Authorization: Bearer <token>');
+      }
+      switch (r.kind) {
+        case 'init':
+          return init(req, res);
+        case 'status':
+          return status(r.name, res);
+        case 'stream':
+          return stream(r.name, req, res);
+        case 'delete':
+          return remove(r.name, res);
+      }
+    };
+    handle().then(
+      () => log.debug({ method, path: req.url, status: res.statusCode, ms: Date.now() - started }, 'request'),
+      (err: unknown) => {
+        const e = err instanceof ApiError ? err : apiErrorFromKube(err);
+        if (e.status >= 500) log.warn({ method, path: req.url, status: e.status, err: e.message }, 'request failed');
+        else log.info({ method, path: req.url, status: e.status, err: e.message }, 'request refused');
+        if (res.headersSent) return void res.end();
+        const headers: Record<string, string> = {};
+        if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="spawner"';
+        if (e.allow) headers.Allow = e.allow;
+        // The body may be unread (401, 413): do not let the client keep sending into a closed request.
+        if (!req.readableEnded) headers.Connection = 'close';
+        sendJson(res, e.status, e.field ? { error: e.message, field: e.field } : { error: e.message }, headers);
+      },
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, namespace: opts.namespace }, 'HTTP API listening');
+  return {
+    port,
+    close: async () => {
+      for (const close of [...streams]) close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

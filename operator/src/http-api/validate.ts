@@ -1,0 +1,179 @@
+// Requests of the HTTP API, checked field by field. Pure: text in, a typed request (or an ApiError
+// naming the field) out, so every rule is a table row in operator/test/http-api-validate.test.ts.
+import { API_VERSION, BACKEND_NAME_PATTERN, KIND, SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
+import type { SessionLivedBackend } from '../spawner/types.ts';
+
+export const MAX_SECONDS = 31_536_000; // one year: the CRD's maximum
+export const MAX_ENV = 64;
+export const CREATED_BY_LABEL = 'app.kubernetes.io/created-by';
+export const CREATED_BY = 'spawner-http-api';
+export const GENERATE_NAME = 'session-';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly field?: string;
+  readonly allow?: string; // with 405: the methods the path takes
+  constructor(status: number, message: string, field?: string, allow?: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.field = field;
+    this.allow = allow;
+  }
+}
+
+export interface InitRequest {
+  image: string;
+  port: number;
+  env: Array<{ name: string; value: string }>;
+  gracePeriodSeconds: number;
+  maxLifetimeSeconds?: number;
+}
+
+const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+const bad = (field: string, message: string) => new ApiError(400, `${field}: ${message}`, field);
+
+function wholeNumber(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw bad(field, `must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function parseEnv(value: unknown): InitRequest['env'] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bad('env', 'must be an object of NAME: "value" pairs');
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_ENV) throw bad('env', `at most ${MAX_ENV} variables`);
+  return entries.map(([name, v]) => {
+    const field = `env.${name}`;
+    if (!ENV_NAME.test(name)) throw bad(field, "not a valid variable name (letters, digits, '_', '-', '.'; not starting with a digit)");
+    if (name === 'PORT') throw bad(field, 'PORT is set by Spawner from port; set port instead');
+    if (typeof v !== 'string') throw bad(field, `must be a string (got ${JSON.stringify(v)})`);
+    return { name, value: v };
+  });
+}
+
+export function parseInitRequest(text: string, defaults: { image: string }): InitRequest {
+  let body: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new ApiError(400, `the body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'the body must be a JSON object, e.g. {"image": "…", "port": 8080}');
+  }
+  const obj = body as Record<string, unknown>;
+  const unknown = Object.keys(obj).find((k) => !FIELDS.includes(k));
+  if (unknown !== undefined) throw bad(unknown, `unknown field; allowed: ${FIELDS.join(', ')}`);
+
+  let image = defaults.image;
+  if (obj.image !== undefined) {
+    if (typeof obj.image !== 'string' || obj.image.trim() === '' || /\s/.test(obj.image) || obj.image.length > 1024) {
+      throw bad('image', 'must be a non-empty image reference without spaces');
+    }
+    image = obj.image;
+  }
+  const port = obj.port === undefined ? 8080 : wholeNumber(obj.port, 'port', 1, 65535);
+  if (port === SIDECAR_PROXY_PORT || port === SIDECAR_ADMIN_PORT) {
+    throw bad('port', `${port} is taken by the sidecar (${SIDECAR_PROXY_PORT} proxy, ${SIDECAR_ADMIN_PORT} admin)`);
+  }
+  const request: InitRequest = {
+    image,
+    port,
+    env: obj.env === undefined ? [] : parseEnv(obj.env),
+    gracePeriodSeconds: obj.gracePeriodSeconds === undefined ? 300 : wholeNumber(obj.gracePeriodSeconds, 'gracePeriodSeconds', 0, MAX_SECONDS),
+  };
+  if (obj.maxLifetimeSeconds !== undefined) request.maxLifetimeSeconds = wholeNumber(obj.maxLifetimeSeconds, 'maxLifetimeSeconds', 1, MAX_SECONDS);
+  return request;
+}
+
+export function backendFromInit(req: InitRequest, namespace: string): SessionLivedBackend {
+  const slb: SessionLivedBackend = {
+    apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
+    kind: KIND as SessionLivedBackend['kind'],
+    metadata: { generateName: GENERATE_NAME, namespace, labels: { [CREATED_BY_LABEL]: CREATED_BY } },
+    spec: {
+      template: { containers: [{ name: 'app', image: req.image, ...(req.env.length ? { env: req.env } : {}) }] },
+      httpPort: req.port,
+      gracePeriodSeconds: req.gracePeriodSeconds,
+    },
+  };
+  if (req.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = req.maxLifetimeSeconds;
+  return slb;
+}
+
+// A path parameter that cannot be a backend's name: 400 naming it (it could never be found).
+export function backendNameParam(raw: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw bad('name', 'is not a valid backend name');
+  }
+  if (!BACKEND_NAME_PATTERN.test(name)) {
+    throw bad('name', "is not a valid backend name: lowercase letters, digits and '-', starting with a letter, at most 63 characters");
+  }
+  return name;
+}
+
+export interface StatusView {
+  phase: string;
+  url: string | null;
+  reason: string | null;
+  message: string | null;
+}
+
+// What GET /backends/NAME/status answers; the CRD defaults phase to Pending before the operator writes.
+export function statusView(slb: SessionLivedBackend): StatusView {
+  const s = slb.status ?? {};
+  return { phase: s.phase ?? 'Pending', url: s.url ?? null, reason: s.reason ?? null, message: s.message ?? null };
+}
+
+export function sameView(a: StatusView | undefined, b: StatusView): boolean {
+  return a !== undefined && a.phase === b.phase && a.url === b.url && a.reason === b.reason && a.message === b.message;
+}
+
+// Routing, also pure: method and path to a handler name and its parameter.
+export type Route =
+  | { kind: 'init' }
+  | { kind: 'status'; name: string }
+  | { kind: 'stream'; name: string }
+  | { kind: 'delete'; name: string }
+  | { kind: 'health' };
+
+export function route(method: string, rawPath: string): Route {
+  const path = rawPath.split('?')[0]!;
+  const allow = (expected: string): void => {
+    if (method !== expected) throw new ApiError(405, `${method} ${path} is not allowed: it takes ${expected}`, undefined, expected);
+  };
+  if (path === '/init') {
+    allow('POST');
+    return { kind: 'init' };
+  }
+  if (path === '/healthz') {
+    allow('GET');
+    return { kind: 'health' };
+  }
+  const m = /^\/backends\/([^/]+)(\/status(\/stream)?)?$/.exec(path);
+  if (m) {
+    const name = backendNameParam(m[1]!);
+    if (m[3]) {
+      allow('GET');
+      return { kind: 'stream', name };
+    }
+    if (m[2]) {
+      allow('GET');
+      return { kind: 'status', name };
+    }
+    allow('DELETE');
+    return { kind: 'delete', name };
+  }
+  throw new ApiError(404, `no route ${method} ${path}: see docs/api/openapi.yaml`);
+}
