@@ -1,0 +1,243 @@
+// The operator against a real API server, as its service account: a backend's whole life (create →
+// Pod and Service → Pending → Ready → delete → Terminating → children gone → finalizer released), the
+// children taken from under it, the startup deadline, and garbage collection after a forced deletion.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
+import { FINALIZER, KIND, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { createInformer, type Informer } from '../../common/kube/informer.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import { apiClients, kubectl, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
+import {
+  createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir,
+  type OperatorProcess,
+} from './support/operator-process.ts';
+import { createSlb, describeSlb, getPod, getService, getSlb, slbManifest, type Slb } from './support/slbs.ts';
+
+const timeoutMs = 120_000;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let namespace = '';
+let dir = '';
+let operator: OperatorProcess | undefined;
+let operatorKc = '';
+
+// Everything that happens to backends, Pods and Services in the namespace, in the order the API server
+// reported it: lets a test check the order of deletions, not only the end state.
+type Seen = { kind: string; type: string; name: string; uid: string; phase?: string };
+const seen: Seen[] = [];
+const informers: Informer<Slb | V1Pod | V1Service>[] = [];
+
+function watchNamespace(): Promise<unknown> {
+  const { log } = memoryLogger();
+  const paths: Array<[string, string]> = [
+    ['SessionLivedBackend', `/apis/spawner.dev/v1/namespaces/${namespace}/sessionlivedbackends`],
+    ['Pod', `/api/v1/namespaces/${namespace}/pods`],
+    ['Service', `/api/v1/namespaces/${namespace}/services`],
+  ];
+  return Promise.all(
+    paths.map(([kind, path]) => {
+      const inf = createInformer<Slb | V1Pod | V1Service>({ kubeConfig: kc, path, log });
+      inf.onEvent((ev) => {
+        const obj = ev.obj;
+        seen.push({ kind, type: ev.type, name: obj.metadata!.name!, uid: obj.metadata!.uid!, phase: (obj as Slb).status?.phase });
+      });
+      informers.push(inf);
+      return inf.start();
+    }),
+  );
+}
+
+const slbPhase = (name: string, phase: string) =>
+  waitFor(
+    async () => {
+      const slb = await getSlb(custom, namespace, name);
+      if (slb?.status?.phase === phase) return slb;
+      throw new Error(describeSlb(slb));
+    },
+    { what: `${namespace}/${name} to be ${phase}`, timeoutMs, failFast: operatorDied },
+  );
+
+const gone = (what: string, read: () => Promise<unknown>) =>
+  waitFor(async () => (await read()) === undefined, { what, timeoutMs, failFast: operatorDied });
+
+function operatorDied(): string | undefined {
+  const why = operator?.exited();
+  return why ? `the operator ${why}; last log lines:\n${operator!.tail()}` : undefined;
+}
+
+beforeAll(async () => {
+  kc = loadKubeConfig();
+  ({ core, custom } = apiClients(kc));
+  dir = await tempDir('spawner-lifecycle-');
+  await installOperatorRbac();
+  namespace = await createNamespace(core, 'lifecycle');
+  operatorKc = await operatorKubeconfig(kc, dir);
+  await watchNamespace();
+  operator = await startOperator({ kubeconfig: operatorKc, dir, identity: 'lifecycle', watchNamespace: namespace, leaseName: `lifecycle-${namespace}` });
+  await operator.ready();
+}, 10 * 60_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  for (const i of informers) i.stop();
+  if (core && namespace) await deleteNamespace(core, namespace);
+}, 120_000);
+
+describe('a backend from creation to deletion', () => {
+  const name = 'life';
+
+  test('create: Pod and Service owned by the backend, the sidecar injected, Pending, then Ready with a url', async () => {
+    const created = await createSlb(custom, slbManifest(namespace, name, { spec: { httpPort: 8000 } }));
+    const uid = created.metadata.uid!;
+
+    const ready = await slbPhase(name, 'Ready');
+    expect(ready.metadata.finalizers).toContain(FINALIZER);
+    expect(ready.status).toMatchObject({ url: `http://spawner.test/p/${name}/`, podName: name, serviceName: name });
+    expect(ready.status?.nodeName).toMatch(/^kwok-node-/);
+    expect(ready.status?.readyTime).toBeDefined();
+    expect(ready.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+
+    const pod = (await getPod(core, namespace, name))!;
+    const service = (await getService(core, namespace, name))!;
+    for (const child of [pod, service]) {
+      expect(child.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ apiVersion: 'spawner.dev/v1', kind: KIND, name, uid, controller: true, blockOwnerDeletion: true }),
+      ]);
+    }
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['app', SIDECAR_CONTAINER]);
+    expect(pod.spec?.containers[0]?.env).toContainEqual({ name: 'PORT', value: '8000' });
+    expect(pod.spec?.containers[1]?.args).toContain('--upstream-port=8000');
+    expect(service.spec?.ports?.[0]?.targetPort).toBe(SIDECAR_PROXY_PORT);
+
+    // Pending came first (the phase the CRD defaults to, or a written one), Ready after it, nothing else.
+    const phases = seen.filter((s) => s.kind === 'SessionLivedBackend' && s.name === name).map((s) => s.phase ?? 'Pending');
+    expect(phases[0]).toBe('Pending');
+    expect([...new Set(phases)]).toEqual(['Pending', 'Ready']);
+  }, 2 * timeoutMs);
+
+  test('kubectl get slbs shows Phase, URL, Node and Age', async () => {
+    const out = await kubectl(['get', 'slbs', '-n', namespace]);
+    const [header, ...rows] = out.trim().split('\n');
+    expect(header!.split(/\s+/)).toEqual(['NAME', 'PHASE', 'URL', 'NODE', 'AGE']);
+    const row = rows.find((r) => r.startsWith(`${name} `))!.split(/\s+/);
+    expect(row.slice(0, 4)).toEqual([name, 'Ready', `http://spawner.test/p/${name}/`, expect.stringMatching(/^kwok-node-/)]);
+  });
+
+  test('kubectl delete: Terminating, Pod and Service deleted, then the finalizer released and the backend gone', async () => {
+    const before = (await getSlb(custom, namespace, name))!;
+    const podUid = (await getPod(core, namespace, name))!.metadata!.uid!;
+    const serviceUid = (await getService(core, namespace, name))!.metadata!.uid!;
+    const mark = seen.length;
+
+    await kubectl(['delete', 'slb', name, '-n', namespace, '--wait=true', `--timeout=${timeoutMs / 1000}s`]);
+    expect(await getSlb(custom, namespace, name)).toBeUndefined();
+    await gone('the Pod to be gone', () => getPod(core, namespace, name));
+    await gone('the Service to be gone', () => getService(core, namespace, name));
+    // The watch lags the API a little: wait until it has seen the backend go.
+    await waitFor(() => seen.slice(mark).some((s) => s.kind === 'SessionLivedBackend' && s.type === 'delete'), {
+      what: 'the watch to see the backend deleted',
+      timeoutMs,
+    });
+
+    const after = seen.slice(mark);
+    const at = (pred: (s: Seen) => boolean) => after.findIndex(pred);
+    const terminating = at((s) => s.kind === 'SessionLivedBackend' && s.phase === 'Terminating');
+    const podGone = at((s) => s.kind === 'Pod' && s.uid === podUid && s.type === 'delete');
+    const serviceGone = at((s) => s.kind === 'Service' && s.uid === serviceUid && s.type === 'delete');
+    const backendGone = at((s) => s.kind === 'SessionLivedBackend' && s.uid === before.metadata.uid && s.type === 'delete');
+    expect(terminating).toBeGreaterThanOrEqual(0);
+    expect(podGone).toBeGreaterThan(terminating);
+    expect(serviceGone).toBeGreaterThan(terminating);
+    // The finalizer held the backend until both children were gone (not garbage collection after it).
+    expect(backendGone).toBeGreaterThan(podGone);
+    expect(backendGone).toBeGreaterThan(serviceGone);
+  }, 3 * timeoutMs);
+});
+
+describe('children taken away', () => {
+  test('a Pending backend gets its deleted Pod and Service back', async () => {
+    const name = 'pending-children';
+    await createSlb(custom, slbManifest(namespace, name, { unschedulable: true }));
+    const pod = await waitFor(() => getPod(core, namespace, name), { what: 'the Pod', timeoutMs, failFast: operatorDied });
+    const service = await waitFor(() => getService(core, namespace, name), { what: 'the Service', timeoutMs, failFast: operatorDied });
+    expect((await getSlb(custom, namespace, name))!.status?.phase ?? 'Pending').toBe('Pending');
+
+    await core.deleteNamespacedPod({ namespace, name });
+    await core.deleteNamespacedService({ namespace, name });
+
+    const newPod = await waitFor(
+      async () => {
+        const p = await getPod(core, namespace, name);
+        return p && p.metadata!.uid !== pod.metadata!.uid ? p : undefined;
+      },
+      { what: 'a new Pod', timeoutMs, failFast: operatorDied },
+    );
+    const newService = await waitFor(
+      async () => {
+        const s = await getService(core, namespace, name);
+        return s && s.metadata!.uid !== service.metadata!.uid ? s : undefined;
+      },
+      { what: 'a new Service', timeoutMs, failFast: operatorDied },
+    );
+    const slb = (await getSlb(custom, namespace, name))!;
+    for (const child of [newPod, newService]) expect(child.metadata?.ownerReferences?.[0]?.uid).toBe(slb.metadata.uid);
+    expect(slb.status?.phase ?? 'Pending').toBe('Pending');
+  }, 4 * timeoutMs);
+
+  test('a Ready backend whose Pod is deleted becomes Failed and gets no new Pod', async () => {
+    const name = 'pod-lost';
+    await createSlb(custom, slbManifest(namespace, name));
+    await slbPhase(name, 'Ready');
+    const podUid = (await getPod(core, namespace, name))!.metadata!.uid!;
+
+    await core.deleteNamespacedPod({ namespace, name });
+    const failed = await slbPhase(name, 'Failed');
+    expect(failed.status?.reason).toBe('PodLost');
+    expect(failed.status?.message).toMatch(/session/);
+    await gone('the old Pod to be gone', async () => {
+      const p = await getPod(core, namespace, name);
+      return p?.metadata?.uid === podUid ? p : undefined;
+    });
+    // A backend created after the Pod went is Ready only once the operator has worked through the events
+    // before it, the Pod's disappearance included; by then a wrongly recreated Pod would exist.
+    await createSlb(custom, slbManifest(namespace, `${name}-later`));
+    await slbPhase(`${name}-later`, 'Ready');
+    expect(await getPod(core, namespace, name)).toBeUndefined();
+    expect(seen.filter((s) => s.kind === 'Pod' && s.name === name && s.type === 'add')).toHaveLength(1);
+    expect((await getSlb(custom, namespace, name))!.status?.phase).toBe('Failed');
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND}` });
+    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Ready', 'PodLost']));
+  }, 3 * timeoutMs);
+});
+
+test('startupTimeoutSeconds passes before the Pod is Ready: Failed with reason StartupTimeout', async () => {
+  const name = 'slow-start';
+  await createSlb(custom, slbManifest(namespace, name, { unschedulable: true, spec: { startupTimeoutSeconds: 3 } }));
+  const failed = await slbPhase(name, 'Failed');
+  expect(failed.status?.reason).toBe('StartupTimeout');
+  expect(failed.status?.message).toMatch(/startupTimeoutSeconds \(3 s\).*scheduled/);
+  expect(failed.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'StartupTimeout' });
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND}` });
+  expect(events.items.map((e) => e.reason)).toContain('StartupTimeout');
+}, 2 * timeoutMs);
+
+test('a forced deletion (finalizer removed by hand while no operator runs): garbage collection removes the children', async () => {
+  const name = 'forced';
+  const created = await createSlb(custom, slbManifest(namespace, name));
+  await slbPhase(name, 'Ready');
+  // Without a running operator nobody but the garbage collector can remove the children.
+  await operator!.stop();
+  operator = undefined;
+
+  await kubectl(['delete', 'slb', name, '-n', namespace, '--wait=false']);
+  await kubectl(['patch', 'slb', name, '-n', namespace, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  await gone('the backend to be gone', () => getSlb(custom, namespace, name));
+  const pod = await getPod(core, namespace, name);
+  expect(pod?.metadata?.ownerReferences?.[0]?.uid ?? created.metadata.uid).toBe(created.metadata.uid);
+
+  // The garbage collector re-reads discovery every 30 s and may not know the CRD yet: poll generously.
+  const gcTimeout = 5 * 60_000;
+  await waitFor(async () => (await getPod(core, namespace, name)) === undefined, { what: 'the garbage collector to delete the Pod', timeoutMs: gcTimeout });
+  await waitFor(async () => (await getService(core, namespace, name)) === undefined, { what: 'the garbage collector to delete the Service', timeoutMs: gcTimeout });
+}, 12 * 60_000);

@@ -1,0 +1,202 @@
+// The operator as the integration suite and the benchmark run it: a separate local process
+// (`node operator/src/main.ts`) whose kubeconfig impersonates the service account of
+// manifests/operator/rbac.yaml, so every request it makes is authorised exactly as in the cluster.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { impersonating, kubectl, statusOf, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
+import { freePorts } from '../../../e2e/harness/net.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+export const operatorMain = path.join(repoRoot, 'operator/src/main.ts');
+export const rbacManifest = path.join(repoRoot, 'manifests/operator/rbac.yaml');
+export const operatorNamespace = 'spawner-system';
+export const operatorServiceAccount = 'spawner-operator';
+
+/**
+ * Applies the operator's RBAC (ServiceAccount, ClusterRole and binding, the Lease Role and binding) in
+ * spawner-system. Idempotent; retried because another suite may be applying the same objects.
+ */
+export async function installOperatorRbac(kubeconfig?: string): Promise<void> {
+  await waitFor(
+    async () => {
+      await kubectl(['create', 'namespace', operatorNamespace], { kubeconfig }).catch((err: Error) => {
+        if (!/AlreadyExists|already exists/.test(err.message)) throw err;
+      });
+      await kubectl(['apply', '-n', operatorNamespace, '-f', rbacManifest], { kubeconfig });
+      return true;
+    },
+    { what: 'the operator RBAC to apply', timeoutMs: 60_000, intervalMs: 1000 },
+  );
+}
+
+/** A kubeconfig file for the operator's service account (admin credentials plus impersonation). */
+export async function operatorKubeconfig(admin: KubeConfig, dir: string): Promise<string> {
+  return writeKubeconfig(impersonating(admin, operatorNamespace, operatorServiceAccount), path.join(dir, 'operator.kubeconfig'));
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** A fresh namespace whose default service account exists (pods are refused before that). */
+export async function createNamespace(core: CoreV1Api, prefix: string): Promise<string> {
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`;
+  await core.createNamespace({ body: { metadata: { name } } });
+  await waitFor(() => core.readNamespacedServiceAccount({ name: 'default', namespace: name }), {
+    what: `the default service account in ${name}`,
+    timeoutMs: 120_000,
+  });
+  return name;
+}
+
+export async function deleteNamespace(core: CoreV1Api, name: string): Promise<void> {
+  await core.deleteNamespace({ name }).catch((err: unknown) => {
+    if (statusOf(err) !== 404) throw err;
+  });
+}
+
+export interface OperatorOptions {
+  kubeconfig: string; // the impersonating kubeconfig file
+  dir: string; // where the log goes
+  identity: string;
+  watchNamespace?: string; // default: all namespaces
+  leaseName?: string; // default: the operator's default Lease name
+  leaderElect?: boolean; // default true
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly pid: number;
+  readonly metricsPort: number;
+  readonly logFile: string;
+  /** Why it exited, once it has; undefined while it runs. */
+  exited(): string | undefined;
+  /** Resolves when the process has exited. */
+  readonly done: Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGTERM and wait (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+  /** Parsed JSON log lines so far. */
+  logLines(): Array<Record<string, unknown>>;
+  /** The last lines of the log, for error messages. */
+  tail(lines?: number): string;
+  metrics(): Promise<string>;
+  /** Waits until /readyz answers 200 (informers synced). */
+  ready(timeoutMs?: number): Promise<void>;
+}
+
+export async function startOperator(o: OperatorOptions): Promise<OperatorProcess> {
+  const [metricsPort] = (await freePorts(1)) as [number];
+  const logFile = path.join(o.dir, `operator-${o.identity}.log`);
+  const args = [
+    operatorMain,
+    `--kubeconfig=${o.kubeconfig}`,
+    `--identity=${o.identity}`,
+    `--metrics-port=${metricsPort}`,
+    `--leader-elect=${o.leaderElect === false ? 'false' : 'true'}`,
+    `--lease-namespace=${operatorNamespace}`,
+    ...(o.leaseName ? [`--lease-name=${o.leaseName}`] : []),
+    ...(o.watchNamespace ? [`--namespace=${o.watchNamespace}`] : []),
+    '--public-url=http://spawner.test',
+    ...(o.extraArgs ?? []),
+  ];
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    // The same Node that runs the tests (the pinned Node 24), without jest's flags.
+    child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, KUBECONFIG: '', LOG_LEVEL: 'info', ...o.env },
+    });
+  } finally {
+    closeSync(fd);
+  }
+  let exitReason: string | undefined;
+  const done = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitReason = `exited (${signal ?? `code ${String(code)}`})`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitReason = `failed to start: ${err.message}`;
+      resolve();
+    });
+  });
+  const logLines = () => {
+    const out: Array<Record<string, unknown>> = [];
+    for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a line cut by SIGKILL
+      }
+    }
+    return out;
+  };
+  const tail = (lines = 30) => readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  const proc: OperatorProcess = {
+    identity: o.identity,
+    pid: child.pid ?? -1,
+    metricsPort,
+    logFile,
+    exited: () => exitReason,
+    done,
+    async kill(signal) {
+      if (exitReason) return;
+      child.kill(signal);
+      await done;
+    },
+    async stop(graceMs = 20_000) {
+      if (exitReason) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await done;
+      clearTimeout(t);
+    },
+    logLines,
+    tail,
+    async metrics() {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      return res.text();
+    },
+    async ready(timeoutMs = 60_000) {
+      await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+          if (res.status !== 200) throw new Error(`/readyz: HTTP ${res.status}`);
+          return true;
+        },
+        {
+          what: `operator ${o.identity} to be ready`,
+          timeoutMs,
+          intervalMs: 100,
+          failFast: () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined),
+        },
+      );
+    },
+  };
+  return proc;
+}
+
+/** The value of a counter or gauge in Prometheus text, summed over the series matching `labels`. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelPart = line.slice(name.length).match(/^\{([^}]*)\}/)?.[1] ?? '';
+    const have = Object.fromEntries([...labelPart.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(line.trim().split(/\s+/).pop());
+  }
+  return sum;
+}
+
+export { sleep };
