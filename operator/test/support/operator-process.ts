@@ -90,11 +90,16 @@ export interface OperatorProcess {
   metrics(): Promise<string>;
   /** Waits until /readyz answers 200 (informers synced). */
   ready(timeoutMs?: number): Promise<void>;
+  /** Waits until this process logs that it leads (works its queues). */
+  leading(timeoutMs?: number): Promise<void>;
 }
+
+let started = 0;
 
 export async function startOperator(o: OperatorOptions): Promise<OperatorProcess> {
   const [metricsPort] = (await freePorts(1)) as [number];
-  const logFile = path.join(o.dir, `operator-${o.identity}.log`);
+  // One log per process: a restarted replica of the same identity must not read its predecessor's lines.
+  const logFile = path.join(o.dir, `operator-${o.identity}-${++started}.log`);
   const args = [
     operatorMain,
     `--kubeconfig=${o.kubeconfig}`,
@@ -182,6 +187,14 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
           failFast: () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined),
         },
       );
+    },
+    async leading(timeoutMs = 60_000) {
+      await waitFor(() => logLines().some((l) => l.msg === 'leading: working the queues'), {
+        what: `operator ${o.identity} to lead`,
+        timeoutMs,
+        intervalMs: 50,
+        failFast: () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined),
+      });
     },
   };
   return proc;
