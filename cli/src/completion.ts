@@ -8,19 +8,33 @@ function flagWords(flags: readonly FlagSpec[]): string {
   return flags.flatMap((f) => [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])]).join(' ');
 }
 
+function valueAction(f: FlagSpec): string {
+  if (f.allowed) return `COMPREPLY=($(compgen -W "${f.allowed.join(' ')}" -- "$cur"))`;
+  if (f.long === 'filename' || f.long === 'kubeconfig') return 'COMPREPLY=($(compgen -f -- "$cur"))';
+  return 'COMPREPLY=()';
+}
+
+const spellings = (f: FlagSpec) => [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])];
+
+// Cases on "COMMAND PREVIOUS-WORD": -o takes other values for create than for get.
 function valueCases(commands: readonly CommandSpec[], globalFlags: readonly FlagSpec[]): string {
-  const seen = new Map<string, string>();
-  for (const f of [...globalFlags, ...commands.flatMap((c) => c.flags)]) {
-    if (f.kind === 'bool') continue;
-    const words = [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])].join('|');
-    const action = f.allowed
-      ? `COMPREPLY=($(compgen -W "${f.allowed.join(' ')}" -- "$cur"))`
-      : f.long === 'filename' || f.long === 'kubeconfig'
-        ? 'COMPREPLY=($(compgen -f -- "$cur"))'
-        : 'COMPREPLY=()';
-    if (!seen.has(words)) seen.set(words, `      ${words}) ${action}; return ;;`);
+  const lines: string[] = [];
+  for (const c of commands) {
+    for (const f of c.flags.filter((x) => x.kind !== 'bool')) {
+      const patterns = [c.name, ...(c.aliases ?? [])].flatMap((n) => spellings(f).map((sp) => `"${n} ${sp}"`));
+      lines.push(`    ${patterns.join('|')}) ${valueAction(f)}; return ;;`);
+    }
   }
-  return [...seen.values()].join('\n');
+  for (const f of globalFlags.filter((x) => x.kind !== 'bool')) {
+    lines.push(`    ${spellings(f).map((sp) => `*" ${sp}"`).join('|')}) ${valueAction(f)}; return ;;`);
+  }
+  return lines.join('\n');
+}
+
+// Flags whose next word is their value, not the command.
+function valueFlags(commands: readonly CommandSpec[], globalFlags: readonly FlagSpec[]): string {
+  const all = [...globalFlags, ...commands.flatMap((c) => c.flags)].filter((f) => f.kind !== 'bool');
+  return [...new Set(all.flatMap(spellings))].join(' ');
 }
 
 export function bashCompletion(commands: readonly CommandSpec[], globalFlags: readonly FlagSpec[]): string {
@@ -30,17 +44,19 @@ export function bashCompletion(commands: readonly CommandSpec[], globalFlags: re
     .join('\n');
   return `# bash completion for spawner; load with: source <(spawner completion bash)
 _spawner() {
-  local cur prev cmd i flags
+  local cur prev cmd i w flags
+  local value_flags=" ${valueFlags(commands, globalFlags)} "
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   cmd=""
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in
-      -*) ;;
-      *) cmd="\${COMP_WORDS[i]}"; break ;;
+    w="\${COMP_WORDS[i]}"
+    case "$w" in
+      -*) [[ "$value_flags" == *" $w "* ]] && ((i++)) ;;
+      *) cmd="$w"; break ;;
     esac
   done
-  case "$prev" in
+  case "$cmd $prev" in
 ${valueCases(commands, globalFlags)}
   esac
   if [[ -z "$cmd" ]]; then

@@ -72,6 +72,9 @@ export function describeKubeError(err: ErrorLike, ctx: RequestContext): CliError
   }
   if (status === 404) {
     // A missing object comes back as a Status naming it; a missing resource type names nothing.
+    if (err.status?.details?.kind === 'namespaces') {
+      return new CliError(EXIT.notFound, `namespace "${err.status.details.name ?? ctx.namespace}" does not exist`, 'pick another with -n, or create it: kubectl create namespace NAME');
+    }
     if (err.status?.details?.name) {
       return new CliError(EXIT.notFound, `sessionlivedbackend "${err.status.details.name}" not found ${where(ctx.namespace)}`);
     }
