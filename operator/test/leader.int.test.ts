@@ -1,0 +1,97 @@
+// Two operator replicas on one Lease: only the leader reconciles and writes; when the leader is killed
+// (no chance to release the Lease), the other takes over once the Lease has expired, and carries on.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { KIND } from '../../common/contract.ts';
+import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
+import {
+  createNamespace, deleteNamespace, installOperatorRbac, metricValue, operatorKubeconfig, operatorNamespace, startOperator, tempDir,
+  type OperatorProcess,
+} from './support/operator-process.ts';
+import { createSlb, listSlbs, slbManifest } from './support/slbs.ts';
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let coordination: CoordinationV1Api;
+let namespace = '';
+let leaseName = '';
+const replicas: OperatorProcess[] = [];
+
+beforeAll(async () => {
+  kc = loadKubeConfig();
+  ({ core, custom, coordination } = apiClients(kc));
+  const dir = await tempDir('spawner-leader-');
+  await installOperatorRbac();
+  namespace = await createNamespace(core, 'leader');
+  leaseName = `leader-${namespace}`;
+  const kubeconfig = await operatorKubeconfig(kc, dir);
+  for (const identity of ['replica-a', 'replica-b']) {
+    replicas.push(await startOperator({ kubeconfig, dir, identity, watchNamespace: namespace, leaseName }));
+  }
+  await Promise.all(replicas.map((r) => r.ready()));
+}, 10 * 60_000);
+
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.stop()));
+  if (core && namespace) await deleteNamespace(core, namespace);
+}, 120_000);
+
+const lease = () => coordination.readNamespacedLease({ namespace: operatorNamespace, name: leaseName });
+
+async function allReady(count: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const items = await listSlbs(custom, namespace);
+      const ready = items.filter((s) => s.status?.phase === 'Ready').length;
+      if (ready < count) throw new Error(`${ready} of ${count} Ready`);
+      return true;
+    },
+    { what: `${count} backends to be Ready`, timeoutMs: 180_000 },
+  );
+}
+
+// Who wrote: the Events the operator records name the replica (reportingInstance).
+async function eventReporters(names: string[]): Promise<Set<string>> {
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${KIND}` });
+  return new Set(events.items.filter((e) => names.includes(e.involvedObject.name!)).map((e) => e.reportingInstance!));
+}
+
+test('only the leader reconciles; killed, it is replaced once its Lease has expired', async () => {
+  const holder = await waitFor(async () => (await lease()).spec?.holderIdentity, { what: 'a leader', timeoutMs: 60_000 });
+  const leader = replicas.find((r) => r.identity === holder)!;
+  const follower = replicas.find((r) => r.identity !== holder)!;
+
+  const first = Array.from({ length: 10 }, (_, i) => `first-${i}`);
+  for (const name of first) await createSlb(custom, slbManifest(namespace, name));
+  await allReady(first.length);
+  expect(await eventReporters(first)).toEqual(new Set([leader.identity]));
+  expect(metricValue(await leader.metrics(), 'controller_runtime_reconcile_total')).toBeGreaterThanOrEqual(first.length);
+  expect(metricValue(await follower.metrics(), 'controller_runtime_reconcile_total')).toBe(0);
+  expect(metricValue(await leader.metrics(), 'leader_election_master_status')).toBe(1);
+  expect(metricValue(await follower.metrics(), 'leader_election_master_status')).toBe(0);
+
+  // SIGKILL: no release, so the standby must wait the Lease out.
+  const killedAt = Date.now();
+  await leader.kill('SIGKILL');
+  const last = (await lease()).spec!;
+  const taken = await waitFor(
+    async () => {
+      const spec = (await lease()).spec;
+      return spec?.holderIdentity === follower.identity ? spec : undefined;
+    },
+    { what: `${follower.identity} to take the Lease`, timeoutMs: 120_000, intervalMs: 100 },
+  );
+  const takeoverMs = Date.now() - killedAt;
+  const durationMs = last.leaseDurationSeconds! * 1000;
+  process.stderr.write(`[leader] ${follower.identity} took over ${takeoverMs} ms after the kill (lease duration ${durationMs} ms)\n`);
+  // Safety: the standby waited out the whole Lease after the last renewal it saw; liveness: it took it.
+  expect(new Date(taken.acquireTime!).getTime() - new Date(last.renewTime!).getTime()).toBeGreaterThanOrEqual(durationMs);
+  expect(taken.leaseTransitions).toBe((last.leaseTransitions ?? 0) + 1);
+
+  const second = Array.from({ length: 10 }, (_, i) => `second-${i}`);
+  for (const name of second) await createSlb(custom, slbManifest(namespace, name));
+  await allReady(first.length + second.length);
+  expect(await eventReporters(second)).toEqual(new Set([follower.identity]));
+  expect(metricValue(await follower.metrics(), 'leader_election_master_status')).toBe(1);
+}, 10 * 60_000);
