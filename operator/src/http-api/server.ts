@@ -176,12 +176,16 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     const method = req.method ?? 'GET';
     const started = Date.now();
     const handle = async () => {
-      const r = route(method, req.url ?? '/');
-      if (r.kind === 'health') return sendJson(res, 200, { ok: true });
-      if (!tokenMatches(req.headers.authorization, opts.token)) {
+      const path = req.url ?? '/';
+      // Only the probe is open; everything else, even the shape of the routes, is behind the token.
+      const open = path.split('?')[0] === '/healthz';
+      if (!open && !tokenMatches(req.headers.authorization, opts.token)) {
         throw new ApiError(401, 'missing or wrong bearer token: send Authorization: Bearer <token>');
       }
+      const r = route(method, path);
       switch (r.kind) {
+        case 'health':
+          return sendJson(res, 200, { ok: true });
         case 'init':
           return init(req, res);
         case 'status':

@@ -1,0 +1,121 @@
+import { describe, expect, test } from '@jest/globals';
+import { ApiError, backendFromInit, backendNameParam, parseInitRequest, route, sameView, statusView } from '../../src/http-api/validate.ts';
+import type { SessionLivedBackend } from '../../src/spawner/types.ts';
+
+const defaults = { image: 'localhost/spawner/drop-four:0.1.0' };
+
+describe('parseInitRequest accepts', () => {
+  test.each<[string, string, object]>([
+    ['an empty body: every default', '', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300 }],
+    ['{}', '{}', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300 }],
+    ['every field', '{"image":"a:1","port":3000,"env":{"MODE":"demo","X.Y":""},"gracePeriodSeconds":0,"maxLifetimeSeconds":3600}',
+      { image: 'a:1', port: 3000, env: [{ name: 'MODE', value: 'demo' }, { name: 'X.Y', value: '' }], gracePeriodSeconds: 0, maxLifetimeSeconds: 3600 }],
+    ['the largest values', '{"port":65535,"gracePeriodSeconds":31536000,"maxLifetimeSeconds":31536000}', { port: 65535, gracePeriodSeconds: 31_536_000, maxLifetimeSeconds: 31_536_000 }],
+  ])('%s', (_what, body, expected) => expect(parseInitRequest(body, defaults)).toMatchObject(expected));
+});
+
+describe('parseInitRequest refuses with 400 naming the field', () => {
+  test.each<[string, string, string | undefined, RegExp]>([
+    ['bad JSON', '{"image":', undefined, /the body is not valid JSON/],
+    ['an array', '[]', undefined, /the body must be a JSON object/],
+    ['a string', '"x"', undefined, /the body must be a JSON object/],
+    ['null', 'null', undefined, /the body must be a JSON object/],
+    ['an unknown field', '{"imgae":"x"}', 'imgae', /imgae: unknown field; allowed: image, port, env, gracePeriodSeconds, maxLifetimeSeconds/],
+    ['image not a string', '{"image":5}', 'image', /image: must be a non-empty image reference/],
+    ['image with spaces', '{"image":"a b"}', 'image', /image: must be a non-empty image reference without spaces/],
+    ['empty image', '{"image":""}', 'image', /image: must be a non-empty/],
+    ['port 0', '{"port":0}', 'port', /port: must be a whole number from 1 to 65535 \(got 0\)/],
+    ['port too big', '{"port":70000}', 'port', /port: must be a whole number from 1 to 65535/],
+    ['port as a string', '{"port":"8080"}', 'port', /port: must be a whole number .* \(got "8080"\)/],
+    ['port fractional', '{"port":80.5}', 'port', /port: must be a whole number/],
+    ['port of the sidecar', '{"port":9090}', 'port', /port: 9090 is taken by the sidecar/],
+    ['negative grace', '{"gracePeriodSeconds":-1}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number from 0 to 31536000/],
+    ['grace beyond a year', '{"gracePeriodSeconds":31536001}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number/],
+    ['lifetime 0', '{"maxLifetimeSeconds":0}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number from 1/],
+    ['lifetime null', '{"maxLifetimeSeconds":null}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number .* \(got null\)/],
+    ['env as a list', '{"env":["A=1"]}', 'env', /env: must be an object of NAME: "value" pairs/],
+    ['env name', '{"env":{"1A":"x"}}', 'env.1A', /env.1A: not a valid variable name/],
+    ['env PORT', '{"env":{"PORT":"1"}}', 'env.PORT', /env.PORT: PORT is set by Spawner from port/],
+    ['env value not a string', '{"env":{"A":1}}', 'env.A', /env.A: must be a string \(got 1\)/],
+  ])('%s', (_what, body, field, message) => {
+    let error: unknown;
+    try {
+      parseInitRequest(body, defaults);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(400);
+    expect((error as ApiError).field).toBe(field);
+    expect((error as ApiError).message).toMatch(message);
+  });
+
+  test('too many variables', () => {
+    const env = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`V${i}`, 'x']));
+    expect(() => parseInitRequest(JSON.stringify({ env }), defaults)).toThrow(/env: at most 64 variables/);
+  });
+});
+
+test('backendFromInit builds the SLB the operator expects', () => {
+  expect(backendFromInit({ image: 'a:1', port: 3000, env: [{ name: 'A', value: '1' }], gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }, 'sessions')).toEqual({
+    apiVersion: 'spawner.dev/v1',
+    kind: 'SessionLivedBackend',
+    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' } },
+    spec: {
+      template: { containers: [{ name: 'app', image: 'a:1', env: [{ name: 'A', value: '1' }] }] },
+      httpPort: 3000,
+      gracePeriodSeconds: 60,
+      maxLifetimeSeconds: 600,
+    },
+  });
+});
+
+describe('route', () => {
+  test.each<[string, string, object]>([
+    ['POST', '/init', { kind: 'init' }],
+    ['POST', '/init?x=1', { kind: 'init' }],
+    ['GET', '/healthz', { kind: 'health' }],
+    ['GET', '/backends/game-1/status', { kind: 'status', name: 'game-1' }],
+    ['GET', '/backends/game-1/status/stream', { kind: 'stream', name: 'game-1' }],
+    ['DELETE', '/backends/game-1', { kind: 'delete', name: 'game-1' }],
+  ])('%s %s', (method, path, expected) => expect(route(method, path)).toEqual(expected));
+
+  test.each<[string, string, number, string | undefined, RegExp]>([
+    ['GET', '/init', 405, 'POST', /GET \/init is not allowed: it takes POST/],
+    ['POST', '/backends/g/status', 405, 'GET', /it takes GET/],
+    ['GET', '/backends/g', 405, 'DELETE', /it takes DELETE/],
+    ['GET', '/', 404, undefined, /no route GET \//],
+    ['GET', '/backends/g/other', 404, undefined, /no route/],
+    ['GET', '/backends/Bad_Name/status', 400, undefined, /name: is not a valid backend name/],
+    ['GET', '/backends/a%2Fb/status', 400, undefined, /name: is not a valid backend name/],
+    ['GET', '/backends/%E0%A4%A/status', 400, undefined, /name: is not a valid backend name/],
+  ])('%s %s → %d', (method, path, status, allow, message) => {
+    let error: ApiError | undefined;
+    try {
+      route(method, path);
+    } catch (err) {
+      error = err as ApiError;
+    }
+    expect(error?.status).toBe(status);
+    expect(error?.allow).toBe(allow);
+    expect(error?.message).toMatch(message);
+  });
+
+  test('backendNameParam decodes', () => expect(backendNameParam('game%2D1')).toBe('game-1'));
+});
+
+describe('statusView', () => {
+  const base = { apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', metadata: { name: 'g' }, spec: { template: { containers: [] } } } as unknown as SessionLivedBackend;
+  test.each<[string, SessionLivedBackend['status'], object]>([
+    ['no status yet', undefined, { phase: 'Pending', url: null, reason: null, message: null }],
+    ['ready', { phase: 'Ready', url: 'http://h/p/g/' }, { phase: 'Ready', url: 'http://h/p/g/', reason: null, message: null }],
+    ['failed', { phase: 'Failed', reason: 'StartupTimeout', message: 'm' }, { phase: 'Failed', url: null, reason: 'StartupTimeout', message: 'm' }],
+  ])('%s', (_what, status, view) => expect(statusView({ ...base, ...(status ? { status } : {}) })).toEqual(view));
+
+  test('sameView compares every field', () => {
+    const v = { phase: 'Pending', url: null, reason: null, message: null };
+    expect(sameView(undefined, v)).toBe(false);
+    expect(sameView({ ...v }, v)).toBe(true);
+    expect(sameView({ ...v, message: 'x' }, v)).toBe(false);
+  });
+});
