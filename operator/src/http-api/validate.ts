@@ -30,7 +30,7 @@ export interface InitRequest {
   maxLifetimeSeconds?: number;
 }
 
-const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
+export const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 const bad = (field: string, message: string) => new ApiError(400, `${field}: ${message}`, field);
