@@ -3,12 +3,13 @@
 #   .cache/bin/k8s-<version>/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,kubelet,kube-proxy}
 #   .cache/bin/etcd-<version>/etcd
 #   .cache/bin/kwok-<version>/kwok
+#   .cache/bin/coredns-<version>/coredns (cluster DNS of the real-node tier, on request)
 # Versions come from the go.mod files beside this script, so bumping a release is a go.mod change.
 # A binary already present is skipped; the module and build caches live under .cache/go/ so a warm
 # machine rebuilds nothing and a cold one needs only the Go toolchain and the module proxy.
 #
 # usage: e2e/cluster/build.sh [--print-dir NAME] [NAME…]
-#   NAME: kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok
+#   NAME: kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok coredns
 #   default: the control plane (kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ root="$(cd "$here/../.." && pwd)"
 cache="$root/.cache"
 
 default_names=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
-known_names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok)
+known_names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok coredns)
 
 die() { echo "build.sh: $*" >&2; exit 2; }
 
@@ -29,13 +30,15 @@ required_version() { # <go.mod> <module path>
 k8s_version="$(required_version "$here/k8s/go.mod" k8s.io/kubernetes)"
 etcd_version="$(required_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 kwok_version="$(required_version "$here/kwok/go.mod" sigs.k8s.io/kwok)"
-[[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" ]] || die "cannot read pinned versions from $here/*/go.mod"
+coredns_version="$(required_version "$here/coredns/go.mod" github.com/coredns/coredns)"
+[[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" && -n "$coredns_version" ]] || die "cannot read pinned versions from $here/*/go.mod"
 
 # Where a binary lands; the harness uses the same layout (e2e/harness/binaries.ts).
 bin_dir() { # <name>
   case "$1" in
     etcd) echo "$cache/bin/etcd-$etcd_version" ;;
     kwok) echo "$cache/bin/kwok-$kwok_version" ;;
+    coredns) echo "$cache/bin/coredns-$coredns_version" ;;
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy) echo "$cache/bin/k8s-$k8s_version" ;;
     *) die "unknown binary '$1' (known: ${known_names[*]})" ;;
   esac
@@ -98,6 +101,9 @@ build_one() { # <name>
       module="$here/etcd"; pkg=go.etcd.io/etcd/server/v3; version="$etcd_version"; cgo=0; ldflags="-s -w" ;;
     kwok)
       module="$here/kwok"; pkg=sigs.k8s.io/kwok/cmd/kwok; version="$kwok_version"; cgo=0; ldflags="-s -w" ;;
+    coredns)
+      # CoreDNS's main package is its module's root; its plugins are compiled in (plugin.cfg).
+      module="$here/coredns"; pkg=github.com/coredns/coredns; version="$coredns_version"; cgo=0; ldflags="-s -w" ;;
     *)
       module="$here/k8s"; pkg="k8s.io/kubernetes/cmd/$name"; version="$k8s_version"
       # Upstream links everything statically except the kubelet.

@@ -21,9 +21,10 @@ export interface PinnedVersions {
   kubernetes: string;
   etcd: string;
   kwok: string;
+  coredns: string;
 }
 
-function pinned(module: 'k8s' | 'etcd' | 'kwok', modulePath: string): string {
+function pinned(module: 'k8s' | 'etcd' | 'kwok' | 'coredns', modulePath: string): string {
   const file = path.join(clusterDir, module, 'go.mod');
   const version = requiredVersion(readFileSync(file, 'utf8'), modulePath);
   if (!version) throw new Error(`${file} does not require ${modulePath}`);
@@ -35,6 +36,7 @@ export function pinnedVersions(): PinnedVersions {
     kubernetes: pinned('k8s', 'k8s.io/kubernetes'),
     etcd: pinned('etcd', 'go.etcd.io/etcd/server/v3'),
     kwok: pinned('kwok', 'sigs.k8s.io/kwok'),
+    coredns: pinned('coredns', 'github.com/coredns/coredns'),
   };
 }
 
@@ -46,7 +48,8 @@ export type BinaryName =
   | 'kubelet'
   | 'kube-proxy'
   | 'etcd'
-  | 'kwok';
+  | 'kwok'
+  | 'coredns';
 
 export const controlPlaneBinaries: BinaryName[] = [
   'etcd',
@@ -57,10 +60,19 @@ export const controlPlaneBinaries: BinaryName[] = [
   'kwok',
 ];
 
+/** What a real node runs besides containerd (up --real-node). */
+export const realNodeBinaries: BinaryName[] = ['kubelet', 'kube-proxy', 'coredns'];
+
 /** Same layout as build.sh's bin_dir. */
 export function binaryPath(name: BinaryName, versions: PinnedVersions = pinnedVersions()): string {
   const dir =
-    name === 'etcd' ? `etcd-${versions.etcd}` : name === 'kwok' ? `kwok-${versions.kwok}` : `k8s-${versions.kubernetes}`;
+    name === 'etcd'
+      ? `etcd-${versions.etcd}`
+      : name === 'kwok'
+        ? `kwok-${versions.kwok}`
+        : name === 'coredns'
+          ? `coredns-${versions.coredns}`
+          : `k8s-${versions.kubernetes}`;
   return path.join(cacheDir, 'bin', dir, name);
 }
 

@@ -1,14 +1,26 @@
-// usage: node e2e/harness/cli.ts up [--nodes N] [--crd PATH]… [--no-crd] | down | env
+// usage: node e2e/harness/cli.ts up [--nodes N] [--crd PATH]… [--no-crd] [--real-node] | down | env
 //                                | stop|start|restart etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok
+//                                                   |containerd|coredns|kubelet|kube-proxy (with a real node)
 //   up    start a cluster (building what is missing) and print `export KUBECONFIG=…` lines;
-//         installs the project's CRD when it exists, or the --crd files, or none with --no-crd
+//         installs the project's CRD when it exists, or the --crd files, or none with --no-crd;
+//         --real-node also joins a real node (root; see node.ts) and taints the kwok nodes
 //   down  stop the recorded cluster and remove everything it left
 //   env   print the `export …` lines for the running cluster (eval "$(node e2e/harness/cli.ts env)")
 // Progress goes to stderr; stdout carries only the export lines.
 import { current, down, restartComponent, startComponent, stopComponent, up } from './cluster.ts';
 import type { ComponentName, UpOptions } from './cluster.ts';
 
-const componentNames: ComponentName[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
+const componentNames: ComponentName[] = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+  'containerd',
+  'coredns',
+  'kubelet',
+  'kube-proxy',
+];
 import { defaultStateFile } from './paths.ts';
 
 function exportLines(kubeconfig: string, kubectl: string): string {
@@ -34,8 +46,10 @@ function parseUpFlags(args: string[]): UpOptions {
       options.crdPaths = [...(options.crdPaths ?? []), value()];
     } else if (flag === '--no-crd') {
       options.crdPaths = [];
+    } else if (flag === '--real-node') {
+      options.realNode = true;
     } else {
-      throw new Error(`unknown flag ${flag} (up takes --nodes N, --crd PATH, --no-crd)`);
+      throw new Error(`unknown flag ${flag} (up takes --nodes N, --crd PATH, --no-crd, --real-node)`);
     }
   }
   return options;

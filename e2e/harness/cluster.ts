@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { binaryPath, controlPlaneBinaries, ensureBinaries, kwokStageFiles, pinnedVersions } from './binaries.ts';
+import { binaryPath, controlPlaneBinaries, ensureBinaries, kwokStageFiles, pinnedVersions, realNodeBinaries } from './binaries.ts';
 import type { BinaryName } from './binaries.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { freePorts, request } from './net.ts';
@@ -15,6 +15,7 @@ import type { Identity, Pki } from './pki.ts';
 import { cleanRecord, readRecord, runs, stopProcess, writeRecord } from './state.ts';
 import type { RunRecord } from './state.ts';
 import { waitFor } from './wait.ts';
+import { defaultLayout, joinRealNode, prepareHostNetwork, realNodeIdentities, realNodeRecord } from './node.ts';
 
 export const serviceCIDR = '10.96.0.0/16';
 export const serviceIP = '10.96.0.1';
@@ -37,6 +38,11 @@ export interface UpOptions {
   log?: (line: string) => void;
   /** Deadline for each component to become healthy. */
   timeoutMs?: number;
+  /**
+   * Also join a real node (containerd, kubelet, kube-proxy, CoreDNS; see node.ts). Needs root and
+   * the Debian packages named there. Off by default: the API server then stays on loopback only.
+   */
+  realNode?: boolean;
 }
 
 export interface ClusterInfo {
@@ -47,6 +53,8 @@ export interface ClusterInfo {
   kubectl: string;
   version: string;
   nodes: string[];
+  /** The real node's name, with `realNode`. */
+  realNode?: string;
 }
 
 interface Component {
@@ -83,15 +91,27 @@ export function apiserverArgs(o: {
   etcdPort: number;
   port: number;
   dir: string;
+  /** A real node's address: the API server listens there too and is the `kubernetes` Service's endpoint. */
+  advertiseAddress?: string;
 }): string[] {
+  const reach = o.advertiseAddress
+    ? [
+        '--bind-address=0.0.0.0',
+        `--advertise-address=${o.advertiseAddress}`,
+        // Logs, exec and port-forward reach the kubelet by address: the node name is not in DNS.
+        '--kubelet-preferred-address-types=InternalIP,Hostname',
+      ]
+    : [
+        '--bind-address=127.0.0.1',
+        // Loopback cannot be an Endpoints address: keep the default Service unreconciled until a real
+        // node brings a routable address.
+        '--advertise-address=127.0.0.1',
+        '--endpoint-reconciler-type=none',
+      ];
   return [
     `--etcd-servers=http://127.0.0.1:${o.etcdPort}`,
-    '--bind-address=127.0.0.1',
+    ...reach,
     `--secure-port=${o.port}`,
-    // Loopback cannot be an Endpoints address: keep the default Service unreconciled until a real
-    // node brings a routable address.
-    '--advertise-address=127.0.0.1',
-    '--endpoint-reconciler-type=none',
     `--cert-dir=${path.join(o.dir, 'apiserver')}`,
     `--tls-cert-file=${o.pki.apiserver.cert}`,
     `--tls-private-key-file=${o.pki.apiserver.key}`,
@@ -265,7 +285,9 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     log(`cleaning the run recorded in ${stateFile} (${previous.dir})`);
     await cleanRecord(stateFile, previous, log);
   }
-  if (options.build !== false) await ensureBinaries(controlPlaneBinaries, log);
+  const realNode = options.realNode === true;
+  const layout = defaultLayout;
+  if (options.build !== false) await ensureBinaries(realNode ? [...controlPlaneBinaries, ...realNodeBinaries] : controlPlaneBinaries, log);
   const versions = pinnedVersions();
   const bin = (name: BinaryName) => binaryPath(name, versions);
   for (const name of controlPlaneBinaries) {
@@ -302,8 +324,18 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     log(`${c.name} ${what}`);
   };
 
+  const allIdentities = realNode ? [...identities, ...realNodeIdentities(layout)] : identities;
   try {
-    const pki = await makePki(path.join(dir, 'pki'), { serviceIP, clients: identities });
+    if (realNode) {
+      record.node = realNodeRecord(dir, layout, bin('kube-proxy'));
+      await writeRecord(stateFile, record);
+      await prepareHostNetwork(layout, log);
+    }
+    const pki = await makePki(path.join(dir, 'pki'), {
+      serviceIP,
+      clients: allIdentities,
+      extraIPs: realNode ? [layout.nodeIP] : [],
+    });
     log('made the PKI');
     const [etcdPort, etcdPeerPort, apiPort, cmPort, schedPort] = (await freePorts(5)) as [number, number, number, number, number];
 
@@ -324,7 +356,11 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       return r.status === 200 && (JSON.parse(r.body) as { health?: string }).health === 'true';
     });
 
-    const apiserver = await start('kube-apiserver', bin('kube-apiserver'), apiserverArgs({ pki, etcdPort, port: apiPort, dir }));
+    const apiserver = await start(
+      'kube-apiserver',
+      bin('kube-apiserver'),
+      apiserverArgs({ pki, etcdPort, port: apiPort, dir, advertiseAddress: realNode ? layout.nodeIP : undefined }),
+    );
     const server = `https://127.0.0.1:${apiPort}`;
     const adminTls: TlsMaterial = {
       ca: await readFile(pki.ca.cert),
@@ -332,7 +368,11 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       key: await readFile(pki.clients.admin!.key),
     };
     const api = (method: string, p: string, body?: unknown) =>
-      request(method, server + p, { tls: adminTls, body: body === undefined ? undefined : JSON.stringify(body) });
+      request(method, server + p, {
+        tls: adminTls,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined,
+      });
     await healthy(apiserver, 'is live', async () => (await api('GET', '/livez')).status === 200);
     await healthy(apiserver, 'is ready', async () => {
       const r = await api('GET', '/readyz?verbose');
@@ -346,7 +386,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const kubeconfigFor = async (id: string): Promise<string> => {
       const file = path.join(dir, `${id}.kubeconfig`);
       const pair = pki.clients[id]!;
-      const user = identities.find((i) => i.file === id)!.user;
+      const user = allIdentities.find((i) => i.file === id)!.user;
       await writeFile(
         file,
         renderKubeconfig({ server, caData, user, certData: await readBase64(pair.cert), keyData: await readBase64(pair.key) }),
@@ -404,10 +444,36 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       log(`installed ${path.relative(process.cwd(), crd)}`);
     }
 
+    if (realNode) {
+      await joinRealNode({
+        dir,
+        layout,
+        caFile: pki.ca.cert,
+        kubeconfigFor,
+        start,
+        healthy,
+        api,
+        binaries: { kubelet: bin('kubelet'), kubeProxy: bin('kube-proxy'), coredns: bin('coredns'), kubectl: bin('kubectl') },
+        adminKubeconfig,
+        serviceCIDR,
+        fakeNodes: nodeNames,
+        log,
+      });
+    }
+
     record.ready = true;
     await writeRecord(stateFile, record);
     log(`cluster ${version} ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return { stateFile, dir, kubeconfig: adminKubeconfig, server, kubectl: bin('kubectl'), version, nodes: nodeNames };
+    return {
+      stateFile,
+      dir,
+      kubeconfig: adminKubeconfig,
+      server,
+      kubectl: bin('kubectl'),
+      version,
+      nodes: nodeNames,
+      realNode: realNode ? layout.nodeName : undefined,
+    };
   } catch (err) {
     for (const c of components) {
       if (c.exit()) log(`${c.name} ${c.exit()}; last lines of ${c.logFile}:\n${tail(c.logFile)}`);
@@ -447,7 +513,17 @@ export function current(stateFile: string = defaultStateFile()): RunRecord | und
   return record?.ready ? record : undefined;
 }
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
+export type ComponentName =
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kwok'
+  // A real node's, with `up --real-node`:
+  | 'containerd'
+  | 'coredns'
+  | 'kubelet'
+  | 'kube-proxy';
 
 /** The value of `--flag=value` in an argument list. */
 export function flagValue(args: string[], flag: string): string | undefined {
@@ -476,6 +552,12 @@ async function probeFor(name: string, args: string[], record: RunRecord): Promis
       return async () =>
         (await request('GET', `https://127.0.0.1:${port}/healthz`, { tls: { insecure: true }, timeoutMs: 2000 })).status === 200;
     }
+    case 'kubelet':
+      return async () =>
+        (await request('GET', `http://127.0.0.1:${defaultLayout.kubeletHealthzPort}/healthz`, { timeoutMs: 2000 })).status === 200;
+    case 'kube-proxy':
+      return async () =>
+        (await request('GET', `http://127.0.0.1:${defaultLayout.kubeProxyHealthzPort}/healthz`, { timeoutMs: 2000 })).status === 200;
     default:
       // kwok serves nothing: alive is all that can be checked.
       return async () => true;

@@ -3,6 +3,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { teardownRealNode } from './node-teardown.ts';
+import type { RealNodeRecord } from './node-teardown.ts';
 
 export interface RecordedProcess {
   name: string;
@@ -26,6 +28,8 @@ export interface RunRecord {
   extraDirs: string[];
   processes: RecordedProcess[];
   startedAt: string;
+  /** A real node joined with `up --real-node`: what its teardown must undo on the host. */
+  node?: RealNodeRecord;
   /** Set once everything is healthy. */
   ready?: boolean;
 }
@@ -97,6 +101,7 @@ export async function isMounted(dir: string): Promise<boolean> {
  */
 export async function cleanRecord(stateFile: string, record: RunRecord, log: (line: string) => void): Promise<void> {
   for (const p of [...record.processes].reverse()) await stopProcess(p, log, 10_000);
+  if (record.node) await teardownRealNode(record.node, log);
   for (const m of record.mounts) {
     if (!(await isMounted(m))) continue;
     const r = await execa('umount', [m], { reject: false });
