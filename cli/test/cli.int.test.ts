@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { apiClients, impersonating, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
+import { apiClients, impersonating, kubectl, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
 import { freePorts } from '../../e2e/harness/net.ts';
 import {
   createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
@@ -37,9 +37,16 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // Delete the namespace while the operator still runs, so that it finalizes the backends in it.
+  if (core && ns) {
+    await deleteNamespace(core, ns);
+    await waitFor(
+      async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', ns, '-o', 'name'])).trim() === '' ? true : undefined),
+      { what: `the backends of ${ns} to be finalized`, timeoutMs: 90_000 },
+    ).catch(() => undefined);
+  }
   await operator?.stop();
-  if (core && ns) await deleteNamespace(core, ns);
-}, 120_000);
+}, 180_000);
 
 const run = (args: string[], o: Parameters<typeof spawner>[1] = {}) => spawner([...args, '-n', ns], o);
 

@@ -48,9 +48,16 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // Delete the namespace while the operator still runs, so that it finalizes the backends in it.
+  if (core && ns) {
+    await deleteNamespace(core, ns);
+    await waitFor(
+      async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', ns, '-o', 'name'])).trim() === '' ? true : undefined),
+      { what: `the backends of ${ns} to be finalized`, timeoutMs: 90_000 },
+    ).catch(() => undefined);
+  }
   await operator?.stop();
-  if (core && ns) await deleteNamespace(core, ns);
-}, 120_000);
+}, 180_000);
 
 async function call(method: string, p: string, body?: unknown, headers: Record<string, string> = auth) {
   const res = await fetch(base + p, { method, headers: { 'Content-Type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
