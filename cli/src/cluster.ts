@@ -48,7 +48,8 @@ export function loadCluster(g: GlobalOptions, env: Record<string, string | undef
     } else if (g.kubeconfig === undefined && env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN)) {
       kc.loadFromCluster(); // running in a Pod: its service account
     } else {
-      throw new CliError(EXIT.cluster, `no kubeconfig: ${files.join(', ')} (${source}) does not exist`, NO_KUBECONFIG_HINT);
+      const missing = files.length > 1 ? `none of ${files.join(', ')} (${source}) exists` : `${files[0]} (${source}) does not exist`;
+      throw new CliError(EXIT.cluster, `no kubeconfig: ${missing}`, NO_KUBECONFIG_HINT);
     }
   } catch (err) {
     if (err instanceof CliError) throw err;

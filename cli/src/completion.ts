@@ -44,7 +44,7 @@ export function bashCompletion(commands: readonly CommandSpec[], globalFlags: re
     .join('\n');
   return `# bash completion for spawner; load with: source <(spawner completion bash)
 _spawner() {
-  local cur prev cmd i w flags
+  local cur prev cmd i w flags ns=
   local value_flags=" ${valueFlags(commands, globalFlags)} "
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
@@ -52,8 +52,10 @@ _spawner() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     case "$w" in
+      -n|--namespace) ns="\${COMP_WORDS[i+1]}"; ((i++)) ;;
+      --namespace=*) ns="\${w#--namespace=}" ;;
       -*) [[ "$value_flags" == *" $w "* ]] && ((i++)) ;;
-      *) cmd="$w"; break ;;
+      *) [[ -z "$cmd" ]] && cmd="$w" ;;
     esac
   done
   case "$cmd $prev" in
@@ -73,7 +75,7 @@ ${perCommand}
     COMPREPLY=($(compgen -W "bash zsh" -- "$cur"))
   elif [[ " ${NAME_COMMANDS.join(' ')} " == *" $cmd "* ]]; then
     local names
-    names="$(spawner get -o name 2>/dev/null | sed 's|.*/||')"
+    names="$(spawner get -o name \${ns:+-n "$ns"} 2>/dev/null | sed 's|.*/||')"
     COMPREPLY=($(compgen -W "$names" -- "$cur"))
   fi
 }

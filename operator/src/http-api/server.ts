@@ -214,7 +214,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`the HTTP API cannot listen on port ${opts.port} (--api-port, SPAWNER_API_PORT): ${err.code ?? err.message}`)));
     server.listen(opts.port, () => {
       server.off('error', reject);
       resolve();
