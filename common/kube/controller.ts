@@ -7,7 +7,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { informersNotWedged, informersSynced, type HealthCheck } from './health.ts';
-import { createInformer, type Informer } from './informer.ts';
+import { createInformer, stripManagedFields, type Informer } from './informer.ts';
 import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { controllerOwnerKey, isControlledBy, objectKey, splitKey } from './owners.ts';
@@ -177,6 +177,7 @@ export class ControllerManager {
         fieldSelector,
         resyncMs: 0,
         log,
+        transform: stripManagedFields,
         ...inf,
       });
     const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector);

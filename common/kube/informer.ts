@@ -19,7 +19,7 @@ export interface InformerEvent<T> {
 
 export type InformerHandler<T> = (ev: InformerEvent<T>) => void | Promise<void>;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   kubeConfig: KubeConfig;
   // Collection path, e.g. '/api/v1/pods' or '/apis/spawner.dev/v1/namespaces/x/sessionlivedbackends'.
   path: string;
@@ -38,6 +38,16 @@ export interface InformerOptions {
   backoffMaxMs?: number;
   log: Logger;
   name?: string; // for logs and metrics; defaults to the path
+  // Applied to every object before it is cached and handed out, e.g. stripManagedFields: what a
+  // controller never reads need not be kept for every object it watches.
+  transform?: (obj: T) => T;
+}
+
+// metadata.managedFields is often the largest part of an object and no controller logic reads it
+// (client-go's informers drop it the same way).
+export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
 }
 
 export type RestartReason = 'ended' | 'gone' | 'silent' | 'error';
@@ -85,13 +95,13 @@ interface ListBody<T> {
 
 class GoneError extends Error {}
 
-export function createInformer<T extends KubernetesObject>(opts: InformerOptions): Informer<T> {
+export function createInformer<T extends KubernetesObject>(opts: InformerOptions<T>): Informer<T> {
   return new ListWatchInformer<T>(opts);
 }
 
 class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
   readonly name: string;
-  private readonly o: InformerOptions;
+  private readonly o: InformerOptions<T>;
   private readonly log: Logger;
   private readonly silenceMs: number;
   private readonly requestTimeoutMs: number;
@@ -117,7 +127,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
   private resyncTimer: NodeJS.Timeout | undefined;
   private syncWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
-  constructor(opts: InformerOptions) {
+  constructor(opts: InformerOptions<T>) {
     this.o = opts;
     this.name = opts.name ?? opts.path;
     this.log = opts.log.child({ informer: this.name });
@@ -297,7 +307,8 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
         signal: ac.signal,
       });
       this.lastActivityAt = Date.now();
-      items.push(...(page.items ?? []));
+      const transform = this.o.transform;
+      for (const item of page.items ?? []) items.push(transform ? transform(item) : item);
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion;
     } while (cont && !this.stopped);
@@ -379,6 +390,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
           fieldSelector: this.o.fieldSelector,
         },
         signal: ac.signal,
+        keepAlive: false,
       }).then(
         (res) => this.consume(res, ac, {
           heard: () => {
@@ -460,7 +472,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
       return 'progress';
     }
     const key = objectKey(obj);
-    const typed = obj as T;
+    const typed = this.o.transform ? this.o.transform(obj as T) : (obj as T);
     if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
       const old = this.cache.get(key);
       this.cache.set(key, typed);

@@ -40,6 +40,9 @@ export interface RequestOptions {
   contentType?: string;
   timeoutMs?: number; // whole request, including the body
   signal?: AbortSignal;
+  // Reuse connections (default). Watches say no: a long stream gains nothing from the pool, and a watch
+  // aborted after its response ended must not reach a socket already handed to the next request.
+  keepAlive?: boolean;
 }
 
 export function buildUrl(kc: KubeConfig, path: string, query: Query = {}): URL {
@@ -52,11 +55,31 @@ export function buildUrl(kc: KubeConfig, path: string, query: Query = {}): URL {
   return url;
 }
 
+// The client's agent for a cluster is a plain `new https.Agent(tlsOptions)`, whose keepAlive is off: every
+// request would pay a new TCP and TLS handshake (milliseconds of CPU on both ends). Beside each such
+// agent we keep one with the same TLS options and keep-alive on. Proxy agents (subclasses) are used as
+// they are.
+const keepAliveAgents = new WeakMap<http.Agent, http.Agent>();
+
+export function withKeepAlive(agent: unknown): unknown {
+  if (!agent || (agent.constructor !== https.Agent && agent.constructor !== http.Agent)) return agent;
+  const plain = agent as http.Agent & { options?: Record<string, unknown>; keepAlive?: boolean };
+  if (plain.keepAlive) return agent;
+  let ka = keepAliveAgents.get(plain);
+  if (!ka) {
+    const Ctor = plain.constructor as typeof https.Agent;
+    ka = new Ctor({ ...(plain.options ?? {}), keepAlive: true, keepAliveMsecs: 30_000 });
+    keepAliveAgents.set(plain, ka);
+  }
+  return ka;
+}
+
 // Opens a request and resolves with the response once headers arrive (status not checked).
 export async function openRequest(kc: KubeConfig, opts: RequestOptions): Promise<http.IncomingMessage> {
   const url = buildUrl(kc, opts.path, opts.query);
   const reqOpts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(reqOpts);
+  if (opts.keepAlive !== false) reqOpts.agent = withKeepAlive(reqOpts.agent) as https.Agent | undefined;
   const headers: Record<string, string> = { Accept: 'application/json' };
   for (const [k, v] of Object.entries(reqOpts.headers ?? {})) {
     if (v !== undefined) headers[k] = String(v);
@@ -69,8 +92,19 @@ export async function openRequest(kc: KubeConfig, opts: RequestOptions): Promise
   }
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { ...reqOpts, method: opts.method ?? 'GET', headers, signal: opts.signal }, resolve);
+    const req = mod.request(url, { ...reqOpts, method: opts.method ?? 'GET', headers }, resolve);
     req.on('error', reject);
+    // The abort reaches this request only while it is in flight: once it has closed, its pooled socket
+    // may already serve another request, which a late abort must not destroy.
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = () => req.destroy(Object.assign(new Error('This operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.on('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
     if (opts.timeoutMs !== undefined) {
       const t = setTimeout(() => req.destroy(new Error(`request timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
       t.unref();

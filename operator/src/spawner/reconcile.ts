@@ -129,8 +129,15 @@ export async function reconcile(cached: SessionLivedBackend, deps: SpawnerDeps):
   const wasReady = slb.status?.readyTime !== undefined;
   const api = deps.api;
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
-  const pod = await ensureChild('Pod', slb, deps.pods, !failed && !wasReady, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name));
-  const service = await ensureChild('Service', slb, deps.services, !failed && !pod.conflict, () => api.createService(desiredService(slb)), () => api.getService(namespace, name));
+  // Pod and Service are created side by side: one round trip to the API server instead of two. A Pod of
+  // this name that is not ours means no Service either (known from the cache; the rare conflict found only
+  // by a create's 409 leaves an owned Service behind, which goes with the backend).
+  const cachedPod = deps.pods.get(namespace, name);
+  const podConflict = cachedPod !== undefined && !isControlledBy(cachedPod, slb);
+  const [pod, service] = await Promise.all([
+    ensureChild('Pod', slb, deps.pods, !failed && !wasReady, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name)),
+    ensureChild('Service', slb, deps.services, !failed && !podConflict, () => api.createService(desiredService(slb)), () => api.getService(namespace, name)),
+  ]);
 
   const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict };
   const written = await writeStatus(slb, observed, deps);
