@@ -69,6 +69,7 @@ export interface OperatorOptions {
   leaderElect?: boolean; // default true
   extraArgs?: string[];
   env?: Record<string, string>;
+  nodeArgs?: string[]; // flags for Node itself, e.g. --cpu-prof
 }
 
 export interface OperatorProcess {
@@ -101,6 +102,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   // One log per process: a restarted replica of the same identity must not read its predecessor's lines.
   const logFile = path.join(o.dir, `operator-${o.identity}-${++started}.log`);
   const args = [
+    ...(o.nodeArgs ?? []),
     operatorMain,
     `--kubeconfig=${o.kubeconfig}`,
     `--identity=${o.identity}`,

@@ -1,0 +1,220 @@
+// Operator benchmark: against a harness cluster with kwok nodes, create N backends as fast as the API
+// server takes them, wait for every Pod and for Ready, then delete them all. Prints throughput,
+// create→Pod and create→Ready latency, the operator's API writes per backend as the API server counted
+// them (apiserver_request_total), and the operator's RSS and CPU time.
+//
+//   node bench/operator/run.ts [--n 100,1000,5000] [--nodes 4] [--concurrency 8] [--parallel 32]
+//
+// Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
+// unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
+import { createInformer, type Informer } from '../../common/kube/informer.ts';
+import { requestJson } from '../../common/kube/rest.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import { down, up } from '../../e2e/harness/cluster.ts';
+import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
+import { repoRoot } from '../../e2e/harness/paths.ts';
+import {
+  createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir,
+  type OperatorProcess,
+} from '../../operator/test/support/operator-process.ts';
+import { slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
+import { difference, operatorWrites, readRequestTotals, type OperatorWrites } from './apiserver-metrics.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100,1000' },
+    nodes: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '8' }, // the operator's --concurrency
+    parallel: { type: 'string', default: '32' }, // creates/deletes in flight from the benchmark
+    'keep-cluster': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false }, // write a V8 CPU profile of the operator (.cpuprofile)
+  },
+});
+const sizes = args.n!.split(',').map((s) => Number(s.trim()));
+if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--n: whole numbers ≥ 1 separated by commas, got '${args.n}'`);
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function percentile(values: number[], p: number): number {
+  if (!values.length) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+// Resident memory and CPU seconds (user + system) of a process, from /proc.
+function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
+}
+
+async function runPool<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+interface Result {
+  n: number;
+  createSeconds: number; // first create sent → last create answered
+  toPodsSeconds: number; // first create sent → last Pod seen
+  toReadySeconds: number; // first create sent → last backend seen Ready
+  podLatency: number[]; // ms, backend seen → its Pod seen
+  readyLatency: number[]; // ms, backend seen → seen Ready
+  deleteSeconds: number; // first delete sent → last backend, Pod and Service gone
+  createWrites: OperatorWrites;
+  deleteWrites: OperatorWrites;
+  peak: { rssMb: number; cpuSeconds: number };
+  end: { rssMb: number; cpuSeconds: number };
+}
+
+async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, parallel: number): Promise<Result> {
+  const { core } = apiClients(kc);
+  const namespace = await createNamespace(core, `bench-${n}`);
+  const names = Array.from({ length: n }, (_, i) => `b-${i}`);
+
+  // What the benchmark sees, timed on arrival: when each backend, its Pod, and its Ready status appear.
+  const seenBackend = new Map<string, number>();
+  const seenPod = new Map<string, number>();
+  const seenReady = new Map<string, number>();
+  const { log: quiet } = memoryLogger();
+  const watch = (p: string, on: (obj: KubernetesObject, t: number) => void): Informer<KubernetesObject> => {
+    const inf = createInformer<KubernetesObject>({ kubeConfig: kc, path: p, log: quiet, pageSize: 500 });
+    inf.onEvent((ev) => {
+      if (ev.type !== 'delete') on(ev.obj, performance.now());
+    });
+    return inf;
+  };
+  const slbs = watch(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, (o, t) => {
+    const name = o.metadata!.name!;
+    if (!seenBackend.has(name)) seenBackend.set(name, t);
+    if ((o as Slb).status?.phase === 'Ready' && !seenReady.has(name)) seenReady.set(name, t);
+  });
+  const pods = watch(`/api/v1/namespaces/${namespace}/pods`, (o, t) => {
+    if (!seenPod.has(o.metadata!.name!)) seenPod.set(o.metadata!.name!, t);
+  });
+  const services = watch(`/api/v1/namespaces/${namespace}/services`, () => undefined);
+  await Promise.all([slbs.start(), pods.start(), services.start()]);
+
+  const before = await readRequestTotals(kc);
+  const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
+  const started = performance.now();
+  await runPool(names, parallel, async (name) => {
+    await requestJson(kc, { method: 'POST', path: base, body: slbManifest(namespace, name) });
+  });
+  const created = performance.now();
+  log(`N=${n}: ${n} creates answered in ${((created - started) / 1000).toFixed(2)} s`);
+  const deadline = Math.max(180_000, n * 200);
+  await waitFor(() => seenReady.size >= n || undefined, {
+    what: `${n} backends Ready`,
+    timeoutMs: deadline,
+    intervalMs: 20,
+    onProgress: log,
+    progressEveryMs: 10_000,
+    failFast: () => operator.exited(),
+  });
+  const afterCreate = await readRequestTotals(kc);
+  const peak = processUsage(operator.pid);
+  const podTimes = [...seenPod.values()];
+  const readyTimes = [...seenReady.values()];
+
+  // Deletion: all at once, until the backends and their children are gone.
+  const deleteStarted = performance.now();
+  await runPool(names, parallel, async (name) => {
+    await requestJson(kc, { method: 'DELETE', path: `${base}/${name}` });
+  });
+  await waitFor(() => (slbs.list().length === 0 && pods.list().length === 0 && services.list().length === 0) || undefined, {
+    what: `${n} backends and their children gone`,
+    timeoutMs: deadline,
+    intervalMs: 20,
+    onProgress: (line) => log(`${line} (${slbs.list().length} backends, ${pods.list().length} pods, ${services.list().length} services left)`),
+    failFast: () => operator.exited(),
+  });
+  const deleted = performance.now();
+  const afterDelete = await readRequestTotals(kc);
+  for (const i of [slbs, pods, services]) i.stop();
+  await deleteNamespace(core, namespace);
+
+  return {
+    n,
+    createSeconds: (created - started) / 1000,
+    toPodsSeconds: (Math.max(...podTimes) - started) / 1000,
+    toReadySeconds: (Math.max(...readyTimes) - started) / 1000,
+    podLatency: names.map((nm) => seenPod.get(nm)! - seenBackend.get(nm)!),
+    readyLatency: names.map((nm) => seenReady.get(nm)! - seenBackend.get(nm)!),
+    deleteSeconds: (deleted - deleteStarted) / 1000,
+    createWrites: operatorWrites(difference(before, afterCreate)),
+    deleteWrites: operatorWrites(difference(afterCreate, afterDelete)),
+    peak,
+    end: processUsage(operator.pid),
+  };
+}
+
+function report(r: Result): string {
+  const per = (x: number) => (x / r.n).toFixed(2);
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  const w = r.createWrites;
+  const d = r.deleteWrites;
+  return [
+    `N=${r.n}`,
+    `  creates accepted          ${(r.n / r.createSeconds).toFixed(0)} SLBs/s (${r.createSeconds.toFixed(2)} s)`,
+    `  to Pods created           ${(r.n / r.toPodsSeconds).toFixed(0)} SLBs/s (last Pod at ${r.toPodsSeconds.toFixed(2)} s)`,
+    `  to Ready                  ${(r.n / r.toReadySeconds).toFixed(0)} SLBs/s (last Ready at ${r.toReadySeconds.toFixed(2)} s)`,
+    `  create→Pod created        p50 ${ms(percentile(r.podLatency, 50))}  p99 ${ms(percentile(r.podLatency, 99))}  max ${ms(Math.max(...r.podLatency))}`,
+    `  create→Ready              p50 ${ms(percentile(r.readyLatency, 50))}  p99 ${ms(percentile(r.readyLatency, 99))}  max ${ms(Math.max(...r.readyLatency))}`,
+    `  operator writes/SLB to Ready  ${per(w.total)} (finalizer ${per(w.finalizer)}, pod ${per(w.podCreate)}, service ${per(w.serviceCreate)}, status ${per(w.status)}; 409s ${w.conflicts}) + events ${per(w.events)}`,
+    `  delete all → gone         ${(r.n / r.deleteSeconds).toFixed(0)} SLBs/s (${r.deleteSeconds.toFixed(2)} s)`,
+    `  operator writes/SLB delete    ${per(d.finalizer + d.status + d.serviceDelete)} + pod deletes ${per(d.podDelete)} (kwok's final pod delete counts here too) (finalizer ${per(d.finalizer)}, status ${per(d.status)}, service ${per(d.serviceDelete)}; 409s ${d.conflicts}) + events ${per(d.events)}`,
+    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready, ${r.end.rssMb.toFixed(0)} MB after deletion`,
+    `  operator CPU              ${r.end.cpuSeconds.toFixed(1)} s since start (${r.peak.cpuSeconds.toFixed(1)} s when all were Ready)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const given = process.env.KUBECONFIG;
+  const stateFile = process.env.SPAWNER_CLUSTER_STATE ?? path.join(repoRoot, '.cache/cluster/bench-operator.json');
+  let kubeconfig = given;
+  if (!kubeconfig) {
+    const info = await up({ stateFile, nodes: Number(args.nodes), log });
+    kubeconfig = info.kubeconfig;
+  }
+  const kc = loadKubeConfig(kubeconfig);
+  const dir = await tempDir('spawner-bench-');
+  let operator: OperatorProcess | undefined;
+  try {
+    await installOperatorRbac(kubeconfig);
+    operator = await startOperator({
+      kubeconfig: await operatorKubeconfig(kc, dir),
+      dir,
+      identity: 'bench',
+      leaseName: `bench-${Date.now().toString(36)}`,
+      extraArgs: [`--concurrency=${args.concurrency}`],
+      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
+    });
+    await operator.ready();
+    await operator.leading();
+    const idle = processUsage(operator.pid);
+    log(`operator pid ${operator.pid}, log ${operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
+    for (const n of sizes) {
+      const r = await benchOnce(kc, operator, n, Number(args.parallel));
+      process.stdout.write(`${report(r)}\n`);
+    }
+  } finally {
+    await operator?.stop();
+    if (args.profile) log(`CPU profile in ${dir}`);
+    if (!given && !args['keep-cluster']) await down({ stateFile, log });
+  }
+}
+
+await main();
