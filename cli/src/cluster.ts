@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -33,7 +33,9 @@ export function kubeconfigFiles(flag: string | undefined, env: Record<string, st
   return { files: [join(home, '.kube', 'config')], source: 'the default location' };
 }
 
-export function loadCluster(g: GlobalOptions, env: Record<string, string | undefined> = process.env): Cluster {
+// The client library takes most of a second to load: only commands that talk to a cluster pay for it.
+export async function loadCluster(g: GlobalOptions, env: Record<string, string | undefined> = process.env): Promise<Cluster> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const { files, source } = kubeconfigFiles(g.kubeconfig, env, homedir());
   const existing = files.filter((f) => existsSync(f));
   const kc = new KubeConfig();

@@ -76,11 +76,11 @@ export async function runCreate(g: GlobalOptions, o: CreateOptions, io: Io): Pro
   let namespace = g.namespace ?? 'default';
   let client: BackendClient | undefined;
   if (!o.dryRun) {
-    client = new BackendClient(loadCluster(g));
+    client = new BackendClient(await loadCluster(g));
     namespace = client.cluster.namespace;
   } else if (g.namespace === undefined) {
     try {
-      namespace = loadCluster(g).namespace;
+      namespace = (await loadCluster(g)).namespace;
     } catch {
       // no kubeconfig: default
     }
@@ -125,7 +125,7 @@ export async function runCreate(g: GlobalOptions, o: CreateOptions, io: Io): Pro
 }
 
 export async function runGet(g: GlobalOptions, o: GetOptions, io: Io): Promise<void> {
-  const client = new BackendClient(loadCluster(g));
+  const client = new BackendClient(await loadCluster(g));
   const namespace = o.allNamespaces ? undefined : client.cluster.namespace;
   const items = o.name !== undefined ? [await client.get(namespace!, o.name)] : (await client.list(namespace)).items;
   const table = o.output === 'table' || o.output === 'wide';
@@ -173,7 +173,7 @@ export async function runGet(g: GlobalOptions, o: GetOptions, io: Io): Promise<v
 }
 
 export async function runWait(g: GlobalOptions, o: WaitOptions, io: Io): Promise<void> {
-  const client = new BackendClient(loadCluster(g));
+  const client = new BackendClient(await loadCluster(g));
   const ns = client.cluster.namespace;
   const result = await waitUntil(client, ns, o.name, o.for, o.timeoutMs, io, { progress: true });
   if (o.for === 'ready') io.out(`${result!.status!.url}\n`);
@@ -181,7 +181,7 @@ export async function runWait(g: GlobalOptions, o: WaitOptions, io: Io): Promise
 }
 
 export async function runDelete(g: GlobalOptions, o: DeleteOptions, io: Io): Promise<void> {
-  const client = new BackendClient(loadCluster(g));
+  const client = new BackendClient(await loadCluster(g));
   const ns = client.cluster.namespace;
   let firstError: CliError | undefined;
   const deleted: string[] = [];
