@@ -24,6 +24,7 @@ export interface HttpApiSettings {
 }
 
 interface WithApiOptions {
+  namespace: string; // the operator's watch namespace; empty for all
   apiEnabled: boolean;
   apiPort: number;
   apiToken: string;
@@ -45,6 +46,11 @@ export function httpApiSettings(config: WithApiOptions): HttpApiSettings | undef
   }
   if (!NAMESPACE_PATTERN.test(config.apiNamespace)) {
     throw new ConfigError(`--api-namespace (SPAWNER_API_NAMESPACE) = '${config.apiNamespace}' is invalid: must be a namespace name`);
+  }
+  if (config.namespace !== '' && config.namespace !== config.apiNamespace) {
+    throw new ConfigError(
+      `--api-namespace (SPAWNER_API_NAMESPACE) = '${config.apiNamespace}' is outside the namespace this operator watches (--namespace = '${config.namespace}'): backends created there would never start`,
+    );
   }
   if (/\s/.test(config.apiDefaultImage)) {
     throw new ConfigError(`--api-default-image (SPAWNER_API_DEFAULT_IMAGE) = '${config.apiDefaultImage}' is invalid: an image reference has no spaces`);
