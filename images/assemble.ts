@@ -76,7 +76,7 @@ async function sha256(file: string): Promise<string> {
 /** The image config: what runs, as whom, and the layers' uncompressed digests in order. */
 export function imageConfig(spec: ImageSpec, diffIds: string[]): Record<string, unknown> {
   const config: Record<string, unknown> = {
-    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', ...spec.env],
+    Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...spec.env],
     Labels: spec.labels,
   };
   if (spec.entrypoint) config.Entrypoint = spec.entrypoint;
