@@ -192,7 +192,7 @@ export async function runDelete(g: GlobalOptions, o: DeleteOptions, io: Io): Pro
       io.out(`${NAME_PREFIX} "${name}" deleted\n`);
     } catch (err) {
       if (err instanceof CliError && err.exitCode === EXIT.notFound && o.ignoreNotFound) continue;
-      if (!(err instanceof CliError) || err.exitCode !== EXIT.notFound) throw err; // cluster-wide problems end it
+      if (!(err instanceof CliError) || err.exitCode !== EXIT.notFound || o.names.length === 1) throw err; // cluster-wide problems end it
       io.err(`error: ${err.message}\n`);
       firstError ??= err;
     }
@@ -201,7 +201,7 @@ export async function runDelete(g: GlobalOptions, o: DeleteOptions, io: Io): Pro
     const deadline = Date.now() + o.timeoutMs;
     for (const name of deleted) await waitUntil(client, ns, name, 'deleted', Math.max(1, deadline - Date.now()), io, { progress: true });
   }
-  if (firstError) throw new CliError(firstError.exitCode, `${o.names.length > 1 ? 'some backends were' : 'the backend was'} not found`);
+  if (firstError) throw new CliError(firstError.exitCode, 'some of the backends were not found (see above); the others were deleted');
 }
 
 export async function runPrintCrd(io: Io): Promise<void> {

@@ -162,6 +162,14 @@ describe('create, get, wait, delete', () => {
     expect((await run(['wait', 'doomed', '--for', 'deleted'])).exitCode).toBe(0);
   });
 
+  test('delete of several: the ones that exist are deleted, the missing ones named, exit 6', async () => {
+    await run(['create', '--image', 'a:1', '--name', 'partial']);
+    const d = await run(['delete', 'missing-one', 'partial']);
+    expect(d.exitCode).toBe(EXIT.notFound);
+    expect(d.stdout).toBe('sessionlivedbackend.spawner.dev "partial" deleted');
+    expect(d.stderr).toContain(`error: sessionlivedbackend "missing-one" not found in namespace "${ns}"`);
+  });
+
   test('bash completion offers the backends of the namespace given with -n', async () => {
     const script = `source <(spawner completion bash); COMP_WORDS=(spawner delete -n ${ns} lis); COMP_CWORD=4; _spawner; printf '%s\\n' "\${COMPREPLY[@]}"`;
     const r = await execa('bash', ['-c', script], {
