@@ -6,7 +6,7 @@ import { backendFromFlags } from './build.ts';
 import { BackendClient, loadCluster } from './cluster.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { backendsFromManifest } from './manifest.ts';
-import { columnWidths, formatObjects, NAME_PREFIX, noneFound, renderTable, tableRows } from './output.ts';
+import { columnWidths, formatObjects, forPrinting, NAME_PREFIX, noneFound, renderTable, tableRows } from './output.ts';
 import type { CreateOptions, DeleteOptions, GetOptions, GlobalOptions, WaitOptions } from './options.ts';
 import { judge, progressLine, timeoutError, type WaitFor } from './wait.ts';
 
@@ -138,6 +138,10 @@ export async function runGet(g: GlobalOptions, o: GetOptions, io: Io): Promise<v
       widths = columnWidths(rows);
       io.out(renderTable(rows, widths));
     }
+  } else if (o.watch && o.output === 'json') {
+    for (const slb of items) io.out(`${JSON.stringify(forPrinting(slb))}\n`); // a stream: one object per line
+  } else if (o.watch && o.output === 'yaml') {
+    for (const slb of items) io.out(`---\n${formatObjects([slb], 'yaml', false)}`); // a stream of documents
   } else {
     io.out(formatObjects(items, o.output as 'json' | 'yaml' | 'name', o.name === undefined));
   }
@@ -160,7 +164,7 @@ export async function runGet(g: GlobalOptions, o: GetOptions, io: Io): Promise<v
     } else if (o.output === 'yaml') {
       io.out(`---\n${formatObjects([slb], 'yaml', false)}`);
     } else if (o.output === 'json') {
-      io.out(JSON.stringify(slb) + '\n'); // one object per line while watching
+      io.out(`${JSON.stringify(forPrinting(slb))}\n`);
     } else {
       io.out(formatObjects([slb], 'name', false));
     }
