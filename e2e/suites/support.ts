@@ -1,0 +1,174 @@
+// Helpers of the end-to-end suite: SLBs through kubectl, the public nginx URL, WebSocket players,
+// and a look at a backend's sidecar from inside its pod (works on kind too, where pod addresses are
+// not reachable from the machine running the tests).
+import { WebSocket } from 'ws';
+import { execa } from 'execa';
+import { kubectl, kubectlPath, waitFor } from '../harness/kube.ts';
+import { API_VERSION, KIND, LABEL_BACKEND, SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import type { BackendActivity } from '../../common/contract.ts';
+
+export { kubectl, waitFor };
+
+/** Where browsers reach nginx: the NodePort on localhost, as the operator's SPAWNER_PUBLIC_URL says. */
+export const publicBase = (process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080').replace(/\/$/, '');
+/** Backends live where nginx routes: the `default` namespace. */
+export const backendNamespace = 'default';
+export const demoImage = process.env.SPAWNER_E2E_DEMO_IMAGE ?? 'localhost/spawner/drop-four:0.1.0';
+/** Every wait is generous: the machine has 2 shared cores. */
+export const longWaitMs = 180_000;
+/** A label on everything the suite creates, so a run can find (and clean) its own backends. */
+export const e2eLabel = 'spawner.dev/e2e';
+
+export interface SlbStatus {
+  phase?: string;
+  url?: string;
+  reason?: string;
+  message?: string;
+  podName?: string;
+  serviceName?: string;
+  nodeName?: string;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+export interface Slb {
+  metadata: { name: string; uid: string; deletionTimestamp?: string };
+  spec: Record<string, unknown>;
+  status?: SlbStatus;
+}
+
+export interface SlbOptions {
+  prefix: string;
+  image?: string;
+  gracePeriodSeconds?: number;
+  startupTimeoutSeconds?: number;
+  sidecar?: boolean;
+  command?: string[];
+  env?: Record<string, string>;
+}
+
+export function slbManifest(o: SlbOptions): Record<string, unknown> {
+  const app: Record<string, unknown> = {
+    name: 'app',
+    image: o.image ?? demoImage,
+    imagePullPolicy: 'IfNotPresent',
+  };
+  if (o.command) app.command = o.command;
+  if (o.env) app.env = Object.entries(o.env).map(([name, value]) => ({ name, value }));
+  const spec: Record<string, unknown> = { httpPort: 8080, template: { containers: [app] } };
+  if (o.gracePeriodSeconds !== undefined) spec.gracePeriodSeconds = o.gracePeriodSeconds;
+  if (o.startupTimeoutSeconds !== undefined) spec.startupTimeoutSeconds = o.startupTimeoutSeconds;
+  if (o.sidecar === false) spec.sidecar = { enabled: false };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { generateName: `${o.prefix}-`, namespace: backendNamespace, labels: { [e2eLabel]: 'true' } },
+    spec,
+  };
+}
+
+/** Creates an SLB and returns its generated name. */
+export async function createSlb(o: SlbOptions): Promise<string> {
+  return kubectl(['create', '-o', 'jsonpath={.metadata.name}', '-f', '-'], { input: JSON.stringify(slbManifest(o)) });
+}
+
+export async function getSlb(name: string): Promise<Slb | undefined> {
+  try {
+    return JSON.parse(await kubectl(['get', 'slb', '-n', backendNamespace, name, '-o', 'json'])) as Slb;
+  } catch (err) {
+    if (/NotFound/.test((err as Error).message)) return undefined;
+    throw err;
+  }
+}
+
+export async function waitForPhase(name: string, phase: string, timeoutMs = longWaitMs): Promise<Slb> {
+  return waitFor(
+    async () => {
+      const slb = await getSlb(name);
+      if (!slb) throw new Error(`${name} does not exist`);
+      if (slb.status?.phase === phase) return slb;
+      throw new Error(`phase ${slb.status?.phase ?? '(none)'}: ${slb.status?.message ?? ''}`);
+    },
+    { what: `${name} to be ${phase}`, timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** The SLB, its Pod and its Service are all gone. */
+export async function waitForGone(name: string, timeoutMs = longWaitMs): Promise<void> {
+  await waitFor(
+    async () => {
+      const left = await kubectl([
+        'get', 'slb,pods,services', '-n', backendNamespace,
+        '--field-selector', `metadata.name=${name}`, '-o', 'name', '--ignore-not-found',
+      ]).catch(() => 'error');
+      const labelled = await kubectl(['get', 'pods,services', '-n', backendNamespace, '-l', `${LABEL_BACKEND}=${name}`, '-o', 'name']);
+      const all = [left, labelled].join('\n').trim();
+      if (all) throw new Error(`still there: ${all.split('\n').join(', ')}`);
+      return true;
+    },
+    { what: `${name} and its Pod and Service to be gone`, timeoutMs, intervalMs: 250 },
+  );
+}
+
+export async function deleteSlb(name: string, wait = false): Promise<void> {
+  await kubectl(['delete', 'slb', '-n', backendNamespace, name, '--ignore-not-found', `--wait=${wait}`]);
+}
+
+/** Events about an object, oldest first. */
+export async function eventsFor(name: string): Promise<{ reason: string; message: string; type: string }[]> {
+  const out = JSON.parse(
+    await kubectl(['get', 'events', '-n', backendNamespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json']),
+  ) as { items: { reason: string; message: string; type: string }[] };
+  return out.items;
+}
+
+/** Runs a Node one-liner inside a container of the backend's pod (the sidecar and demo images carry Node). */
+export async function nodeEvalIn(pod: string, container: string, script: string): Promise<string> {
+  const r = await execa(kubectlPath(), ['exec', '-n', backendNamespace, pod, '-c', container, '--', '/usr/local/bin/node', '-e', script], {
+    stdin: 'ignore',
+  });
+  return r.stdout;
+}
+
+/** GET /status on the sidecar's admin port, from inside the pod. */
+export async function sidecarStatus(pod: string): Promise<BackendActivity> {
+  const out = await nodeEvalIn(
+    pod,
+    SIDECAR_CONTAINER,
+    `fetch('http://127.0.0.1:${SIDECAR_ADMIN_PORT}/status').then((r) => r.text()).then((t) => process.stdout.write(t))`,
+  );
+  return JSON.parse(out) as BackendActivity;
+}
+
+/** A WebSocket client that keeps every JSON message it receives. */
+export function player(url: string) {
+  const ws = new WebSocket(url);
+  const messages: any[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const closed = new Promise<{ code: number }>((resolve) => ws.once('close', (code) => resolve({ code })));
+  const until = (predicate: (m: any) => boolean, from = 0) =>
+    waitFor(() => messages.slice(from).find(predicate), { what: 'a matching WebSocket message', timeoutMs: 60_000, intervalMs: 20 });
+  return { ws, messages, opened, closed, until };
+}
+
+export function wsUrl(name: string, path = 'ws'): string {
+  return `${publicBase.replace(/^http/, 'ws')}/p/${name}/${path}`;
+}
+
+/**
+ * GET through nginx once the route works. Status Ready follows the Pod's readiness, and kube-proxy
+ * programs the new endpoint a moment later (well under a second here); meanwhile nginx answers its
+ * waiting page (503), which is what a browser reloads on. Any other answer is returned at once.
+ */
+export async function fetchRouted(url: string): Promise<Response> {
+  return waitFor(
+    async () => {
+      const r = await fetch(url);
+      if (r.status !== 503) return r;
+      throw new Error(`503 (waiting page, ${r.headers.get('x-spawner-waiting') ?? 'no marker'})`);
+    },
+    { what: `${url} to be routed`, timeoutMs: 60_000, intervalMs: 200 },
+  );
+}
