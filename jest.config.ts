@@ -1,7 +1,7 @@
 import type { Config } from 'jest';
 
-// Two projects: `unit` needs nothing but loopback sockets; `integration` needs the real control plane
-// from e2e/harness (its global setup brings it up when KUBECONFIG is not given).
+// Three projects: `unit` needs nothing but loopback sockets; `integration` needs the real control plane
+// from e2e/harness (its global setup brings it up when KUBECONFIG is not given); `e2e` needs a real node.
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '\\.ts$': '<rootDir>/scripts/jest-strip-types.cjs' },
@@ -25,6 +25,15 @@ const config: Config = {
       // One control plane for the whole run, brought up here unless KUBECONFIG names one already.
       globalSetup: '<rootDir>/e2e/harness/jest-global-setup.ts',
       globalTeardown: '<rootDir>/e2e/harness/jest-global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/e2e/suites/**/*.e2e.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/.cache/'],
+      // A real node joined to the control plane, images imported, Spawner deployed (e2e/suites/global-setup.ts).
+      globalSetup: '<rootDir>/e2e/suites/global-setup.ts',
+      globalTeardown: '<rootDir>/e2e/suites/global-teardown.ts',
     },
   ],
 };
