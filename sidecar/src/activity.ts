@@ -43,6 +43,14 @@ export class ActivityTracker {
     this.#touch();
   }
 
+  // The app answered 101: the request becomes an upgraded connection, with no moment in between
+  // where the backend would look less busy.
+  requestUpgraded(): void {
+    if (this.#inFlightRequests > 0) this.#inFlightRequests--;
+    this.#upgradedConnections++;
+    this.#touch();
+  }
+
   upgradeOpened(): void {
     this.#upgradedConnections++;
     this.#touch();

@@ -156,8 +156,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         return;
       }
       state = 'spliced';
-      tracker.upgradeOpened();
-      tracker.requestEnded();
+      tracker.requestUpgraded();
       client.write(formatResponseHead(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
       if (appHead.length > 0) client.write(appHead);
       client.off('data', holdEarly);

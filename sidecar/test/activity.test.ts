@@ -18,7 +18,7 @@ describe('secondsInactive', () => {
 });
 
 type Step =
-  | { at: number; do: 'requestStarted' | 'requestEnded' | 'upgradeOpened' | 'upgradeClosed' | 'setDraining' }
+  | { at: number; do: 'requestStarted' | 'requestEnded' | 'requestUpgraded' | 'upgradeOpened' | 'upgradeClosed' | 'setDraining' }
   | { at: number; do: 'listening'; value: boolean }
   | { at: number; expect: { active_connections: number; seconds_inactive: number; listening: boolean; ready: boolean } };
 
@@ -53,8 +53,7 @@ describe('ActivityTracker (fake clock)', () => {
       steps: [
         { at: 0, do: 'listening', value: true },
         { at: 1000, do: 'requestStarted' },
-        { at: 1010, do: 'upgradeOpened' },
-        { at: 1010, do: 'requestEnded' },
+        { at: 1010, do: 'requestUpgraded' },
         { at: 3_601_010, expect: busy(1) },
         { at: 3_601_010, do: 'upgradeClosed' },
         { at: 3_603_010, expect: idle(2) },
@@ -124,6 +123,17 @@ describe('ActivityTracker (fake clock)', () => {
     tracker.setDraining();
     tracker.setDraining(); // no change
     expect(keys).toEqual(['0|true|true|0', '1|true|true|5', '0|true|true|7', '0|true|false|7']);
+  });
+
+  test('an upgrade turns a request into a connection without a dip or a peak', () => {
+    const tracker = new ActivityTracker(() => 0);
+    const seen: number[] = [];
+    tracker.onChange(() => seen.push(tracker.liveConnections));
+    tracker.requestStarted();
+    tracker.requestUpgraded();
+    tracker.upgradeClosed();
+    expect(seen).toEqual([1, 1, 0]);
+    expect([tracker.inFlightRequests, tracker.upgradedConnections]).toEqual([0, 0]);
   });
 
   test('a request that starts and ends between two reads still changes the key', () => {
