@@ -40,8 +40,10 @@ export class EventHub {
   #tracker: ActivityTracker;
   #options: EventHubOptions;
   #clock: Clock;
-  #streams = new Set<ServerResponse>();
-  #lastSentKey: string;
+  // Each stream with the state it was last sent: a subscriber hears about a change only if its own
+  // picture is out of date, whenever it joined (a single shared key would go stale while nobody
+  // listens, and then swallow the first real change after someone subscribes).
+  #streams = new Map<ServerResponse, string>();
   #lastSentMs: number | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -51,7 +53,6 @@ export class EventHub {
     this.#tracker = tracker;
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
-    this.#lastSentKey = tracker.changeKey();
     this.#unsubscribe = tracker.onChange(() => this.#changed());
   }
 
@@ -62,7 +63,7 @@ export class EventHub {
   subscribe(res: ServerResponse): void {
     res.writeHead(200, SSE_HEADERS);
     res.write(formatRetry(this.#options.retryMs) + formatEvent(this.#tracker.snapshot()));
-    this.#streams.add(res);
+    this.#streams.set(res, this.#tracker.changeKey());
     res.once('close', () => {
       this.#streams.delete(res);
       if (this.#streams.size === 0) this.#stopHeartbeat();
@@ -76,7 +77,7 @@ export class EventHub {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     this.#stopHeartbeat();
-    for (const res of this.#streams) res.end();
+    for (const res of this.#streams.keys()) res.end();
     this.#streams.clear();
   }
 
@@ -90,14 +91,18 @@ export class EventHub {
   #flush(): void {
     this.#flushTimer = undefined;
     const key = this.#tracker.changeKey();
-    if (key === this.#lastSentKey) return;
-    this.#lastSentKey = key;
-    this.#lastSentMs = this.#clock();
-    this.#broadcast(formatEvent(this.#tracker.snapshot()));
+    let chunk: string | undefined;
+    for (const [res, sentKey] of this.#streams) {
+      if (sentKey === key) continue;
+      chunk ??= formatEvent(this.#tracker.snapshot());
+      res.write(chunk);
+      this.#streams.set(res, key);
+    }
+    if (chunk !== undefined) this.#lastSentMs = this.#clock();
   }
 
   #broadcast(chunk: string): void {
-    for (const res of this.#streams) res.write(chunk);
+    for (const res of this.#streams.keys()) res.write(chunk);
   }
 
   #startHeartbeat(): void {
