@@ -133,13 +133,14 @@ function guard(slb: SessionLivedBackend | undefined, uid: string, nodeName: stri
   return 'ok';
 }
 
-// Read-modify-write of the conditions, retried on conflict with a fresh read.
+// Read-modify-write of the conditions, retried on conflict with a fresh read. Returns the object as
+// written, so a later write can start from it.
 async function writeCondition(
   api: SweepApi,
   slb: SessionLivedBackend,
   make: (current: SessionLivedBackend) => Condition,
   ctx: SweepContext,
-): Promise<Guard> {
+): Promise<Exclude<Guard, 'ok'> | SessionLivedBackend> {
   const namespace = slb.metadata.namespace ?? '';
   const name = slb.metadata.name ?? '';
   const uid = slb.metadata.uid ?? '';
@@ -148,8 +149,7 @@ async function writeCondition(
     const state = guard(current, uid, ctx.nodeName);
     if (state !== 'ok') return state;
     try {
-      await api.patchSlbStatus(namespace, name, conditionPatch(current!, make(current!)));
-      return 'ok';
+      return await api.patchSlbStatus(namespace, name, conditionPatch(current!, make(current!)));
     } catch (err) {
       const code = errorCode(err);
       if (code === 404) return 'gone';
@@ -168,7 +168,7 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
   // 1. The condition. Without a uid there is no safe delete either, so such an object is left alone.
   if (!uid) return 'replaced';
   const written = await writeCondition(api, slb, (cur) => sweptCondition(cur, 'True', request.reason, request.message, iso()), ctx);
-  if (written !== 'ok') return written;
+  if (typeof written === 'string') return written;
 
   // 2. The Event is for humans; failing to write it must not keep an idle backend alive.
   try {
@@ -179,7 +179,7 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
 
   if (!ctx.stillDue()) {
     try {
-      await writeCondition(api, slb, (cur) => sweptCondition(cur, 'False', 'Active', 'activity resumed before the delete', iso()), ctx);
+      await writeCondition(api, written, (cur) => sweptCondition(cur, 'False', 'Active', 'activity resumed before the delete', iso()), ctx);
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'could not withdraw the Swept condition');
     }
