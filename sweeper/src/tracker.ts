@@ -69,6 +69,8 @@ export class BackendTracker {
     this.#evaluate();
   }
 
+  // Releases everything the tracker holds: the stream (or poller) and the timer. A confirmation read
+  // in flight is aborted with the source; #confirm sees #finished and does nothing more.
   stop(): void {
     this.#finished = true;
     this.#closeSource();
