@@ -44,3 +44,18 @@ cluster-up: ## a control plane with kwok nodes; prints the KUBECONFIG export
 
 cluster-down: ## stop the cluster of cluster-up / up
 	$(NODE) e2e/harness/cli.ts down
+
+up: ## from a fresh machine: cluster + real node, images, Spawner deployed, the drop-four demo; prints its URL
+	bash e2e/node/up.sh
+
+down: ## stop the cluster of up (processes, mounts, network, iptables rules)
+	$(NODE) e2e/harness/cli.ts down
+
+images: ## build every image from local files and import it into the local node's containerd
+	bash images/build.sh
+
+deploy: ## apply the overlay that fits the current kubectl context and wait until Spawner is Ready
+	bash e2e/node/deploy.sh
+
+bench-operator: ## N backends created and deleted against kwok nodes: throughput, latency, writes, RSS
+	$(NODE) bench/operator/run.ts $(ARGS)
