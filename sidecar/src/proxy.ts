@@ -44,7 +44,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   // LIFO keeps a few warm sockets busy instead of cycling through many; no cap on concurrency, as the
   // app's own limits are the ones that count.
   const agent = new http.Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
-  const upgraded = new Set<Socket>();
+  // Spliced connections, client side to app side: shutdown closes both at once rather than letting
+  // the app's side linger half-closed.
+  const upgraded = new Map<Socket, Socket>();
 
   const server = http.createServer({
     // Long uploads and long polls are the app's business; only slow headers are cut off.
@@ -166,7 +168,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         upgraded.delete(client);
         tracker.upgradeClosed();
       });
-      upgraded.add(client);
+      upgraded.set(client, appSocket);
     });
 
     upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
@@ -205,7 +207,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     server,
     destroyUpgraded: () => {
-      for (const socket of upgraded) socket.destroy();
+      for (const [client, app] of upgraded) {
+        client.destroy();
+        app.destroy();
+      }
     },
     destroyAgent: () => agent.destroy(),
   };
