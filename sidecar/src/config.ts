@@ -7,8 +7,8 @@ const ALL_INTERFACES = '*';
 export const sidecarSpecs = {
   upstreamPort: { flag: 'upstream-port', env: 'SIDECAR_UPSTREAM_PORT', help: "the app's HTTP port (spec.httpPort)", parse: parsers.port } as OptionSpec<number>,
   upstreamHost: { flag: 'upstream-host', env: 'SIDECAR_UPSTREAM_HOST', help: 'where the app listens', default: '127.0.0.1', parse: parsers.string } as OptionSpec<string>,
-  proxyPort: { flag: 'proxy-port', env: 'SIDECAR_PROXY_PORT', help: 'port that forwards to the app', default: SIDECAR_PROXY_PORT, parse: parsers.port } as OptionSpec<number>,
-  adminPort: { flag: 'admin-port', env: 'SIDECAR_ADMIN_PORT', help: 'port serving /status, /events, /healthz, /readyz', default: SIDECAR_ADMIN_PORT, parse: parsers.port } as OptionSpec<number>,
+  proxyPort: { flag: 'proxy-port', env: 'SIDECAR_PROXY_PORT', help: 'port that forwards to the app (0: any free port, logged at start)', default: SIDECAR_PROXY_PORT, parse: parsers.listenPort } as OptionSpec<number>,
+  adminPort: { flag: 'admin-port', env: 'SIDECAR_ADMIN_PORT', help: 'port serving /status, /events, /healthz, /readyz (0: any free port, logged at start)', default: SIDECAR_ADMIN_PORT, parse: parsers.listenPort } as OptionSpec<number>,
   listenHost: { flag: 'listen-host', env: 'SIDECAR_LISTEN_HOST', help: `address both ports bind to ('${ALL_INTERFACES}' = every interface)`, default: ALL_INTERFACES, parse: parsers.string } as OptionSpec<string>,
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', env: 'SIDECAR_SHUTDOWN_GRACE_SECONDS', help: 'how long in-flight requests may finish after SIGTERM', default: 20, parse: parsers.positiveNumber } as OptionSpec<number>,
   heartbeatSeconds: { flag: 'heartbeat-seconds', env: 'SIDECAR_HEARTBEAT_SECONDS', help: 'interval of the heartbeat comment on /events', default: 15, parse: parsers.positiveNumber } as OptionSpec<number>,

@@ -1,0 +1,45 @@
+// The sidecar as a process: configuration checked at start (exit 2 naming the flag or variable), then
+// serving, then SIGTERM → drain → exit 0.
+import { describe, expect, jest, test } from '@jest/globals';
+import type { BackendActivity } from '../../common/contract.ts';
+import { getJson, request, startUpstream } from './helpers.ts';
+import { runSidecarMain, spawnSidecar } from './process.ts';
+
+jest.setTimeout(60_000);
+
+describe('configuration', () => {
+  test.each([
+    { args: [], env: {}, names: '--upstream-port (or SIDECAR_UPSTREAM_PORT) is required' },
+    { args: ['--upstream-port=http'], env: {}, names: "--upstream-port = 'http' is invalid" },
+    { args: ['--upstream-port=8080', '--proxy-port=70000'], env: {}, names: "--proxy-port = '70000' is invalid" },
+    { args: ['--upstream-port=8080'], env: { SIDECAR_ADMIN_PORT: 'x' }, names: "SIDECAR_ADMIN_PORT = 'x' is invalid" },
+    { args: ['--upstream-port=8080', '--heartbeat-seconds=0'], env: {}, names: "--heartbeat-seconds = '0' is invalid" },
+    { args: ['--upstream-port=8080', '--bogus=1'], env: {}, names: 'unknown flag --bogus' },
+  ])('$names', async ({ args, env, names }) => {
+    const { code, stderr } = await runSidecarMain(args, env);
+    expect(code).toBe(2);
+    expect(stderr).toContain(names);
+  });
+});
+
+describe('process', () => {
+  test('serves both ports, logs JSON with the backend name, exits 0 on SIGTERM', async () => {
+    const upstream = await startUpstream((_req, res) => res.end('from the app'));
+    try {
+      const sidecar = await spawnSidecar({
+        args: [`--upstream-port=${upstream.port}`, '--proxy-port=0', '--admin-port=0', '--listen-host=127.0.0.1', '--probe-fast-ms=20'],
+        env: { POD_NAMESPACE: 'team', BACKEND_NAME: 'b1' },
+      });
+      try {
+        expect((await request(sidecar.proxyPort, { path: '/' })).body.toString()).toBe('from the app');
+        expect(await getJson<BackendActivity>(sidecar.adminPort, '/status')).toMatchObject({ active_connections: 0, listening: true, ready: true });
+      } finally {
+        expect(await sidecar.stop()).toBe(0);
+      }
+      expect(sidecar.logLines.find((l) => l.msg === 'sidecar started')).toMatchObject({ namespace: 'team', name: 'b1', component: 'sidecar' });
+      expect(sidecar.logLines.map((l) => l.msg)).toContain('sidecar stopped');
+    } finally {
+      await upstream.close();
+    }
+  });
+});
