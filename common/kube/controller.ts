@@ -4,7 +4,8 @@
 // leads. The runtime itself never writes to the API: finalizers are added and removed by the handlers
 // (with the helpers below), so every API action stays visible in the handlers' own tests.
 
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { informersNotWedged, informersSynced, type HealthCheck } from './health.ts';
 import { createInformer, stripManagedFields, type Informer } from './informer.ts';
@@ -117,7 +118,7 @@ export interface ManagerLeaderElection
   extends Omit<LeaderElectionOptions, 'kubeConfig' | 'log' | 'onStartedLeading' | 'onStoppedLeading'> {}
 
 export interface ControllerManagerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   log: Logger;
   // `any`: each definition is typed with its own object type; the manager only passes objects through.
   controllers: Array<ControllerDefinition<any>>;

@@ -3,7 +3,8 @@
 // when it made no progress), and a 410 Gone relists and emits the differences against the cache, so a
 // deletion that happened while no watch was open is still seen.
 
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log.ts';
 import { objectKey } from './owners.ts';
@@ -20,7 +21,7 @@ export interface InformerEvent<T> {
 export type InformerHandler<T> = (ev: InformerEvent<T>) => void | Promise<void>;
 
 export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   // Collection path, e.g. '/api/v1/pods' or '/apis/spawner.dev/v1/namespaces/x/sessionlivedbackends'.
   path: string;
   labelSelector?: string;

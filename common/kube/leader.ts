@@ -5,7 +5,7 @@
 // holding the Lease. Every write is a replace carrying the resourceVersion we read, so two candidates
 // racing for the same Lease cannot both win.
 
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { KubeApiError, requestJson } from './rest.ts';
 
@@ -25,7 +25,7 @@ export interface Lease {
 }
 
 export interface LeaderElectionOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   namespace: string;
   name: string; // the Lease's name
   identity: string; // this replica: the pod name

@@ -2,14 +2,14 @@
 //
 // Why not the client's `Watch` class: in @kubernetes/client-node 2.x it swallows exceptions thrown by
 // the event callback, its inactivity timeout is a private, fixed 30 s, and list/watch there needs a typed
-// list function per kind. Plain node:http(s) with the KubeConfig's own `applyToHTTPSOptions` (bearer
+// list function per kind. Plain node:http(s) with the kubeconfig's `applyToHTTPSOptions` (KubeAccess: bearer
 // token, exec/file token refresh, client certificates, CA, proxy agent) keeps authentication identical
 // to the generated clients while giving us the status code of every request, per-request timeouts and
 // aborts, and line-by-line control of the watch stream.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -45,7 +45,7 @@ export interface RequestOptions {
   keepAlive?: boolean;
 }
 
-export function buildUrl(kc: KubeConfig, path: string, query: Query = {}): URL {
+export function buildUrl(kc: KubeAccess, path: string, query: Query = {}): URL {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -75,7 +75,7 @@ export function withKeepAlive(agent: unknown): unknown {
 }
 
 // Opens a request and resolves with the response once headers arrive (status not checked).
-export async function openRequest(kc: KubeConfig, opts: RequestOptions): Promise<http.IncomingMessage> {
+export async function openRequest(kc: KubeAccess, opts: RequestOptions): Promise<http.IncomingMessage> {
   const url = buildUrl(kc, opts.path, opts.query);
   const reqOpts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(reqOpts);
@@ -135,7 +135,7 @@ export function errorFromResponse(statusCode: number, text: string, what: string
 }
 
 // Sends a request and parses the JSON answer; non-2xx becomes a KubeApiError carrying the Status.
-export async function requestJson<T>(kc: KubeConfig, opts: RequestOptions): Promise<T> {
+export async function requestJson<T>(kc: KubeAccess, opts: RequestOptions): Promise<T> {
   const res = await openRequest(kc, opts);
   const text = await readBody(res);
   const code = res.statusCode ?? 0;

@@ -1,9 +1,9 @@
 // The operator process: configuration, then the controller manager with leader election, then the
 // health/metrics server. SIGTERM stops handing out work, finishes what runs, and releases the Lease.
-import { KubeConfig } from '@kubernetes/client-node';
 import { loadConfigOrExit } from '../../common/config.ts';
 import { PLURAL } from '../../common/contract.ts';
 import { ControllerManager } from '../../common/kube/controller.ts';
+import { loadKubeAccess, type KubeAccess } from '../../common/kube/kubeconfig.ts';
 import { startHealthServer } from '../../common/kube/health.ts';
 import { createRuntimeMetrics } from '../../common/kube/metrics.ts';
 import { createLogger } from '../../common/log.ts';
@@ -14,20 +14,14 @@ import { spawnerController } from './controller.ts';
 import { createSpawnerMetrics } from './metrics.ts';
 import { createKubeSpawnerApi } from './spawner/kube-api.ts';
 
-export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
-}
-
 async function main(): Promise<void> {
   const config = loadConfigOrExit('spawner-operator', operatorOptions);
   const apiSettings = httpApiSettingsOrExit('spawner-operator', config);
   const log = createLogger('operator', config.logLevel);
-  let kc: KubeConfig;
+  // Not client-node's KubeConfig unless the kubeconfig needs it: loading the generated client costs ~85 MB.
+  let kc: KubeAccess;
   try {
-    kc = loadKubeConfig(config.kubeconfig);
+    kc = await loadKubeAccess(config.kubeconfig);
     if (!kc.getCurrentCluster()) throw new Error('no current cluster');
   } catch (err) {
     process.stderr.write(`spawner-operator: invalid configuration: --kubeconfig (KUBECONFIG) '${config.kubeconfig}' cannot be used: ${(err as Error).message}\n`);

@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { createInformer } from '../../../common/kube/informer.ts';
 import { KubeApiError, requestJson } from '../../../common/kube/rest.ts';
@@ -17,7 +17,7 @@ import { ApiError, backendFromInit, parseInitRequest, route, sameView, statusVie
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpApiOptions extends HttpApiSettings {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   publicUrl: string; // a backend is at `${publicUrl}/p/${name}/`
   log: Logger;
   heartbeatMs?: number; // SSE comment lines keep idle proxies from closing the stream

@@ -1,5 +1,6 @@
 // SpawnerApi over the API server (common/kube/rest.ts, the runtime's own HTTP layer).
-import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
 import { isNotFound, type SpawnerApi } from './api.ts';
@@ -12,7 +13,7 @@ function backendPath(slb: SessionLivedBackend, sub = ''): string {
   return `/apis/${GROUP}/${VERSION}/namespaces/${slb.metadata.namespace}/${PLURAL}/${slb.metadata.name}${sub}`;
 }
 
-export function createKubeSpawnerApi(kc: KubeConfig, identity: string, timeoutMs = 30_000): SpawnerApi {
+export function createKubeSpawnerApi(kc: KubeAccess, identity: string, timeoutMs = 30_000): SpawnerApi {
   const req = <T>(opts: Parameters<typeof requestJson>[1]) => requestJson<T>(kc, { timeoutMs, ...opts });
   const getOrUndefined = async <T>(path: string): Promise<T | undefined> => {
     try {
