@@ -82,3 +82,71 @@ export function operatorWrites(delta: RequestSeries[]): OperatorWrites {
   w.total = w.finalizer + w.status + w.podCreate + w.serviceCreate + w.podDelete + w.serviceDelete;
   return w;
 }
+
+// Where the API server's time went: mean server-side duration of each kind of request over a phase
+// (apiserver_request_duration_seconds), for the requests the operator makes, and how long requests of
+// the operator's priority level waited in API Priority and Fairness queues.
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+export function parseSamples(text: string, names: string[]): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const name = line.slice(0, line.search(/[{ ]/));
+    if (!names.includes(name)) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    out.push({ name, labels, value: Number(line.trim().split(/\s+/).pop()) });
+  }
+  return out;
+}
+
+export async function readMetricsText(kc: KubeConfig): Promise<string> {
+  const res = await openRequest(kc, { path: '/metrics', timeoutMs: 30_000 });
+  const text = await readBody(res);
+  if (res.statusCode !== 200) throw new Error(`GET /metrics: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+function total(samples: Sample[], name: string, match: Record<string, string>): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
+}
+
+export function serverTimeBreakdown(beforeText: string, afterText: string): string[] {
+  const names = [
+    'apiserver_request_duration_seconds_sum', 'apiserver_request_duration_seconds_count',
+    'apiserver_flowcontrol_request_wait_duration_seconds_sum', 'apiserver_flowcontrol_request_wait_duration_seconds_count',
+  ];
+  const before = parseSamples(beforeText, names);
+  const after = parseSamples(afterText, names);
+  const delta = (name: string, match: Record<string, string>) => total(after, name, match) - total(before, name, match);
+  const rows: Array<[string, Record<string, string>]> = [
+    ['POST sessionlivedbackends (the benchmark)', { verb: 'POST', resource: 'sessionlivedbackends', subresource: '' }],
+    ['PATCH sessionlivedbackends (finalizer)', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: '' }],
+    ['POST pods', { verb: 'POST', resource: 'pods', subresource: '', group: '' }],
+    ['POST services', { verb: 'POST', resource: 'services', subresource: '', group: '' }],
+    ['PATCH sessionlivedbackends/status', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: 'status' }],
+    ['POST events', { verb: 'POST', resource: 'events', group: '' }],
+    ['POST pods/binding (scheduler)', { verb: 'POST', resource: 'pods', subresource: 'binding' }],
+    ['PATCH pods/status (kwok)', { verb: 'PATCH', resource: 'pods', subresource: 'status' }],
+  ];
+  const lines = rows.map(([label, match]) => {
+    const count = delta('apiserver_request_duration_seconds_count', match);
+    const sum = delta('apiserver_request_duration_seconds_sum', match);
+    return `${label.padEnd(42)} ${String(Math.round(count)).padStart(6)} × ${count ? ((sum / count) * 1000).toFixed(1).padStart(6) : '   -  '} ms`;
+  });
+  const writes = after
+    .filter((s) => s.name === 'apiserver_request_duration_seconds_count' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(s.labels.verb ?? ''))
+    .reduce((n, s) => n + s.value, 0) - before
+    .filter((s) => s.name === 'apiserver_request_duration_seconds_count' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(s.labels.verb ?? ''))
+    .reduce((n, s) => n + s.value, 0);
+  lines.push(`${'all writes to the API server (every client)'.padEnd(42)} ${String(Math.round(writes)).padStart(6)}`);
+  const waitCount = delta('apiserver_flowcontrol_request_wait_duration_seconds_count', { priority_level: 'workload-low' });
+  const waitSum = delta('apiserver_flowcontrol_request_wait_duration_seconds_sum', { priority_level: 'workload-low' });
+  lines.push(`${'APF queue wait, workload-low (operator)'.padEnd(42)} ${String(Math.round(waitCount)).padStart(6)} × ${waitCount ? ((waitSum / waitCount) * 1000).toFixed(1).padStart(6) : '   -  '} ms`);
+  return lines;
+}

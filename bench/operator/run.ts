@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -19,11 +19,12 @@ import { down, up } from '../../e2e/harness/cluster.ts';
 import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
 import {
-  createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir,
+  createNamespace, deleteNamespace, installOperatorRbac, metricValue, operatorKubeconfig, startOperator, tempDir,
   type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
 import { slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
-import { difference, operatorWrites, readRequestTotals, type OperatorWrites } from './apiserver-metrics.ts';
+import { desiredPod, desiredService } from '../../operator/src/spawner/desired.ts';
+import { difference, operatorWrites, parseRequestTotals, readMetricsText, serverTimeBreakdown, type OperatorWrites } from './apiserver-metrics.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,7 +33,10 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' }, // the operator's --concurrency
     parallel: { type: 'string', default: '32' }, // creates/deletes in flight from the benchmark
     'keep-cluster': { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false }, // write a V8 CPU profile of the operator (.cpuprofile)
+    profile: { type: 'boolean', default: false },
+    // Also measure the cluster without the operator: the benchmark itself creates each backend's Pod and
+    // Service, as a zero-cost operator would; the ceiling the operator's figures are up against.
+    baseline: { type: 'boolean', default: false }, // write a V8 CPU profile of the operator (.cpuprofile)
   },
 });
 const sizes = args.n!.split(',').map((s) => Number(s.trim()));
@@ -56,6 +60,13 @@ function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
   return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
 }
 
+// The operator's own view of its memory (prom-client's default metrics): V8 heap in use and total.
+async function heapFigures(operator: OperatorProcess): Promise<string> {
+  const text = await operator.metrics();
+  const mb = (name: string) => (metricValue(text, name) / 1e6).toFixed(0);
+  return `V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`;
+}
+
 async function runPool<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -77,6 +88,9 @@ interface Result {
   deleteWrites: OperatorWrites;
   peak: { rssMb: number; cpuSeconds: number };
   end: { rssMb: number; cpuSeconds: number };
+  cpuAtStart: number;
+  heap: string;
+  serverTime: string[]; // creation phase: mean API server time per request kind
 }
 
 async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, parallel: number): Promise<Result> {
@@ -107,7 +121,9 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
   const services = watch(`/api/v1/namespaces/${namespace}/services`, () => undefined);
   await Promise.all([slbs.start(), pods.start(), services.start()]);
 
-  const before = await readRequestTotals(kc);
+  const cpuAtStart = processUsage(operator.pid).cpuSeconds;
+  const beforeText = await readMetricsText(kc);
+  const before = parseRequestTotals(beforeText);
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
   const started = performance.now();
   await runPool(names, parallel, async (name) => {
@@ -124,8 +140,10 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     progressEveryMs: 10_000,
     failFast: () => operator.exited(),
   });
-  const afterCreate = await readRequestTotals(kc);
+  const afterCreateText = await readMetricsText(kc);
+  const afterCreate = parseRequestTotals(afterCreateText);
   const peak = processUsage(operator.pid);
+  const heap = await heapFigures(operator);
   const podTimes = [...seenPod.values()];
   const readyTimes = [...seenReady.values()];
 
@@ -142,7 +160,7 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     failFast: () => operator.exited(),
   });
   const deleted = performance.now();
-  const afterDelete = await readRequestTotals(kc);
+  const afterDelete = parseRequestTotals(await readMetricsText(kc));
   for (const i of [slbs, pods, services]) i.stop();
   await deleteNamespace(core, namespace);
 
@@ -156,9 +174,59 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     deleteSeconds: (deleted - deleteStarted) / 1000,
     createWrites: operatorWrites(difference(before, afterCreate)),
     deleteWrites: operatorWrites(difference(afterCreate, afterDelete)),
+    serverTime: serverTimeBreakdown(beforeText, afterCreateText),
     peak,
     end: processUsage(operator.pid),
+    cpuAtStart,
+    heap,
   };
+}
+
+async function baselineOnce(kc: KubeConfig, n: number, parallel: number): Promise<string> {
+  const { core } = apiClients(kc);
+  const namespace = await createNamespace(core, `baseline-${n}`);
+  const seenPod = new Map<string, number>();
+  const seenReady = new Map<string, number>();
+  const { log: quiet } = memoryLogger();
+  const pods = createInformer<KubernetesObject>({ kubeConfig: kc, path: `/api/v1/namespaces/${namespace}/pods`, log: quiet, pageSize: 500 });
+  pods.onEvent((ev) => {
+    if (ev.type === 'delete') return;
+    const name = ev.obj.metadata!.name!;
+    const t = performance.now();
+    if (!seenPod.has(name)) seenPod.set(name, t);
+    if (podReady(ev.obj as V1Pod) && !seenReady.has(name)) seenReady.set(name, t);
+  });
+  await pods.start();
+  const beforeText = await readMetricsText(kc);
+  const config = { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' };
+  const started = performance.now();
+  await runPool(Array.from({ length: n }, (_, i) => `b-${i}`), parallel, async (name) => {
+    const slb = { ...slbManifest(namespace, name), metadata: { name, namespace, uid: 'none' } };
+    const pod = desiredPod(slb, config);
+    const service = desiredService(slb);
+    for (const o of [pod, service]) delete o.metadata!.ownerReferences;
+    await Promise.all([
+      requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, body: pod }),
+      requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/services`, body: service }),
+    ]);
+  });
+  const created = performance.now();
+  await waitFor(() => seenReady.size >= n || undefined, { what: `${n} pods Ready`, timeoutMs: Math.max(180_000, n * 200), intervalMs: 20 });
+  const afterText = await readMetricsText(kc);
+  pods.stop();
+  await deleteNamespace(core, namespace);
+  const last = (m: Map<string, number>) => (Math.max(...m.values()) - started) / 1000;
+  return [
+    `baseline N=${n} (no operator: the benchmark creates each Pod and Service itself, ${parallel} in flight)`,
+    `  Pod+Service pairs created ${(n / ((created - started) / 1000)).toFixed(0)}/s (${((created - started) / 1000).toFixed(2)} s)`,
+    `  to Pods seen              ${(n / last(seenPod)).toFixed(0)}/s; to Pods Ready ${(n / last(seenReady)).toFixed(0)}/s (last at ${last(seenReady).toFixed(2)} s)`,
+    `  API server time (requests × mean server-side duration):`,
+    ...serverTimeBreakdown(beforeText, afterText).map((l) => `    ${l}`),
+  ].join('\n');
+}
+
+function podReady(p: V1Pod): boolean {
+  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 function report(r: Result): string {
@@ -176,8 +244,10 @@ function report(r: Result): string {
     `  operator writes/SLB to Ready  ${per(w.total)} (finalizer ${per(w.finalizer)}, pod ${per(w.podCreate)}, service ${per(w.serviceCreate)}, status ${per(w.status)}; 409s ${w.conflicts}) + events ${per(w.events)}`,
     `  delete all → gone         ${(r.n / r.deleteSeconds).toFixed(0)} SLBs/s (${r.deleteSeconds.toFixed(2)} s)`,
     `  operator writes/SLB delete    ${per(d.finalizer + d.status + d.serviceDelete)} + pod deletes ${per(d.podDelete)} (kwok's final pod delete counts here too) (finalizer ${per(d.finalizer)}, status ${per(d.status)}, service ${per(d.serviceDelete)}; 409s ${d.conflicts}) + events ${per(d.events)}`,
-    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready, ${r.end.rssMb.toFixed(0)} MB after deletion`,
-    `  operator CPU              ${r.end.cpuSeconds.toFixed(1)} s since start (${r.peak.cpuSeconds.toFixed(1)} s when all were Ready)`,
+    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${r.heap}), ${r.end.rssMb.toFixed(0)} MB after deletion`,
+    `  operator CPU              ${(r.peak.cpuSeconds - r.cpuAtStart).toFixed(2)} s to create (${((r.peak.cpuSeconds - r.cpuAtStart) / r.n * 1000).toFixed(2)} ms/SLB), ${(r.end.cpuSeconds - r.peak.cpuSeconds).toFixed(2)} s to delete; ${r.end.cpuSeconds.toFixed(1)} s since the process started`,
+    `  API server time while creating (requests × mean server-side duration):`,
+    ...r.serverTime.map((l) => `    ${l}`),
   ].join('\n');
 }
 
@@ -207,6 +277,7 @@ async function main(): Promise<void> {
     const idle = processUsage(operator.pid);
     log(`operator pid ${operator.pid}, log ${operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
     for (const n of sizes) {
+      if (args.baseline) process.stdout.write(`${await baselineOnce(kc, n, Number(args.parallel))}\n`);
       const r = await benchOnce(kc, operator, n, Number(args.parallel));
       process.stdout.write(`${report(r)}\n`);
     }
