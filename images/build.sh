@@ -4,7 +4,7 @@
 #   localhost/spawner/{pause,operator,sidecar,sweeper,nginx,drop-four}:<version of package.json>
 # Node images: layer 1 is the Node 24 runtime (the pinned `node` package's binary and the host
 # libraries it links), identical bytes in every image so containerd stores it once; layer 2 is the
-# component's files and its production dependencies (images/deps.ts), nothing else. nginx comes
+# component's files and its production dependencies (images/stage-app.sh), nothing else. nginx comes
 # from Debian's nginx-light package plus the few tools its entrypoint uses. pause is built from
 # images/pause/pause.c. The Dockerfiles beside this script build the same layout for kind.
 #
@@ -74,35 +74,15 @@ node_runtime_layer() {
   done
 }
 
-# The app layer of a Node component: /app/package.json (for "type": "module"), the source files its
-# entry reaches (images/deps.ts), /app/<workspace>/public if any, and /app/node_modules with the
-# production dependencies of what those files import; nothing else.
-node_app_layer() { # <workspace> <entry> <rootfs>
-  local ws="$1" entry="$2" rootfs="$3" kind rel
-  rm -rf "$rootfs"
-  mkdir -p "$rootfs/app/$ws"
-  cp "$root/package.json" "$rootfs/app/package.json"
-  cp "$root/$ws/package.json" "$rootfs/app/$ws/"
-  [[ ! -d "$root/$ws/public" ]] || cp -r "$root/$ws/public" "$rootfs/app/$ws/"
-  while read -r kind rel; do
-    # Type declarations are never loaded at run time.
-    [[ "$rel" != node_modules/@types/* ]] || continue
-    mkdir -p "$rootfs/app/$(dirname "$rel")"
-    cp -r "$root/$rel" "$rootfs/app/$rel"
-  done < <(node24 "$here/deps.ts" "$entry")
-  find "$rootfs/app/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -type f -delete 2>/dev/null || true
-  chmod -R a+rX,go-w "$rootfs/app"
-}
-
 # Hash of everything an image is made from, so unchanged inputs skip the build.
 inputs_hash() { # <name>
   local name="$1"
   {
-    cat "$here/build.sh" "$here/assemble.ts" "$here/deps.ts"
+    cat "$here/build.sh" "$here/assemble.ts" "$here/deps.ts" "$here/stage-app.sh"
     echo "$version"
     case "$name" in
       pause) cat "$here/pause/pause.c" ;;
-      nginx) dpkg-query -W nginx-light nginx-common 2>/dev/null || true; cat "$root"/manifests/nginx/*.sh ;;
+      nginx) dpkg-query -W nginx-light nginx-common 2>/dev/null || true; cat "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html} ;;
       *)
         local ws="$name"; [[ "$name" != drop-four ]] || ws=demo
         stat -c '%s %Y' "$node_bin"
@@ -134,8 +114,8 @@ build_image() { # <name>
       local ws="$name" main="src/main.ts" user=65532:65532
       [[ "$name" != drop-four ]] || { ws=demo; main=src/server.ts; }
       node_runtime_layer
-      node_app_layer "$ws" "$ws/$main" "$rootfs"
-      assemble "$name" "$node_runtime" "$rootfs" -- --entrypoint "[\"/usr/local/bin/node\",\"/app/$ws/$main\"]" \
+      bash "$here/stage-app.sh" "$ws" "$ws/$main" "$rootfs"
+      assemble "$name" "$node_runtime" "$rootfs" -- --entrypoint '["/usr/local/bin/node","/app/main.ts"]' \
         --user "$user" --workdir /app --env NODE_ENV=production ;;
     nginx)
       command -v nginx >/dev/null || die "nginx is not installed: apt-get install nginx-light"
@@ -149,7 +129,9 @@ build_image() { # <name>
       install -D -m 0644 /etc/nginx/mime.types "$rootfs/etc/nginx/mime.types"
       # nginx opens its compiled-in log path before reading the config; give it somewhere to fail quietly.
       mkdir -p "$rootfs/var/log/nginx" "$rootfs/var/lib/nginx"
+      # The router's files, as the ConfigMap of manifests/nginx also mounts them (so the image runs alone too).
       install -d -m 0755 "$rootfs/etc/spawner-nginx"
+      install -m 0644 "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html} "$rootfs/etc/spawner-nginx/"
       assemble nginx "$rootfs" -- --entrypoint '["/bin/sh","/etc/spawner-nginx/entrypoint.sh"]' --user 101:101 ;;
   esac
 }
