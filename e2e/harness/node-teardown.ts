@@ -2,7 +2,7 @@
 // processes and their shims, mounts, network namespaces, iptables chains and the network links.
 // Each step tolerates finding nothing, so it is safe on a half-started run and safe to run twice.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -141,35 +141,42 @@ export async function removePodNetns(log: (line: string) => void): Promise<void>
   if (names.length > 0) log(`removed ${names.length} pod network namespace(s)`);
 }
 
-/** Chains the bridge and portmap plugins create; kube-proxy's are removed by `kube-proxy --cleanup`. */
-export function cniChainsToRemove(iptablesSave: string): { table: string; chains: string[]; rules: string[] }[] {
+/**
+ * Chains of the node's components in `iptables-save` output (CNI-* of the bridge and portmap
+ * plugins, KUBE-* of the kubelet and kube-proxy; `kube-proxy --cleanup` leaves the kubelet's and its
+ * own canaries), and the rules of other chains that jump to them.
+ */
+export function chainsToRemove(iptablesSave: string, prefixes: string[] = ['CNI-', 'KUBE-']): { table: string; chains: string[]; rules: string[] }[] {
+  const ours = (chain: string) => prefixes.some((p) => chain.startsWith(p));
   const out: { table: string; chains: string[]; rules: string[] }[] = [];
   let current: { table: string; chains: string[]; rules: string[] } | undefined;
   for (const line of iptablesSave.split('\n')) {
     if (line.startsWith('*')) {
       current = { table: line.slice(1).trim(), chains: [], rules: [] };
       out.push(current);
-    } else if (current && line.startsWith(':CNI-')) {
+    } else if (current && line.startsWith(':') && ours(line.slice(1))) {
       current.chains.push(line.slice(1).split(' ')[0]!);
-    } else if (current && line.startsWith('-A ') && / -j CNI-/.test(line) && !line.startsWith('-A CNI-')) {
-      current.rules.push(line.slice(3));
+    } else if (current && line.startsWith('-A ')) {
+      const chain = line.slice(3).split(' ')[0]!;
+      const target = / -j (\S+)/.exec(line)?.[1];
+      if (!ours(chain) && target && ours(target)) current.rules.push(line.slice(3));
     }
   }
   return out.filter((t) => t.chains.length > 0 || t.rules.length > 0);
 }
 
-export async function removeCniIptables(log: (line: string) => void): Promise<void> {
-  const saved = await execa('iptables-save', [], { reject: false });
-  if (saved.exitCode !== 0) return;
+export async function removeNodeIptables(log: (line: string) => void): Promise<void> {
   let n = 0;
-  for (const t of cniChainsToRemove(saved.stdout)) {
-    for (const rule of t.rules) {
-      await execa('iptables', ['-t', t.table, '-D', ...splitRule(rule)], { reject: false });
+  for (const [save, tool] of [['iptables-save', 'iptables'], ['ip6tables-save', 'ip6tables']] as const) {
+    const saved = await execa(save, [], { reject: false });
+    if (saved.exitCode !== 0) continue;
+    for (const t of chainsToRemove(saved.stdout)) {
+      for (const rule of t.rules) await execa(tool, ['-t', t.table, '-D', ...splitRule(rule)], { reject: false });
+      for (const c of t.chains) await execa(tool, ['-t', t.table, '-F', c], { reject: false });
+      for (const c of t.chains) if ((await execa(tool, ['-t', t.table, '-X', c], { reject: false })).exitCode === 0) n++;
     }
-    for (const c of t.chains) await execa('iptables', ['-t', t.table, '-F', c], { reject: false });
-    for (const c of t.chains) if ((await execa('iptables', ['-t', t.table, '-X', c], { reject: false })).exitCode === 0) n++;
   }
-  if (n > 0) log(`removed ${n} CNI iptables chain(s)`);
+  if (n > 0) log(`removed ${n} iptables chain(s) of kube-proxy, the kubelet and the CNI plugins`);
 }
 
 /** iptables-save quotes comments with double quotes; split a rule back into arguments. */
@@ -189,7 +196,9 @@ export async function teardownRealNode(node: RealNodeRecord, log: (line: string)
   if (node.kubeProxy && existsSync(node.kubeProxy)) {
     await execa(node.kubeProxy, ['--cleanup'], { reject: false });
   }
-  await removeCniIptables(log);
+  await removeNodeIptables(log);
+  // kube-proxy turns this on for node ports on localhost; it is off on a stock host.
+  await writeFile('/proc/sys/net/ipv4/conf/all/route_localnet', '0').catch(() => undefined);
   for (const link of [node.bridge, node.dummyInterface]) {
     await execa('ip', ['link', 'del', link], { reject: false });
   }
