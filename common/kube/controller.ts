@@ -30,6 +30,8 @@ export interface OwnedResource {
   path: string; // '/api/v1/pods' or '/api/v1/namespaces/x/pods'
   labelSelector?: string; // e.g. only the children the operator labelled
   fieldSelector?: string;
+  // Keeps only what the controller reads of each cached object (managedFields are always dropped).
+  transform?(obj: KubernetesObject): KubernetesObject;
 }
 
 export interface ReconcileContext {
@@ -170,7 +172,7 @@ export class ControllerManager {
     const name = def.name ?? def.for.kind.toLowerCase();
     const log = this.log.child({ controller: name });
     const inf = this.o.informer ?? {};
-    const mk = (path: string, labelSelector?: string, fieldSelector?: string) =>
+    const mk = (path: string, labelSelector?: string, fieldSelector?: string, transform?: (obj: KubernetesObject) => KubernetesObject) =>
       createInformer<KubernetesObject>({
         kubeConfig: this.o.kubeConfig,
         path,
@@ -178,7 +180,7 @@ export class ControllerManager {
         fieldSelector,
         resyncMs: 0,
         log,
-        transform: stripManagedFields,
+        transform: transform ? (obj) => transform(stripManagedFields(obj)) : stripManagedFields,
         ...inf,
       });
     const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector);
@@ -193,7 +195,7 @@ export class ControllerManager {
     primary.onEvent((ev) => queue.add(objectKey(ev.obj)));
     const owned = new Map<string, Informer<KubernetesObject>>();
     for (const o of def.owns ?? []) {
-      const i = mk(o.path, o.labelSelector, o.fieldSelector);
+      const i = mk(o.path, o.labelSelector, o.fieldSelector, o.transform);
       i.onEvent((ev) => {
         const key = controllerOwnerKey(ev.obj, def.for.kind, def.for.apiVersion);
         if (key) queue.add(key);

@@ -4,6 +4,7 @@ import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, FINALIZER, KIND, LABEL_MANAGED_BY, MANAGED_BY, PLURAL } from '../../common/contract.ts';
 import { defineController, type ReconcileContext } from '../../common/kube/controller.ts';
 import { ChildCache, LatestWrites } from './spawner/children.ts';
+import { slimPod, slimService } from './spawner/slim.ts';
 import { finalize, reconcile, type SpawnerDeps } from './spawner/reconcile.ts';
 import type { SessionLivedBackend, SpawnerConfig } from './spawner/types.ts';
 import type { SpawnerApi } from './spawner/api.ts';
@@ -41,8 +42,8 @@ export function spawnerController(opts: SpawnerControllerOptions) {
     name: 'spawner',
     for: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: ns },
     owns: [
-      { apiVersion: 'v1', kind: 'Pod', path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods', labelSelector: children },
-      { apiVersion: 'v1', kind: 'Service', path: ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services', labelSelector: children },
+      { apiVersion: 'v1', kind: 'Pod', path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods', labelSelector: children, transform: slimPod },
+      { apiVersion: 'v1', kind: 'Service', path: ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services', labelSelector: children, transform: slimService },
     ],
     finalizer: FINALIZER,
     reconcile: (slb, ctx) => reconcile(slb, depsFor(ctx)),
