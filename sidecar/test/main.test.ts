@@ -8,7 +8,7 @@ import { runSidecarMain, spawnSidecar } from './process.ts';
 jest.setTimeout(60_000);
 
 describe('configuration', () => {
-  test.each([
+  test.each<{ args: string[]; env: Record<string, string>; names: string }>([
     { args: [], env: {}, names: '--upstream-port (or SIDECAR_UPSTREAM_PORT) is required' },
     { args: ['--upstream-port=http'], env: {}, names: "--upstream-port = 'http' is invalid" },
     { args: ['--upstream-port=8080', '--proxy-port=70000'], env: {}, names: "--proxy-port = '70000' is invalid" },

@@ -1,0 +1,280 @@
+// What the sweeper's integration tests and benchmark need around a real control plane: the sweeper as
+// its own process with the RBAC of manifests/sweeper (admin credentials plus impersonation of its
+// service account), sidecar processes on loopback, and SLBs whose status the test writes itself.
+//
+// Why the test writes status: no operator runs here. In a cluster the operator copies the Pod's IP to
+// status.podIP and the sweeper connects to <podIP>:<sidecar admin port>. kwok's pods get IPs where
+// nothing listens, so instead each backend gets a loopback address of its own (127.x.y.z: the whole
+// 127/8 block reaches the loopback interface on Linux), a real sidecar process listens on that address
+// with the same admin port for every backend, and the test writes that address as status.podIP. The
+// sweeper runs unmodified, production code path and flags included.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CONDITION_READY, GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { requestJson } from '../../../common/kube/rest.ts';
+import { impersonating, kubectl, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
+import { spawnSidecar, type SidecarProcess } from '../../../sidecar/test/process.ts';
+import type { SessionLivedBackend } from '../../src/slb.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+export const SWEEPER_MAIN = path.join(repoRoot, 'sweeper/src/main.ts');
+export const SWEEPER_RBAC = path.join(repoRoot, 'manifests/sweeper/rbac.yaml');
+export const SYSTEM_NAMESPACE = 'spawner-system';
+export const SWEEPER_ACCOUNT = 'spawner-sweeper';
+
+export async function installSweeperRbac(): Promise<void> {
+  await waitFor(
+    async () => {
+      await kubectl(['create', 'namespace', SYSTEM_NAMESPACE]).catch((err: Error) => {
+        if (!/AlreadyExists|already exists/.test(err.message)) throw err;
+      });
+      await kubectl(['apply', '-n', SYSTEM_NAMESPACE, '-f', SWEEPER_RBAC]);
+      return true;
+    },
+    { what: 'the sweeper RBAC to apply', timeoutMs: 60_000, intervalMs: 1000 },
+  );
+}
+
+export function sweeperKubeConfig(admin: KubeConfig): KubeConfig {
+  return impersonating(admin, SYSTEM_NAMESPACE, SWEEPER_ACCOUNT);
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+// ---- loopback addresses, one per backend ----
+
+// A /24 of 127/8 picked per process, so two suites on one machine do not share addresses.
+export class LoopbackAddresses {
+  readonly #prefix = `127.${100 + (process.pid % 150)}.${Math.floor(Math.random() * 250) + 1}`;
+  #next = 1;
+  take(): string {
+    if (this.#next > 254) throw new Error('out of loopback addresses');
+    return `${this.#prefix}.${this.#next++}`;
+  }
+}
+
+// A port free on `host`; the sidecars then bind it on their own addresses (where nothing else can
+// hold it unless bound to every interface, which would have made this bind fail too).
+export async function freePortOn(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+export interface LoopbackSidecar {
+  address: string;
+  process: SidecarProcess;
+}
+
+export async function startLoopbackSidecar(o: { address: string; adminPort: number; proxyPort: number; upstreamPort: number; heartbeatSeconds: number }): Promise<LoopbackSidecar> {
+  const process = await spawnSidecar({
+    args: [
+      `--upstream-port=${o.upstreamPort}`,
+      `--listen-host=${o.address}`,
+      `--proxy-port=${o.proxyPort}`,
+      `--admin-port=${o.adminPort}`,
+      `--heartbeat-seconds=${o.heartbeatSeconds}`,
+      '--probe-fast-ms=50',
+      '--shutdown-grace-seconds=1',
+    ],
+  });
+  return { address: o.address, process };
+}
+
+// ---- the sweeper process ----
+
+export interface SweeperProcess {
+  child: ChildProcess;
+  kubeconfigFile: string;
+  healthPort: number;
+  logLines: Record<string, unknown>[];
+  stop(): Promise<number | null>;
+}
+
+export async function startSweeper(o: { kubeconfigFile: string; nodeName: string; namespace: string; sidecarAdminPort: number; extraArgs?: string[] }): Promise<SweeperProcess> {
+  const healthPort = await freePortOn('127.0.0.1');
+  const child = spawn(
+    process.execPath,
+    [
+      SWEEPER_MAIN,
+      `--kubeconfig=${o.kubeconfigFile}`,
+      `--node-name=${o.nodeName}`,
+      `--namespace=${o.namespace}`,
+      `--health-port=${healthPort}`,
+      `--sidecar-admin-port=${o.sidecarAdminPort}`,
+      ...(o.extraArgs ?? []),
+    ],
+    { env: { ...process.env, LOG_LEVEL: process.env.SWEEPER_TEST_LOG_LEVEL ?? 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logLines: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      try {
+        logLines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    clearTimeout(kill);
+    return code;
+  };
+  try {
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+        return res.status === 200;
+      },
+      {
+        what: 'the sweeper to list its backends (/readyz 200)',
+        timeoutMs: 120_000,
+        failFast: () => (child.exitCode !== null ? `it exited with ${child.exitCode}: ${stderr}` : undefined),
+      },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { child, kubeconfigFile: o.kubeconfigFile, healthPort, logLines, stop };
+}
+
+// ---- SLBs, read and written with the admin credentials ----
+
+const slbs = (namespace: string) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
+
+export const TEST_FINALIZER = 'test.spawner.dev/hold';
+
+export interface BackendShape {
+  namespace: string;
+  name: string;
+  grace: number;
+  maxLifetime?: number;
+  // Keeps the object after the sweeper's delete (as the operator's finalizer does), so the test can read
+  // the condition the sweeper wrote; the test releases it.
+  hold?: boolean;
+}
+
+export async function createBackend(admin: KubeConfig, b: BackendShape): Promise<SessionLivedBackend> {
+  return requestJson<SessionLivedBackend>(admin, {
+    method: 'POST',
+    path: slbs(b.namespace),
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'SessionLivedBackend',
+      metadata: { name: b.name, namespace: b.namespace, ...(b.hold ? { finalizers: [TEST_FINALIZER] } : {}) },
+      spec: {
+        template: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+        gracePeriodSeconds: b.grace,
+        ...(b.maxLifetime !== undefined ? { maxLifetimeSeconds: b.maxLifetime } : {}),
+      },
+    },
+  });
+}
+
+// What the operator writes once the Pod is Ready, with the backend's loopback address as its Pod IP.
+export async function markReady(admin: KubeConfig, slb: SessionLivedBackend, o: { nodeName: string; podIP: string; readyAt?: Date }): Promise<SessionLivedBackend> {
+  const at = (o.readyAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return requestJson<SessionLivedBackend>(admin, {
+    method: 'PATCH',
+    path: `${slbs(slb.metadata.namespace!)}/${slb.metadata.name}/status`,
+    contentType: 'application/merge-patch+json',
+    body: {
+      status: {
+        phase: 'Ready',
+        nodeName: o.nodeName,
+        podName: slb.metadata.name,
+        podIP: o.podIP,
+        readyTime: at,
+        conditions: [
+          { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `on ${o.nodeName}`, lastTransitionTime: at },
+          { type: CONDITION_READY, status: 'True', reason: 'PodReady', message: 'the Pod is Ready', lastTransitionTime: at },
+        ],
+      },
+    },
+  });
+}
+
+export async function getBackend(admin: KubeConfig, namespace: string, name: string): Promise<SessionLivedBackend | undefined> {
+  try {
+    return await requestJson<SessionLivedBackend>(admin, { path: `${slbs(namespace)}/${name}` });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+// Deleted, as far as the test can tell: gone, or (held by the test's finalizer) marked for deletion.
+export async function deletionRequested(admin: KubeConfig, namespace: string, name: string): Promise<SessionLivedBackend | 'gone' | undefined> {
+  const slb = await getBackend(admin, namespace, name);
+  if (slb === undefined) return 'gone';
+  return slb.metadata.deletionTimestamp ? slb : undefined;
+}
+
+export async function release(admin: KubeConfig, namespace: string, name: string): Promise<void> {
+  try {
+    await requestJson(admin, {
+      method: 'PATCH',
+      path: `${slbs(namespace)}/${name}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { finalizers: null } },
+    });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+}
+
+export interface CoreEventLite {
+  reason: string;
+  message: string;
+  type: string;
+  involvedObject: { name: string; uid: string; kind: string };
+  source?: { component?: string; host?: string };
+}
+
+export async function eventsFor(admin: KubeConfig, namespace: string, name: string): Promise<CoreEventLite[]> {
+  const list = await requestJson<{ items: CoreEventLite[] }>(admin, {
+    path: `/api/v1/namespaces/${namespace}/events`,
+    query: { fieldSelector: `involvedObject.name=${name}` },
+  });
+  return list.items;
+}
+
+export async function createNamespace(admin: KubeConfig, prefix: string): Promise<string> {
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`;
+  await requestJson(admin, { method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
+  return name;
+}
+
+export async function deleteNamespace(admin: KubeConfig, name: string): Promise<void> {
+  // Objects the test still holds would keep the namespace Terminating forever.
+  const list = await requestJson<{ items: SessionLivedBackend[] }>(admin, { path: slbs(name) }).catch(() => ({ items: [] }));
+  for (const slb of list.items) await release(admin, name, slb.metadata.name!);
+  await requestJson(admin, { method: 'DELETE', path: `/api/v1/namespaces/${name}` }).catch(() => undefined);
+}
+
+export { writeKubeconfig };
