@@ -198,7 +198,8 @@ export function corefile(o: { layout: RealNodeLayout; kubeconfig: string }): str
         fallthrough in-addr.arpa ip6.arpa
         ttl 5
     }
-    cache 5
+    # No cache for the cluster zone: answers come from CoreDNS's own watch cache anyway, and a cached
+    # NXDOMAIN for a backend whose Service is being created would only delay its first request.
 }
 .:53 {
     bind ${l.nodeIP}
