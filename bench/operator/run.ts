@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     parallel: { type: 'string', default: '32' }, // creates/deletes in flight from the benchmark
     'keep-cluster': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
     // Also measure the cluster without the operator: the benchmark itself creates each backend's Pod and
     // Service, as a zero-cost operator would; the ceiling the operator's figures are up against.
     baseline: { type: 'boolean', default: false }, // write a V8 CPU profile of the operator (.cpuprofile)
@@ -90,6 +91,7 @@ interface Result {
   end: { rssMb: number; cpuSeconds: number };
   cpuAtStart: number;
   heap: string;
+  endHeap: string;
   serverTime: string[]; // creation phase: mean API server time per request kind
 }
 
@@ -177,6 +179,7 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     serverTime: serverTimeBreakdown(beforeText, afterCreateText),
     peak,
     end: processUsage(operator.pid),
+    endHeap: await heapFigures(operator),
     cpuAtStart,
     heap,
   };
@@ -244,7 +247,8 @@ function report(r: Result): string {
     `  operator writes/SLB to Ready  ${per(w.total)} (finalizer ${per(w.finalizer)}, pod ${per(w.podCreate)}, service ${per(w.serviceCreate)}, status ${per(w.status)}; 409s ${w.conflicts}) + events ${per(w.events)}`,
     `  delete all → gone         ${(r.n / r.deleteSeconds).toFixed(0)} SLBs/s (${r.deleteSeconds.toFixed(2)} s)`,
     `  operator writes/SLB delete    ${per(d.finalizer + d.status + d.serviceDelete)} + pod deletes ${per(d.podDelete)} (kwok's final pod delete counts here too) (finalizer ${per(d.finalizer)}, status ${per(d.status)}, service ${per(d.serviceDelete)}; 409s ${d.conflicts}) + events ${per(d.events)}`,
-    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${r.heap}), ${r.end.rssMb.toFixed(0)} MB after deletion`,
+    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${r.heap})`,
+    `                            ${r.end.rssMb.toFixed(0)} MB after deleting them all (${r.endHeap})`,
     `  operator CPU              ${(r.peak.cpuSeconds - r.cpuAtStart).toFixed(2)} s to create (${((r.peak.cpuSeconds - r.cpuAtStart) / r.n * 1000).toFixed(2)} ms/SLB), ${(r.end.cpuSeconds - r.peak.cpuSeconds).toFixed(2)} s to delete; ${r.end.cpuSeconds.toFixed(1)} s since the process started`,
     `  API server time while creating (requests × mean server-side duration):`,
     ...r.serverTime.map((l) => `    ${l}`),
@@ -270,7 +274,7 @@ async function main(): Promise<void> {
       identity: 'bench',
       leaseName: `bench-${Date.now().toString(36)}`,
       extraArgs: [`--concurrency=${args.concurrency}`],
-      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
+      nodeArgs: [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...args['node-args']!.split(' ').filter(Boolean)],
     });
     await operator.ready();
     await operator.leading();

@@ -91,7 +91,9 @@ test(`${TOTAL} backends created and half deleted while the operator is SIGKILLed
     for (const name of names) {
       const created = await createSlb(custom, slbManifest(namespace, name));
       uids.set(name, created.metadata.uid!);
-      if (deleted.has(name)) pending.push(sleep(rnd() * 3000).then(() => deleteSlb(custom, namespace, name)));
+      // Half of the deletions come at any moment, half once the backend has its Pod (teardown work).
+      const hasPod = () => waitFor(() => caches.get('Pod')!.get(namespace, name), { what: `the Pod of ${name}`, timeoutMs: 5 * 60_000, intervalMs: 50 });
+      if (deleted.has(name)) pending.push((rnd() < 0.5 ? hasPod() : Promise.resolve()).then(() => sleep(rnd() * 2000)).then(() => deleteSlb(custom, namespace, name)));
       await sleep(rnd() * 120);
     }
     await Promise.all(pending);
