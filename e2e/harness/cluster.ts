@@ -15,7 +15,7 @@ import type { Identity, Pki } from './pki.ts';
 import { cleanRecord, readRecord, runs, stopProcess, writeRecord } from './state.ts';
 import type { RunRecord } from './state.ts';
 import { waitFor } from './wait.ts';
-import { defaultLayout, joinRealNode, prepareHostNetwork, realNodeIdentities, realNodeRecord } from './node.ts';
+import { claimRealNode, defaultLayout, joinRealNode, prepareHostNetwork, realNodeIdentities, realNodeRecord } from './node.ts';
 
 export const serviceCIDR = '10.96.0.0/16';
 export const serviceIP = '10.96.0.1';
@@ -327,6 +327,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   const allIdentities = realNode ? [...identities, ...realNodeIdentities(layout)] : identities;
   try {
     if (realNode) {
+      await claimRealNode(stateFile, dir);
       record.node = realNodeRecord(dir, layout, bin('kube-proxy'));
       await writeRecord(stateFile, record);
       await prepareHostNetwork(layout, log);

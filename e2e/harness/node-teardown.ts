@@ -205,4 +205,14 @@ export async function teardownRealNode(node: RealNodeRecord, log: (line: string)
   // Veths of killed pods vanish with their namespaces; the state folder goes with the run folder.
   await rm(node.containerdStateDir, { recursive: true, force: true });
   await rm(node.containerdSocket, { force: true });
+  // Release the host's real node if this run holds it (see claimRealNode in node.ts).
+  try {
+    const owner = JSON.parse(await readFile(realNodeOwnerFile, 'utf8')) as { dir?: string };
+    if (owner.dir && node.dir.startsWith(owner.dir + '/')) await rm(realNodeOwnerFile, { force: true });
+  } catch {
+    /* no claim */
+  }
 }
+
+/** Kept here (not in node.ts) so that state.ts can tear down without importing the bring-up code. */
+export const realNodeOwnerFile = '/run/spawner/real-node.json';

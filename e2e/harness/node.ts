@@ -3,7 +3,7 @@
 // control plane. cluster.ts calls prepareHostNetwork before the API server starts (the API server
 // advertises the node address so pods reach it through the `kubernetes` Service) and joinRealNode once
 // the control plane is healthy. node-teardown.ts undoes all of it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -21,6 +21,7 @@ import {
   kubeProxyConfig,
 } from './node-config.ts';
 import type { RealNodeLayout } from './node-config.ts';
+import { realNodeOwnerFile } from './node-teardown.ts';
 import type { RealNodeRecord } from './node-teardown.ts';
 
 export { defaultLayout, realNodeLabel, fakeNodeTaint } from './node-config.ts';
@@ -59,6 +60,32 @@ export async function prepareHostNetwork(layout: RealNodeLayout, log: (line: str
   await sysctl('net.ipv4.ip_forward', '1');
   await sysctl('net.bridge.bridge-nf-call-iptables', '1');
   log(`node address ${layout.nodeIP} on ${layout.dummyInterface}`);
+}
+
+
+function readOwner(): { stateFile: string; dir: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(realNodeOwnerFile, 'utf8')) as { stateFile: string; dir: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Claims the host's real node (its addresses, ports and links are fixed, so one per host) for the run
+ * in `dir`, or says which cluster holds it. A claim whose run is gone (torn down, or the machine
+ * rebooted) is stale and taken over.
+ */
+export async function claimRealNode(stateFile: string, dir: string): Promise<void> {
+  const owner = readOwner();
+  if (owner && owner.dir !== dir && existsSync(owner.dir) && existsSync(owner.stateFile)) {
+    throw new Error(
+      `the real node is already run by the cluster recorded in ${owner.stateFile}: stop it first ` +
+        `(SPAWNER_CLUSTER_STATE=${owner.stateFile} node e2e/harness/cli.ts down) or use that cluster (KUBECONFIG)`,
+    );
+  }
+  await mkdir(path.dirname(realNodeOwnerFile), { recursive: true });
+  await writeFile(realNodeOwnerFile, JSON.stringify({ stateFile, dir }) + '\n');
 }
 
 export interface JoinContext {
