@@ -120,6 +120,17 @@ export function createProxy(options: ProxyOptions): Proxy {
     forward(req, res, false);
   });
 
+  // Defined here, not in the upgrade handler, so that what an open connection keeps alive is its two
+  // sockets: a closure made in the handler would hold the handler's whole scope (the request, the
+  // app's response, the request to the app) for as long as the connection lasts.
+  function spliceUpgraded(client: Socket, app: Socket): void {
+    upgraded.set(client, app);
+    splice(client, app, () => {
+      upgraded.delete(client);
+      tracker.upgradeClosed();
+    });
+  }
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const client = socket as Socket;
     tracker.requestStarted();
@@ -135,21 +146,23 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (earlyBytes > EARLY_BYTES_LIMIT) client.pause();
     };
     client.on('data', holdEarly);
-    client.once('end', () => {
+    const onClientEnd = () => {
       if (state === 'pending') client.destroy();
-    });
+    };
+    client.once('end', onClientEnd);
     const endRequest = () => {
       if (state === 'pending' || state === 'relayed') tracker.requestEnded();
       state = 'done';
     };
     client.on('error', noop);
     const upstreamReq = upstreamRequest(req, true);
-    client.once('close', () => {
+    const onClientClose = () => {
       if (state !== 'spliced') {
         upstreamReq.destroy();
         endRequest();
       }
-    });
+    };
+    client.once('close', onClientClose);
 
     upstreamReq.on('upgrade', (upstreamRes: IncomingMessage, appSocket: Socket, appHead: Buffer) => {
       upstream.reportReached();
@@ -162,13 +175,13 @@ export function createProxy(options: ProxyOptions): Proxy {
       client.write(formatResponseHead(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
       if (appHead.length > 0) client.write(appHead);
       client.off('data', holdEarly);
+      // From here the splice owns both sockets. Dropping the handlers that refer to the request
+      // objects lets them be collected: an idle WebSocket should cost its two sockets and little else.
+      client.off('close', onClientClose);
+      client.off('end', onClientEnd);
       for (const chunk of early) appSocket.write(chunk);
       early.length = 0;
-      splice(client, appSocket, () => {
-        upgraded.delete(client);
-        tracker.upgradeClosed();
-      });
-      upgraded.set(client, appSocket);
+      spliceUpgraded(client, appSocket);
     });
 
     upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
