@@ -10,11 +10,13 @@ import type { BackendActivity } from '../../../common/contract.ts';
 export interface FakeSidecarOptions {
   heartbeatMs?: number;
   now?: () => number;
+  host?: string; // default 127.0.0.1; the benchmark gives each backend a loopback address of its own
+  port?: number; // default 0 (any free port)
 }
 
 export class FakeSidecar {
   port = 0;
-  readonly host = '127.0.0.1';
+  readonly host: string;
   statusRequests = 0;
   eventRequests = 0;
   #server: http.Server;
@@ -28,6 +30,7 @@ export class FakeSidecar {
   #mode: 'normal' | 'silent' | 'failing' = 'normal';
 
   private constructor(opts: FakeSidecarOptions) {
+    this.host = opts.host ?? '127.0.0.1';
     this.#heartbeatMs = opts.heartbeatMs ?? 15_000;
     this.#now = opts.now ?? Date.now;
     this.#lastActivityMs = this.#now();
@@ -40,7 +43,7 @@ export class FakeSidecar {
 
   static async start(opts: FakeSidecarOptions = {}): Promise<FakeSidecar> {
     const sidecar = new FakeSidecar(opts);
-    await sidecar.#listen(0);
+    await sidecar.#listen(opts.port ?? 0);
     return sidecar;
   }
 

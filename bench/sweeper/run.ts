@@ -1,0 +1,142 @@
+// Sweeper benchmark: idle-to-deleted lag, from the moment a backend's grace period ends to the moment
+// its SLB is deleted (the DELETED watch event reaching this process), over --n backends (100).
+//
+//   node bench/sweeper/run.ts [--n 100] [--grace 3] [--spread 2] [--keep-cluster]
+//
+// Against the harness's real control plane (brought up here, state in SPAWNER_CLUSTER_STATE, default
+// .cache/cluster/bench-sweeper.json, unless KUBECONFIG names one). The sweeper is its own process
+// under the RBAC of manifests/sweeper. Each backend's sidecar is a loopback stand-in speaking the admin
+// protocol (sweeper/test/support/fake-sidecar.ts; a hundred real sidecar processes would measure this
+// machine's memory, not the sweeper) on an address of its own, written as the SLB's status.podIP as
+// the operator would. Every backend starts with one connection open; the connections close at
+// random moments over --spread seconds, and each close starts that backend's grace period.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
+import { createInformer } from '../../common/kube/informer.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import { down, up } from '../../e2e/harness/cluster.ts';
+import { loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
+import { repoRoot } from '../../e2e/harness/paths.ts';
+import type { SessionLivedBackend } from '../../sweeper/src/slb.ts';
+import {
+  createBackend, createNamespace, deleteNamespace, freePortOn, installSweeperRbac, LoopbackAddresses, markReady, startSweeper,
+  sweeperKubeConfig, tempDir, writeKubeconfig, type SweeperProcess,
+} from '../../sweeper/test/support/cluster.ts';
+import { FakeSidecar } from '../../sweeper/test/support/fake-sidecar.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100' },
+    grace: { type: 'string', default: '3' },
+    spread: { type: 'string', default: '2' },
+    'keep-cluster': { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.n);
+const GRACE = Number(args.grace);
+const SPREAD = Number(args.spread);
+if (!Number.isInteger(N) || N < 1 || N > 250) throw new Error('--n must be a whole number from 1 to 250 (one loopback address each)');
+if (!Number.isInteger(GRACE) || GRACE < 1) throw new Error('--grace must be a whole number of seconds ≥ 1');
+if (!(SPREAD >= 0)) throw new Error('--spread must be a number of seconds ≥ 0');
+
+const NODE = 'bench-sweeper-node';
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+async function bench(kubeconfig: string): Promise<string> {
+  const admin = loadKubeConfig(kubeconfig);
+  await installSweeperRbac();
+  const namespace = await createNamespace(admin, 'bench-sweeper');
+  const dir = await tempDir('bench-sweeper-');
+  const addresses = new LoopbackAddresses();
+  const sidecars: FakeSidecar[] = [];
+  let sweeper: SweeperProcess | undefined;
+  const deletedAt = new Map<string, number>();
+  const { log: quiet } = memoryLogger();
+  const informer = createInformer<SessionLivedBackend>({ kubeConfig: admin, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet });
+  informer.onEvent((ev) => {
+    if (ev.type === 'delete' && !deletedAt.has(ev.obj.metadata.name!)) deletedAt.set(ev.obj.metadata.name!, Date.now());
+  });
+  try {
+    const first = addresses.take();
+    const adminPort = await freePortOn(first);
+    for (let i = 0; i < N; i++) {
+      const sidecar = await FakeSidecar.start({ host: i === 0 ? first : addresses.take(), port: adminPort, heartbeatMs: 5000 });
+      sidecar.connect(); // someone is using it
+      sidecars.push(sidecar);
+    }
+    process.env.SWEEPER_TEST_LOG_LEVEL ??= 'info';
+    sweeper = await startSweeper({
+      kubeconfigFile: await writeKubeconfig(sweeperKubeConfig(admin), path.join(dir, 'sweeper.kubeconfig')),
+      nodeName: NODE,
+      namespace,
+      sidecarAdminPort: adminPort,
+      extraArgs: ['--heartbeat-timeout-ms=10000'],
+    });
+    await informer.start();
+
+    const names = sidecars.map((_, i) => `b-${i}`);
+    await Promise.all(
+      names.map(async (name, i) => {
+        const created = await createBackend(admin, { namespace, name, grace: GRACE });
+        await markReady(admin, created, { nodeName: NODE, podIP: sidecars[i]!.host });
+      }),
+    );
+    await waitFor(() => sidecars.every((s) => s.subscribers === 1), { what: `the sweeper to follow all ${N} backends`, timeoutMs: 180_000, onProgress: log });
+    log(`${N} backends Ready and followed; closing their connections over ${SPREAD} s (grace ${GRACE} s)`);
+
+    // Each backend's connection closes at its own moment; its grace period ends GRACE s later.
+    const graceEnds = new Map<string, number>();
+    const start = Date.now();
+    const order = names.map((name, i) => ({ name, i, at: start + Math.random() * SPREAD * 1000 })).sort((a, b) => a.at - b.at);
+    for (const { name, i, at } of order) {
+      const wait = at - Date.now();
+      if (wait > 0) await sleep(wait);
+      sidecars[i]!.disconnect();
+      graceEnds.set(name, sidecars[i]!.lastActivityMs + GRACE * 1000);
+    }
+    await waitFor(() => deletedAt.size >= N, { what: `all ${N} backends deleted`, timeoutMs: 300_000, onProgress: log, intervalMs: 50 });
+
+    const lags = names.map((name) => deletedAt.get(name)! - graceEnds.get(name)!);
+    const early = lags.filter((l) => l < 0);
+    const p50 = percentile(lags, 50);
+    const p99 = percentile(lags, 99);
+    return [
+      `sweeper benchmark: ${N} backends, gracePeriodSeconds ${GRACE}, connections closed over ${SPREAD} s (${os.cpus().length} CPUs shared, load average ${os.loadavg()[0]!.toFixed(2)})`,
+      `  idle-to-deleted lag (grace period over → DELETED seen):  p50 ${p50.toFixed(0)} ms   p99 ${p99.toFixed(0)} ms   max ${Math.max(...lags).toFixed(0)} ms   min ${Math.min(...lags).toFixed(0)} ms`,
+      `  deleted before their grace period ended: ${early.length}`,
+      `  target: p99 < 1000 ms  ${p99 < 1000 ? 'met' : 'NOT met'}`,
+    ].join('\n');
+  } finally {
+    informer.stop();
+    await sweeper?.stop();
+    await Promise.all(sidecars.map((s) => s.stop()));
+    await deleteNamespace(admin, namespace);
+  }
+}
+
+async function main(): Promise<void> {
+  const given = process.env.KUBECONFIG;
+  const stateFile = process.env.SPAWNER_CLUSTER_STATE ?? path.join(repoRoot, '.cache/cluster/bench-sweeper.json');
+  let kubeconfig = given;
+  if (!kubeconfig) {
+    const info = await up({ stateFile, log });
+    kubeconfig = info.kubeconfig;
+    process.env.KUBECONFIG = info.kubeconfig;
+    process.env.SPAWNER_TEST_KUBECTL = info.kubectl;
+  }
+  try {
+    process.stdout.write(`${await bench(kubeconfig)}\n`);
+  } finally {
+    if (!given && !args['keep-cluster']) await down({ stateFile, log });
+  }
+}
+
+await main();
