@@ -38,6 +38,8 @@ export interface UpOptions {
   log?: (line: string) => void;
   /** Deadline for each component to become healthy. */
   timeoutMs?: number;
+  /** Extra kube-apiserver flags, e.g. a feature gate a benchmark compares. */
+  apiserverExtraArgs?: string[];
   /**
    * Also join a real node (containerd, kubelet, kube-proxy, CoreDNS; see node.ts). Needs root and
    * the Debian packages named there. Off by default: the API server then stays on loopback only.
@@ -330,7 +332,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       await claimRealNode(stateFile, dir);
       record.node = realNodeRecord(dir, layout, bin('kube-proxy'));
       await writeRecord(stateFile, record);
-      await prepareHostNetwork(layout, log);
+      await prepareHostNetwork(layout, log, serviceCIDR);
     }
     const pki = await makePki(path.join(dir, 'pki'), {
       serviceIP,
@@ -360,7 +362,10 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const apiserver = await start(
       'kube-apiserver',
       bin('kube-apiserver'),
-      apiserverArgs({ pki, etcdPort, port: apiPort, dir, advertiseAddress: realNode ? layout.nodeIP : undefined }),
+      [
+        ...apiserverArgs({ pki, etcdPort, port: apiPort, dir, advertiseAddress: realNode ? layout.nodeIP : undefined }),
+        ...(options.apiserverExtraArgs ?? []),
+      ],
     );
     const server = `https://127.0.0.1:${apiPort}`;
     const adminTls: TlsMaterial = {
