@@ -8,7 +8,9 @@
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
@@ -32,6 +34,9 @@ const { values: args } = parseArgs({
     nodes: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '8' }, // the operator's --concurrency
     parallel: { type: 'string', default: '32' }, // creates/deletes in flight from the benchmark
+    // 0: create as fast as the API server takes them; R > 0: one create every 1/R s (open loop), to see
+    // the operator's reaction at a rate the cluster sustains.
+    rate: { type: 'string', default: '0' },
     'keep-cluster': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
@@ -92,6 +97,7 @@ interface Result {
   cpuAtStart: number;
   heap: string;
   endHeap: string;
+  load: string;
   serverTime: string[]; // creation phase: mean API server time per request kind
 }
 
@@ -124,13 +130,26 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
   await Promise.all([slbs.start(), pods.start(), services.start()]);
 
   const cpuAtStart = processUsage(operator.pid).cpuSeconds;
+  // The machine is shared: its load says how far the figures are from an idle machine's.
+  const loadBefore = os.loadavg()[0]!.toFixed(1);
   const beforeText = await readMetricsText(kc);
   const before = parseRequestTotals(beforeText);
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
   const started = performance.now();
-  await runPool(names, parallel, async (name) => {
-    await requestJson(kc, { method: 'POST', path: base, body: slbManifest(namespace, name) });
-  });
+  const rate = Number(args.rate);
+  if (rate > 0) {
+    const inFlight: Promise<unknown>[] = [];
+    for (const [i, name] of names.entries()) {
+      const due = started + (i * 1000) / rate;
+      if (due > performance.now()) await sleep(due - performance.now());
+      inFlight.push(requestJson(kc, { method: 'POST', path: base, body: slbManifest(namespace, name) }));
+    }
+    await Promise.all(inFlight);
+  } else {
+    await runPool(names, parallel, async (name) => {
+      await requestJson(kc, { method: 'POST', path: base, body: slbManifest(namespace, name) });
+    });
+  }
   const created = performance.now();
   log(`N=${n}: ${n} creates answered in ${((created - started) / 1000).toFixed(2)} s`);
   const deadline = Math.max(180_000, n * 200);
@@ -180,6 +199,7 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     peak,
     end: processUsage(operator.pid),
     endHeap: await heapFigures(operator),
+    load: `${loadBefore} → ${os.loadavg()[0]!.toFixed(1)}`,
     cpuAtStart,
     heap,
   };
@@ -238,7 +258,7 @@ function report(r: Result): string {
   const w = r.createWrites;
   const d = r.deleteWrites;
   return [
-    `N=${r.n}`,
+    `N=${r.n}${Number(args.rate) > 0 ? ` at ${args.rate} creates/s` : ' as fast as the API server takes them'} (load average ${r.load})`,
     `  creates accepted          ${(r.n / r.createSeconds).toFixed(0)} SLBs/s (${r.createSeconds.toFixed(2)} s)`,
     `  to Pods created           ${(r.n / r.toPodsSeconds).toFixed(0)} SLBs/s (last Pod at ${r.toPodsSeconds.toFixed(2)} s)`,
     `  to Ready                  ${(r.n / r.toReadySeconds).toFixed(0)} SLBs/s (last Ready at ${r.toReadySeconds.toFixed(2)} s)`,
