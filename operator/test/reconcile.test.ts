@@ -4,6 +4,7 @@ import { createLogger } from '../../common/log.ts';
 import { ChildCache, LatestWrites } from '../src/spawner/children.ts';
 import { finalize, reconcile, type SpawnerDeps } from '../src/spawner/reconcile.ts';
 import type { SessionLivedBackend } from '../src/spawner/types.ts';
+import { ApiError } from '../src/spawner/api.ts';
 import { RecordingApi } from './fake-api.ts';
 import { at, config, pod, service, slb } from './fixtures.ts';
 
@@ -172,5 +173,25 @@ describe('finalize', () => {
     const backend = slb({ status: { phase: 'Terminating' }, metadata: { deletionTimestamp: at(10), finalizers: ['a', FIN, 'b'] } });
     expect(await finalize(backend, w.deps)).toBe('done');
     expect(w.api.actions).toEqual(['patch finalizers [a,b]']);
+  });
+});
+
+describe('a backend that is gone from under the operator', () => {
+  class GoneApi extends RecordingApi {
+    override async patchFinalizers(): Promise<never> {
+      this.actions.push('patch finalizers (404)');
+      throw new ApiError(404, 'sessionlivedbackends.spawner.dev "game" not found');
+    }
+  }
+  test.each([
+    ['reconcile', created(), {}],
+    ['finalize', slb({ status: { phase: 'Terminating' }, metadata: { finalizers: [FIN], deletionTimestamp: at(1) } }), 'done'],
+  ] as const)('%s ends quietly on its 404 instead of failing and retrying', async (step, backend, expected) => {
+    const w = world(1);
+    const api = new GoneApi();
+    const deps = { ...w.deps, api };
+    const result = step === 'reconcile' ? await reconcile(backend, deps) : await finalize(backend, deps);
+    expect(result).toEqual(expected);
+    expect(api.actions).toEqual(['patch finalizers (404)']);
   });
 });

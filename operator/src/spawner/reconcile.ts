@@ -5,7 +5,7 @@
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER, type Phase } from '../../../common/contract.ts';
 import type { Logger } from '../../../common/log.ts';
-import { isAlreadyExists, type SpawnerApi } from './api.ts';
+import { isAlreadyExists, isNotFound, type SpawnerApi } from './api.ts';
 import { ChildCache, LatestWrites } from './children.ts';
 import { desiredPod, desiredService, isControlledBy } from './desired.ts';
 import { phaseChangeEvent, REASON_EXPIRED, type EventSpec } from './events.ts';
@@ -120,7 +120,26 @@ async function expireFailed(slb: SessionLivedBackend, deps: SpawnerDeps): Promis
   return {};
 }
 
-export async function reconcile(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
+// A 404 on the backend itself means it is gone (deleted before it had our finalizer, or released and
+// collected while a requeue waited): there is nothing left to do, and a retry would only log errors.
+async function unlessGone<T>(work: () => Promise<T>, gone: T): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isNotFound(err)) return gone;
+    throw err;
+  }
+}
+
+export function reconcile(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
+  return unlessGone(() => reconcileSteps(cached, deps), {});
+}
+
+export function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
+  return unlessGone(() => finalizeSteps(cached, deps), 'done' as const);
+}
+
+async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
   let slb = deps.backends.resolve(cached);
   slb = await ensureFinalizer(slb, deps);
 
@@ -163,7 +182,7 @@ async function deleteChild<T extends V1Pod | V1Service>(
 }
 
 // Returns 'done' once the finalizer is released; otherwise when to look again.
-export async function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
+async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
   let slb = deps.backends.resolve(cached);
   if (!(slb.metadata.finalizers ?? []).includes(FINALIZER)) return 'done';
   if (slb.status?.phase !== 'Terminating') {
