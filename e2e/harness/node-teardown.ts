@@ -143,10 +143,10 @@ export async function removePodNetns(log: (line: string) => void): Promise<void>
 
 /**
  * Chains of the node's components in `iptables-save` output (CNI-* of the bridge and portmap
- * plugins, KUBE-* of the kubelet and kube-proxy; `kube-proxy --cleanup` leaves the kubelet's and its
+ * plugins, KUBE-* of the kubelet and kube-proxy, SPAWNER-* of node.ts; `kube-proxy --cleanup` leaves the kubelet's and its
  * own canaries), and the rules of other chains that jump to them.
  */
-export function chainsToRemove(iptablesSave: string, prefixes: string[] = ['CNI-', 'KUBE-']): { table: string; chains: string[]; rules: string[] }[] {
+export function chainsToRemove(iptablesSave: string, prefixes: string[] = ['CNI-', 'KUBE-', 'SPAWNER-']): { table: string; chains: string[]; rules: string[] }[] {
   const ours = (chain: string) => prefixes.some((p) => chain.startsWith(p));
   const out: { table: string; chains: string[]; rules: string[] }[] = [];
   let current: { table: string; chains: string[]; rules: string[] } | undefined;

@@ -43,8 +43,28 @@ async function sysctl(key: string, value: string): Promise<void> {
   await writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value).catch(() => undefined);
 }
 
+/**
+ * A packet to a ClusterIP that kube-proxy has not programmed yet (a Service created a moment ago) is
+ * not translated, and would follow the default route off the machine; here the VM's gateway even
+ * answers it with an HTTP 404, which nginx would pass on as the backend's answer. Refuse such
+ * packets instead: the client sees a refused connection, nginx its waiting page. Translated packets
+ * carry a pod address by the time the filter table sees them and are not affected.
+ */
+export const serviceGuardChain = 'SPAWNER-SERVICES';
+
+export async function guardServiceRange(serviceCIDR: string): Promise<void> {
+  const ipt = (args: string[]) => execa('iptables', ['-w', '5', ...args], { reject: false });
+  await ipt(['-N', serviceGuardChain]);
+  await ipt(['-F', serviceGuardChain]);
+  await ipt(['-A', serviceGuardChain, '-d', serviceCIDR, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+  await ipt(['-A', serviceGuardChain, '-d', serviceCIDR, '-j', 'REJECT']);
+  for (const chain of ['FORWARD', 'OUTPUT']) {
+    if ((await ipt(['-C', chain, '-j', serviceGuardChain])).exitCode !== 0) await ipt(['-A', chain, '-j', serviceGuardChain]);
+  }
+}
+
 /** The node address on a link of its own, forwarding on, bridged traffic through iptables (for Services). */
-export async function prepareHostNetwork(layout: RealNodeLayout, log: (line: string) => void): Promise<void> {
+export async function prepareHostNetwork(layout: RealNodeLayout, log: (line: string) => void, serviceCIDR?: string): Promise<void> {
   for (const cmd of requiredCommands) {
     const r = await execa('sh', ['-c', `command -v ${cmd}`], { reject: false });
     if (r.exitCode !== 0) {
@@ -59,6 +79,7 @@ export async function prepareHostNetwork(layout: RealNodeLayout, log: (line: str
   await execa('ip', ['link', 'set', layout.dummyInterface, 'up']);
   await sysctl('net.ipv4.ip_forward', '1');
   await sysctl('net.bridge.bridge-nf-call-iptables', '1');
+  if (serviceCIDR) await guardServiceRange(serviceCIDR);
   log(`node address ${layout.nodeIP} on ${layout.dummyInterface}`);
 }
 

@@ -160,14 +160,14 @@ export function wsUrl(name: string, path = 'ws'): string {
 /**
  * GET through nginx once the route works. Status Ready follows the Pod's readiness, and kube-proxy
  * programs the new endpoint a moment later (well under a second here); meanwhile nginx answers its
- * waiting page (503), which is what a browser reloads on. Any other answer is returned at once.
+ * waiting page (503), which is what a browser reloads on. Any answer but 502/503 is returned at once.
  */
 export async function fetchRouted(url: string): Promise<Response> {
   return waitFor(
     async () => {
       const r = await fetch(url);
-      if (r.status !== 503) return r;
-      throw new Error(`503 (waiting page, ${r.headers.get('x-spawner-waiting') ?? 'no marker'})`);
+      if (r.status !== 503 && r.status !== 502) return r;
+      throw new Error(`${r.status} (${r.headers.get('x-spawner-waiting') ?? 'no waiting marker'})`);
     },
     { what: `${url} to be routed`, timeoutMs: 60_000, intervalMs: 200 },
   );
