@@ -84,6 +84,27 @@ afterAll(async () => {
   if (core && namespace) await deleteNamespace(core, namespace);
 }, 120_000);
 
+// The operator runs as its service account; this shows that account can do what the operator does and
+// nothing broader (a leaked token cannot read Secrets or rewrite workloads). Creating backends is left
+// out: the optional HTTP API's RBAC (manifests/operator/api-rbac.yaml) grants it to the same account.
+test.each([
+  ['patch', 'sessionlivedbackends.spawner.dev', 'yes'],
+  ['patch', 'sessionlivedbackends.spawner.dev/status', 'yes'],
+  ['create', 'pods', 'yes'],
+  ['delete', 'services', 'yes'],
+  ['create', 'events', 'yes'],
+  ['update', 'sessionlivedbackends.spawner.dev', 'no'],
+  ['update', 'pods', 'no'],
+  ['patch', 'pods', 'no'],
+  ['get', 'secrets', 'no'],
+  ['list', 'configmaps', 'no'],
+  ['create', 'deployments.apps', 'no'],
+  ['delete', 'nodes', 'no'],
+] as const)('the operator\'s account: can-i %s %s → %s', async (verb, resource, expected) => {
+  const answer = await kubectl(['auth', 'can-i', verb, resource, '-n', namespace], { kubeconfig: operatorKc }).catch((err: { stdout?: string }) => err.stdout ?? '');
+  expect(answer.trim()).toBe(expected);
+});
+
 describe('a backend from creation to deletion', () => {
   const name = 'life';
 
