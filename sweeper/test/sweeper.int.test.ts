@@ -14,7 +14,7 @@ import { startUpstream, type Upstream } from '../../sidecar/test/helpers.ts';
 import type { SessionLivedBackend } from '../src/slb.ts';
 import {
   createBackend, createNamespace, deleteNamespace, deletionRequested, eventsFor, freePortOn, getBackend, installSweeperRbac,
-  LoopbackAddresses, markReady, release, startLoopbackSidecar, startSweeper, sweeperKubeConfig, tempDir, writeKubeconfig,
+  LoopbackAddresses, markFailed, markReady, release, startLoopbackSidecar, startSweeper, sweeperKubeConfig, tempDir, writeKubeconfig,
   type LoopbackSidecar, type SweeperProcess,
 } from './support/cluster.ts';
 
@@ -23,6 +23,9 @@ jest.setTimeout(240_000);
 const NODE = 'sweeper-int-node';
 const OTHER_NODE = 'sweeper-int-other-node';
 const HEARTBEAT_SECONDS = 2;
+// The sidecars here beat every 2 s: a stream silent for 5 s is dead. Apps without a sidecar are polled
+// twice a second.
+const SWEEPER_ARGS = ['--heartbeat-timeout-ms=5000', '--backoff-max-ms=2000', '--poll-interval-ms=500'];
 
 let admin: KubeConfig;
 let namespace: string;
@@ -49,8 +52,7 @@ beforeAll(async () => {
     nodeName: NODE,
     namespace,
     sidecarAdminPort: adminPort,
-    // The sidecars here beat every 2 s: a stream silent for 5 s is dead.
-    extraArgs: ['--heartbeat-timeout-ms=5000', '--backoff-max-ms=2000'],
+    extraArgs: SWEEPER_ARGS,
   });
 });
 
@@ -83,8 +85,8 @@ function openWs(address: string): Promise<WebSocket> {
 
 // A backend marked Ready on `node` with `address` as its Pod IP; held by the test's finalizer so the
 // condition the sweeper writes can be read after its delete.
-async function readyBackend(name: string, address: string, o: { grace: number; maxLifetime?: number; node?: string }): Promise<SessionLivedBackend> {
-  const created = await createBackend(admin, { namespace, name, grace: o.grace, maxLifetime: o.maxLifetime, hold: true });
+async function readyBackend(name: string, address: string, o: { grace: number; maxLifetime?: number; node?: string; statusPort?: number }): Promise<SessionLivedBackend> {
+  const created = await createBackend(admin, { namespace, name, grace: o.grace, maxLifetime: o.maxLifetime, statusPort: o.statusPort, hold: true });
   return markReady(admin, created, { nodeName: o.node ?? NODE, podIP: address });
 }
 
@@ -224,6 +226,36 @@ describe('the sweeper on a real control plane', () => {
     expect(sweeper.logLines.filter((l) => l.name === 'elsewhere')).toEqual([]);
   });
 
+  test('without a sidecar the app’s /status is polled: kept while a connection is open, swept once idle', async () => {
+    // The app's own /status is played by a sidecar's admin port, which serves the same JSON.
+    const grace = 2;
+    const address = addresses.take();
+    await sidecarAt(address);
+    const ws = await openWs(address);
+    await readyBackend('no-sidecar', address, { grace, statusPort: adminPort });
+    await waitFor(() => sweeperSaw('no-sidecar', 'following activity', (l) => l.mode === 'poll'), { what: 'the sweeper to poll /status' });
+    await waitFor(() => sweeperSaw('no-sidecar', 'activity', (l) => l.active_connections === 1), { what: 'a poll to see the open WebSocket' });
+    await survives('no-sidecar', 2 * grace * 1000 + 1000);
+    const closedAt = Date.now();
+    ws.close();
+    const swept = await untilSwept('no-sidecar');
+    expect(sweptCondition(swept)).toMatchObject({ status: 'True', reason: 'Idle' });
+    expect(Date.parse(sweptCondition(swept)!.lastTransitionTime)).toBeGreaterThanOrEqual(wholeSecond(closedAt + grace * 1000));
+    await finish('no-sidecar');
+  });
+
+  test('a Failed backend on this node is swept a grace period after it failed', async () => {
+    const grace = 2;
+    const created = await createBackend(admin, { namespace, name: 'failed', grace, hold: true });
+    const failedAt = Date.now();
+    await markFailed(admin, created, { nodeName: NODE });
+    const swept = await untilSwept('failed');
+    expect(sweptCondition(swept)).toMatchObject({ status: 'True', reason: 'FailedExpired' });
+    expect(Date.parse(sweptCondition(swept)!.lastTransitionTime)).toBeGreaterThanOrEqual(wholeSecond(failedAt + grace * 1000));
+    expect((await eventsFor(admin, namespace, 'failed')).map((e) => e.reason)).toEqual(['FailedExpired']);
+    await finish('failed');
+  });
+
   test('a restarted sweeper takes the idle time from the sidecar and still never sweeps early', async () => {
     const grace = 5;
     const address = addresses.take();
@@ -239,7 +271,7 @@ describe('the sweeper on a real control plane', () => {
     // server and the sidecar tell it.
     const { kubeconfigFile } = sweeper;
     expect(await sweeper.stop()).toBe(0);
-    sweeper = await startSweeper({ kubeconfigFile, nodeName: NODE, namespace, sidecarAdminPort: adminPort, extraArgs: ['--heartbeat-timeout-ms=5000', '--backoff-max-ms=2000'] });
+    sweeper = await startSweeper({ kubeconfigFile, nodeName: NODE, namespace, sidecarAdminPort: adminPort, extraArgs: SWEEPER_ARGS });
     const swept = await untilSwept('restart');
     expect(sweeperSaw('restart', 'swept')).toBe(true); // the new process did it
     expect(sweptCondition(swept)).toMatchObject({ status: 'True', reason: 'Idle' });

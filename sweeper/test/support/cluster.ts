@@ -174,6 +174,8 @@ export interface BackendShape {
   name: string;
   grace: number;
   maxLifetime?: number;
+  // The app serves /status itself on this port (spec.sidecar.enabled false).
+  statusPort?: number;
   // Keeps the object after the sweeper's delete (as the operator's finalizer does), so the test can read
   // the condition the sweeper wrote; the test releases it.
   hold?: boolean;
@@ -191,31 +193,53 @@ export async function createBackend(admin: KubeConfig, b: BackendShape): Promise
         template: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
         gracePeriodSeconds: b.grace,
         ...(b.maxLifetime !== undefined ? { maxLifetimeSeconds: b.maxLifetime } : {}),
+        ...(b.statusPort !== undefined ? { sidecar: { enabled: false, statusPort: b.statusPort } } : {}),
       },
     },
   });
 }
 
-// What the operator writes once the Pod is Ready, with the backend's loopback address as its Pod IP.
-export async function markReady(admin: KubeConfig, slb: SessionLivedBackend, o: { nodeName: string; podIP: string; readyAt?: Date }): Promise<SessionLivedBackend> {
-  const at = (o.readyAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function writeStatus(admin: KubeConfig, slb: SessionLivedBackend, status: Record<string, unknown>): Promise<SessionLivedBackend> {
   return requestJson<SessionLivedBackend>(admin, {
     method: 'PATCH',
     path: `${slbs(slb.metadata.namespace!)}/${slb.metadata.name}/status`,
     contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Ready',
-        nodeName: o.nodeName,
-        podName: slb.metadata.name,
-        podIP: o.podIP,
-        readyTime: at,
-        conditions: [
-          { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `on ${o.nodeName}`, lastTransitionTime: at },
-          { type: CONDITION_READY, status: 'True', reason: 'PodReady', message: 'the Pod is Ready', lastTransitionTime: at },
-        ],
-      },
-    },
+    body: { status },
+  });
+}
+
+// What the operator writes once the Pod is Ready, with the backend's loopback address as its Pod IP.
+export async function markReady(admin: KubeConfig, slb: SessionLivedBackend, o: { nodeName: string; podIP: string; readyAt?: Date }): Promise<SessionLivedBackend> {
+  const at = rfc3339(o.readyAt ?? new Date());
+  return writeStatus(admin, slb, {
+    phase: 'Ready',
+    nodeName: o.nodeName,
+    podName: slb.metadata.name,
+    podIP: o.podIP,
+    readyTime: at,
+    conditions: [
+      { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `on ${o.nodeName}`, lastTransitionTime: at },
+      { type: CONDITION_READY, status: 'True', reason: 'PodReady', message: 'the Pod is Ready', lastTransitionTime: at },
+    ],
+  });
+}
+
+// What the operator writes when a backend that never became Ready fails on a node (its Ready condition
+// stays False from creation, so only the sweeper's own first sight dates the failure).
+export async function markFailed(admin: KubeConfig, slb: SessionLivedBackend, o: { nodeName: string }): Promise<SessionLivedBackend> {
+  const created = rfc3339(new Date(String(slb.metadata.creationTimestamp)));
+  return writeStatus(admin, slb, {
+    phase: 'Failed',
+    nodeName: o.nodeName,
+    podName: slb.metadata.name,
+    reason: 'ErrImagePull',
+    message: 'container app: the image cannot be pulled',
+    conditions: [
+      { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `on ${o.nodeName}`, lastTransitionTime: created },
+      { type: CONDITION_READY, status: 'False', reason: 'ErrImagePull', message: 'container app: the image cannot be pulled', lastTransitionTime: created },
+    ],
   });
 }
 
