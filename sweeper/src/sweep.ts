@@ -1,6 +1,7 @@
 // What a sweep does to the API, in order: record why on the SLB (a `Swept` condition through the
-// status subresource), tell humans (a core/v1 Event), then delete it with a uid precondition so that a
-// re-created SLB of the same name is never touched. The operator does the teardown from there.
+// status subresource), then delete it with a uid precondition so that a re-created SLB of the same name
+// is never touched, telling humans (a core/v1 Event) at the same time. The operator does the teardown
+// from there.
 
 import { API_VERSION, CONDITION_SWEPT, KIND } from '../../common/contract.ts';
 import type { Logger } from '../../common/log.ts';
@@ -170,13 +171,8 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
   const written = await writeCondition(api, slb, (cur) => sweptCondition(cur, 'True', request.reason, request.message, iso()), ctx);
   if (typeof written === 'string') return written;
 
-  // 2. The Event is for humans; failing to write it must not keep an idle backend alive.
-  try {
-    await api.createEvent(namespace, sweepEvent(slb, request, ctx.nodeName, iso()));
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message, reason: request.reason }, 'could not record the sweep Event');
-  }
-
+  // 2. Activity that arrived while the condition was being written wins: take the condition back, and
+  // say nothing to humans about a sweep that did not happen.
   if (!ctx.stillDue()) {
     try {
       await writeCondition(api, written, (cur) => sweptCondition(cur, 'False', 'Active', 'activity resumed before the delete', iso()), ctx);
@@ -186,7 +182,21 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
     return 'cancelled';
   }
 
-  // 3. The delete, only of the very object we decided about.
+  // 3. The Event, sent alongside the delete rather than before it: one round trip less between the end
+  // of the grace period and the delete. It is for humans; failing to write it must not keep an idle
+  // backend alive.
+  const recorded = api.createEvent(namespace, sweepEvent(slb, request, ctx.nodeName, iso())).catch((err: unknown) => {
+    ctx.log.warn({ err: (err as Error).message, reason: request.reason }, 'could not record the sweep Event');
+  });
+  try {
+    return await deleteExactly(api, namespace, name, uid);
+  } finally {
+    await recorded;
+  }
+}
+
+// 4. The delete, only of the very object we decided about.
+async function deleteExactly(api: SweepApi, namespace: string, name: string, uid: string): Promise<SweepOutcome> {
   try {
     await api.deleteSlb(namespace, name, uid);
     return 'deleted';
