@@ -59,3 +59,9 @@ deploy: ## apply the overlay that fits the current kubectl context and wait unti
 
 bench-operator: ## N backends created and deleted against kwok nodes: throughput, latency, writes, RSS
 	$(NODE) bench/operator/run.ts $(ARGS)
+
+bench-sidecar: ## direct vs sidecar vs nginx on loopback: HTTP req/s, WebSocket round trip and rate, idle RSS
+	$(NODE) bench/sidecar/run.ts $(ARGS)
+
+bench-sweeper: ## idle-to-deleted lag over 100 backends on a harness cluster
+	$(NODE) bench/sweeper/run.ts $(ARGS)
