@@ -65,3 +65,6 @@ bench-sidecar: ## direct vs sidecar vs nginx on loopback: HTTP req/s, WebSocket 
 
 bench-sweeper: ## idle-to-deleted lag over 100 backends on a harness cluster
 	$(NODE) bench/sweeper/run.ts $(ARGS)
+
+bench-cold-start: ## after make up: create→Ready and create→first byte through nginx for 1 and 20 backends
+	eval "$$($(NODE) e2e/harness/cli.ts env)" && $(NODE) bench/cold-start/run.ts --n 1,20 --rounds 3 $(ARGS)

@@ -44,7 +44,7 @@ case "$node_version" in
 esac
 
 if [[ $go -eq 1 ]]; then
-  step "upstream binaries from Go modules (cached by version; a cold build takes 10-15 minutes)"
-  bash e2e/cluster/build.sh kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kubelet kube-proxy
+  step "upstream binaries from Go modules: Kubernetes, etcd, kwok, CoreDNS (cached by version; a cold build takes 15-20 minutes)"
+  bash e2e/cluster/build.sh kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kubelet kube-proxy coredns
 fi
 step "ready"

@@ -6,11 +6,12 @@
 #   nginx               the router, tested on loopback and baked into the nginx image
 #   chromium            the browser tests (driven by playwright-core; never a downloaded browser)
 #   openssl             the throw-away PKI of the test cluster
+#   gcc, libc6-dev      the static pause program of the node images
 #   containerd, runc,   the real node of the end-to-end tier
 #   containernetworking-plugins, iptables, conntrack, iproute2, ethtool, socat, util-linux (nsenter, mount)
 set -euo pipefail
 
-packages=(nginx chromium openssl containerd runc containernetworking-plugins iptables conntrack iproute2 ethtool socat util-linux kmod procps)
+packages=(nginx chromium openssl gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack iproute2 ethtool socat util-linux kmod procps)
 
 missing=()
 for p in "${packages[@]}"; do

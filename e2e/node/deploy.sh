@@ -46,11 +46,6 @@ say "context $context: applying ${dir#"$root"/}"
 # Server-side: the CRD's schema is too large for client-side apply's last-applied annotation.
 k apply --server-side --force-conflicts --field-manager=spawner-deploy -k "$dir" | sed 's/^/deploy:   /' >&2
 k wait --for=condition=Established --timeout=120s crd/sessionlivedbackends.spawner.dev >/dev/null
-# Until manifests/base lists ../sweeper, apply the sweeper beside it (a no-op once the base has it).
-if [[ -f "$root/manifests/sweeper/kustomization.yaml" ]] && ! k kustomize "$dir" | grep -q '^kind: DaemonSet'; then
-  say "the base has no sweeper yet: applying manifests/sweeper into $namespace as well"
-  k apply --server-side --force-conflicts --field-manager=spawner-deploy -n "$namespace" -k "$root/manifests/sweeper" | sed 's/^/deploy:   /' >&2
-fi
 
 start=$SECONDS
 for kind in deployment daemonset; do
