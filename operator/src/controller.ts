@@ -23,8 +23,8 @@ export interface SpawnerControllerOptions {
 export function spawnerController(opts: SpawnerControllerOptions) {
   const ns = opts.namespace || undefined;
   const children = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const pods = new ChildCache<V1Pod>(() => undefined);
-  const services = new ChildCache<V1Service>(() => undefined);
+  const pods = new ChildCache<V1Pod>(() => undefined, 30_000, { slim: slimPod });
+  const services = new ChildCache<V1Service>(() => undefined, 30_000, { slim: slimService });
   const backends = new LatestWrites<SessionLivedBackend>();
 
   const depsFor = (ctx: ReconcileContext): SpawnerDeps => ({

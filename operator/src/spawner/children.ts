@@ -11,6 +11,7 @@ interface Created<T> {
 interface Memory<T> {
   created: Map<string, Created<T>>;
   deletedUids: Map<string, number>;
+  slim: (obj: T) => T;
 }
 
 export class ChildCache<T extends KubernetesObject> {
@@ -18,17 +19,21 @@ export class ChildCache<T extends KubernetesObject> {
   private readonly deletedUids: Map<string, number>;
   private readonly lookup: (namespace: string, name: string) => T | undefined;
   private readonly ttlMs: number;
+  private readonly slim: (obj: T) => T;
 
-  constructor(lookup: (namespace: string, name: string) => T | undefined, ttlMs = 30_000, memory?: Memory<T>) {
+  // `slim` trims what is remembered of a create's answer as the informer trims what it caches: under
+  // load thousands of answers (managedFields and all) wait here for the watch to catch up.
+  constructor(lookup: (namespace: string, name: string) => T | undefined, ttlMs = 30_000, memory?: Partial<Memory<T>>) {
     this.lookup = lookup;
     this.ttlMs = ttlMs;
     this.created = memory?.created ?? new Map();
     this.deletedUids = memory?.deletedUids ?? new Map();
+    this.slim = memory?.slim ?? ((obj) => obj);
   }
 
   // The same memory of our writes over another view of the cache (each reconcile brings its own).
   withLookup(lookup: (namespace: string, name: string) => T | undefined): ChildCache<T> {
-    return new ChildCache(lookup, this.ttlMs, { created: this.created, deletedUids: this.deletedUids });
+    return new ChildCache(lookup, this.ttlMs, { created: this.created, deletedUids: this.deletedUids, slim: this.slim });
   }
 
   get(namespace: string, name: string, now = Date.now()): T | undefined {
@@ -41,7 +46,7 @@ export class ChildCache<T extends KubernetesObject> {
   }
 
   rememberCreated(obj: T, now = Date.now()): void {
-    this.created.set(`${obj.metadata?.namespace}/${obj.metadata?.name}`, { obj, at: now });
+    this.created.set(`${obj.metadata?.namespace}/${obj.metadata?.name}`, { obj: this.slim(obj), at: now });
   }
 
   rememberDeleted(uid: string, now = Date.now()): void {
@@ -61,6 +66,8 @@ export class LatestWrites<T extends KubernetesObject> {
   private readonly written = new Map<string, { superseded: Set<string>; result: T }>();
 
   remember(base: T, result: T): void {
+    // The answer to a patch carries managedFields; what the cache would hold does not.
+    if (result.metadata?.managedFields) result = { ...result, metadata: { ...result.metadata, managedFields: undefined } };
     const key = keyOfObj(base);
     const superseded = this.written.get(key)?.superseded ?? new Set<string>();
     superseded.add(base.metadata?.resourceVersion ?? '');
