@@ -1,6 +1,6 @@
 #!/bin/sh
 # Renders nginx.conf.template into a prefix directory that `nginx -p DIR -c nginx.conf` runs from:
-#   DIR/nginx.conf, DIR/html/waiting.html, DIR/temp/
+#   DIR/nginx.conf, DIR/html/waiting.html, DIR/html/gone.html, DIR/temp/
 # Only the five SPAWNER_* placeholders below are replaced, and each value is checked first, so a
 # bad setting stops the container with a message naming the variable instead of a broken config.
 #
@@ -63,4 +63,4 @@ if grep -n '\${' "$out/nginx.conf.tmp" >&2; then
   fail "the template has a placeholder render.sh does not know (lines above)"
 fi
 mv "$out/nginx.conf.tmp" "$out/nginx.conf"
-cp "$src/waiting.html" "$out/html/waiting.html"
+cp "$src/waiting.html" "$src/gone.html" "$out/html/"

@@ -92,6 +92,12 @@ describeWithNginx('nginx routing /p/<name>/ to the backends', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let nginx: RunningNginx;
   const at = (path: string, headers?: Record<string, string>) => get(nginx.port, path, headers);
+  const accessLog = () =>
+    nginx
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   beforeAll(async () => {
     backend = await startBackend();
@@ -231,23 +237,75 @@ describeWithNginx('nginx routing /p/<name>/ to the backends', () => {
     expect(reply.body).toBe(readFileSync(new URL('../waiting.html', import.meta.url), 'utf8'));
   });
 
-  test('shows the waiting page, marked unresolved, for a name with no Service', async () => {
-    const reply = await at('/p/ghost/');
-    expect(reply.status).toBe(503);
-    expect(reply.headers['retry-after']).toBe('2');
+  test('answers 404 with the ended-session page, marked unresolved, for a name with no Service', async () => {
+    const reply = await at('/p/ghost/some/page?x=1');
+    expect(reply.status).toBe(404);
+    expect(reply.headers['cache-control']).toBe('no-store');
     expect(reply.headers['x-spawner-waiting']).toBe('unresolved');
-    expect(reply.body).toContain('Starting your session');
+    expect(reply.headers['retry-after']).toBeUndefined();
+    expect(reply.headers['content-type']).toContain('text/html');
+    expect(reply.body).toBe(readFileSync(new URL('../gone.html', import.meta.url), 'utf8'));
+    expect(reply.body).toContain('This session has ended or does not exist');
     expect(dns.questions.map((q) => q.name)).toContain(fqdn('ghost'));
   });
 
-  test('a WebSocket to a backend that is not up gets 503', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${nginx.port}/p/starting/ws`);
+  test('logs the ended-session answer with the backend’s name and status 404', async () => {
+    await at('/p/logged-ghost/');
+    const deadline = Date.now() + DEADLINE_MS;
+    let line: Record<string, unknown> | undefined;
+    while (!line && Date.now() < deadline) {
+      line = accessLog().find((entry) => entry.name === 'logged-ghost');
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(line).toMatchObject({ component: 'nginx', namespace: NAMESPACE, status: 404, upstream: '' });
+  });
+
+  test.each([
+    ['//spawner/gone'],
+    ['//spawner/waiting'],
+    ['/%2Fspawner/waiting'],
+    ['/spawner/gone'],
+    ['/gone.html'],
+    ['/waiting.html'],
+  ])('does not serve nginx’s own pages from outside: %s is a bare 404', async (path) => {
+    const reply = await at(path);
+    expect(reply.status).toBe(404);
+    expect(reply.headers['x-spawner-waiting']).toBeUndefined();
+    expect(reply.body).not.toContain('This session has ended');
+    expect(reply.body).not.toContain('Starting your session');
+  });
+
+  test.each([
+    ['starting', 503],
+    ['ghost', 404],
+  ])('a WebSocket to %s, which is not up, gets %d', async (name, expected) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${nginx.port}/p/${name}/ws`);
     const status = await new Promise<number>((resolve) => {
       ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.once('open', () => resolve(101));
       ws.once('error', () => resolve(0));
     });
-    expect(status).toBe(503);
+    expect(status).toBe(expected);
+  });
+
+  // nginx's static pages refuse POST with 405; the error_page URI turns the request into a GET first.
+  test.each([
+    ['starting', 503, 'starting', 'Starting your session'],
+    ['ghost', 404, 'unresolved', 'This session has ended or does not exist'],
+  ])('a POST to %s gets the same page as a GET (%d, %s)', async (name, status, marker, text) => {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: nginx.port, path: `/p/${name}/form`, method: 'POST' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end('a=1');
+    });
+    expect(reply.status).toBe(status);
+    expect(reply.headers['x-spawner-waiting']).toBe(marker);
+    expect(reply.body).toContain(text);
   });
 
   test('shows the waiting page for a 502 from the sidecar (app not listening yet)', async () => {
@@ -266,7 +324,8 @@ describeWithNginx('nginx routing /p/<name>/ to the backends', () => {
   const longName = `a${'b'.repeat(62)}`; // 63 characters: still a DNS label
   test('accepts the longest valid name (and asks DNS about it)', async () => {
     const reply = await at(`/p/${longName}/`);
-    expect(reply.status).toBe(503);
+    expect(reply.status).toBe(404);
+    expect(reply.headers['x-spawner-waiting']).toBe('unresolved');
     expect(dns.questions.map((q) => q.name)).toContain(fqdn(longName));
   });
 
@@ -314,12 +373,7 @@ describeWithNginx('nginx routing /p/<name>/ to the backends', () => {
     const deadline = Date.now() + DEADLINE_MS;
     let line: Record<string, unknown> | undefined;
     while (!line && Date.now() < deadline) {
-      line = nginx
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((entry) => entry.path === '/p/alive/logged');
+      line = accessLog().find((entry) => entry.path === '/p/alive/logged');
       if (!line) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(line).toMatchObject({ component: 'nginx', namespace: NAMESPACE, name: 'alive', status: 200 });
@@ -344,6 +398,7 @@ describe('render.sh', () => {
     expect(conf).toContain('resolver 10.96.0.10 valid=5s ipv6=off;');
     expect(conf).toContain('proxy_pass http://$spawner_backend.backends.svc.cluster.local:80$spawner_rest;');
     expect(readFileSync(join(dir, 'html', 'waiting.html'), 'utf8')).toContain('Starting your session');
+    expect(readFileSync(join(dir, 'html', 'gone.html'), 'utf8')).toContain('This session has ended or does not exist');
   });
 
   test.each([
