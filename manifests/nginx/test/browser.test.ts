@@ -1,5 +1,7 @@
 // A real browser (Debian's Chromium, driven by playwright-core) against the real nginx: the waiting
-// page turns into the game by itself once the backend starts, and two pages play drop-four by clicks.
+// page turns into the game by itself once the backend starts, and two pages play drop-four by clicks;
+// the ended-session page (404) turns into the app when the name resolves after all (a link opened the
+// instant its backend was created), and a waiting page whose backend is deleted turns into it.
 
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { accessSync, constants } from 'node:fs';
@@ -12,6 +14,9 @@ import { findNginx, freePort, startNginx, type RunningNginx } from './nginx-harn
 jest.setTimeout(120_000);
 const STEP_MS = 30_000;
 const NAME = 'drop-four-b7x2k';
+const LATE = 'drop-four-late9'; // has no Service when first opened, then gets one
+const DOOMED = 'drop-four-gone3'; // has a Service but no answer, then is deleted
+const fqdn = (name: string) => `${name}.games.svc.cluster.local`;
 
 function findChromium(): string | null {
   for (const candidate of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
@@ -43,12 +48,15 @@ describeWithBrowser('in a browser, through nginx', () => {
   let browser: Browser;
   let game: RunningServer | undefined;
   let gamePort: number;
+  // The stand-in reads this map on every question, so tests add and remove Services.
+  const services = new Map<string, string>();
   const log = createLogger('drop-four-test', 'silent');
 
   beforeAll(async () => {
     // The backend's port is fixed up front but nothing listens there yet: a backend still starting.
     gamePort = await freePort();
-    dns = await startDnsStandIn(new Map([[`${NAME}.games.svc.cluster.local`, '127.0.0.1']]));
+    services.set(fqdn(NAME), '127.0.0.1');
+    dns = await startDnsStandIn(services);
     nginx = await startNginx(nginxBinary!, {
       namespace: 'games',
       clusterDomain: 'cluster.local',
@@ -66,7 +74,7 @@ describeWithBrowser('in a browser, through nginx', () => {
     await dns?.close();
   });
 
-  const url = () => `http://127.0.0.1:${nginx.port}/p/${NAME}/`;
+  const url = (name = NAME) => `http://127.0.0.1:${nginx.port}/p/${name}/`;
   // Waits until the element's text matches (locators re-query the live page until then).
   const waitText = (page: Page, selector: string, text: RegExp) => page.locator(selector, { hasText: text }).waitFor({ timeout: STEP_MS });
   const waitDiscs = (page: Page, n: number) => page.locator('.cell[data-disc]').nth(n - 1).waitFor({ timeout: STEP_MS });
@@ -109,5 +117,32 @@ describeWithBrowser('in a browser, through nginx', () => {
     await yellow.close();
     await waitText(red, '#notice', /Yellow left the game/);
     await red.close();
+  });
+  test('an unknown name shows the ended-session page (404), which opens the app if the name resolves soon after', async () => {
+    game ??= await startServer({ port: gamePort, host: '127.0.0.1', serveStatus: false, log });
+    const page = await browser.newPage();
+    const first = await page.goto(url(LATE));
+    expect(first?.status()).toBe(404);
+    expect(await first?.headerValue('x-spawner-waiting')).toBe('unresolved');
+    await page.getByRole('heading', { name: 'This session has ended or does not exist' }).waitFor({ timeout: STEP_MS });
+
+    // The Service appears (nginx notices once its cached "no such name" expires); the page's few
+    // checks see the app's own answer and reload into it.
+    services.set(fqdn(LATE), '127.0.0.1');
+    await page.getByRole('heading', { name: 'drop-four' }).waitFor({ timeout: STEP_MS });
+    await page.close();
+  });
+
+  test('a waiting page whose backend is deleted turns into the ended-session page', async () => {
+    // Resolves to an address where nothing listens: a Service whose Pod is not ready.
+    services.set(fqdn(DOOMED), '127.0.0.2');
+    const page = await browser.newPage();
+    const first = await page.goto(url(DOOMED));
+    expect(first?.status()).toBe(503);
+    await page.getByRole('heading', { name: 'Starting your session…' }).waitFor({ timeout: STEP_MS });
+
+    services.delete(fqdn(DOOMED));
+    await page.getByRole('heading', { name: 'This session has ended or does not exist' }).waitFor({ timeout: STEP_MS });
+    await page.close();
   });
 });
