@@ -51,11 +51,16 @@ describe('the drop-four demo', () => {
     expect((await fetch(`${url}no-such-file`)).status).toBe(404);
   });
 
-  test('a malformed name is 404; a well-formed unknown one gets the waiting page, marked unresolved', async () => {
-    expect((await fetch(`${publicBase}/p/Not_A_Name/`)).status).toBe(404);
+  test('a malformed name is a bare 404; a well-formed unknown one gets the ended-session page (404), marked unresolved', async () => {
+    const malformed = await fetch(`${publicBase}/p/Not_A_Name/`);
+    expect(malformed.status).toBe(404);
+    expect(malformed.headers.get('x-spawner-waiting')).toBeNull();
+    // No Service by that name (nginx asks the cluster DNS): unknown or ended, not starting.
     const unknown = await fetch(`${publicBase}/p/e2e-nobody-here/`);
-    expect(unknown.status).toBe(503);
+    expect(unknown.status).toBe(404);
     expect(unknown.headers.get('x-spawner-waiting')).toBe('unresolved');
+    expect(unknown.headers.get('cache-control')).toBe('no-store');
+    expect(await unknown.text()).toContain('This session has ended or does not exist');
   });
 
   test('two WebSocket players play to a win while the sidecar counts 2 connections', async () => {
