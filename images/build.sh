@@ -84,7 +84,7 @@ inputs_hash() { # <name>
     echo "$version"
     case "$name" in
       pause) cat "$here/pause/pause.c" ;;
-      nginx) dpkg-query -W nginx-light nginx-common 2>/dev/null || true; cat "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html} ;;
+      nginx) dpkg-query -W nginx-light nginx-common 2>/dev/null || true; cat "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html,gone.html} ;;
       *)
         local ws="$name"; [[ "$name" != drop-four ]] || ws=demo
         stat -c '%s %Y' "$node_bin"
@@ -133,7 +133,7 @@ build_image() { # <name>
       mkdir -p "$rootfs/var/log/nginx" "$rootfs/var/lib/nginx"
       # The router's files, as the ConfigMap of manifests/nginx also mounts them (so the image runs alone too).
       install -d -m 0755 "$rootfs/etc/spawner-nginx"
-      install -m 0644 "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html} "$rootfs/etc/spawner-nginx/"
+      install -m 0644 "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html,gone.html} "$rootfs/etc/spawner-nginx/"
       assemble nginx "$rootfs" -- --entrypoint '["/bin/sh","/etc/spawner-nginx/entrypoint.sh"]' --user 101:101 ;;
   esac
 }
