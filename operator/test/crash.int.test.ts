@@ -23,7 +23,10 @@ let operatorKc = '';
 let operator: OperatorProcess | undefined;
 
 type Kind = 'SessionLivedBackend' | 'Pod' | 'Service';
-type Seen = { kind: Kind; type: string; name: string; uid: string; owner?: string };
+// rv: the resourceVersion the event carried. Events come from three independent watches, so their
+// arrival order means nothing across kinds; resourceVersions of one etcd do order them (a harness fact,
+// not an API promise: Kubernetes calls them opaque).
+type Seen = { kind: Kind; type: string; name: string; uid: string; owner?: string; rv: number };
 const seen: Seen[] = [];
 const caches = new Map<Kind, Informer<Slb | V1Pod | V1Service>>();
 
@@ -56,7 +59,7 @@ beforeAll(async () => {
       const inf = createInformer<Slb | V1Pod | V1Service>({ kubeConfig: kc, path, log });
       inf.onEvent((ev) => {
         const m = ev.obj.metadata!;
-        seen.push({ kind, type: ev.type, name: m.name!, uid: m.uid!, owner: m.ownerReferences?.find((r) => r.controller)?.uid });
+        seen.push({ kind, type: ev.type, name: m.name!, uid: m.uid!, owner: m.ownerReferences?.find((r) => r.controller)?.uid, rv: Number(m.resourceVersion) });
       });
       caches.set(kind, inf);
       return inf.start();
@@ -152,13 +155,14 @@ test(`${TOTAL} backends created and half deleted while the operator is SIGKILLed
   // The finalizer held each deleted backend until its children were gone.
   const finalized = [...deleted].filter((n) => seen.some((s) => s.kind === 'Pod' && s.name === n && s.type === 'add'));
   process.stderr.write(`[crash] ${finalized.length} of ${deleted.size} deleted backends had children to tear down\n`);
+  const deletedAt = (kind: Kind, name: string) => seen.find((s) => s.kind === kind && s.name === name && s.type === 'delete')?.rv;
   for (const name of deleted) {
-    const backendGone = seen.findIndex((s) => s.kind === 'SessionLivedBackend' && s.name === name && s.type === 'delete');
-    expect({ name, backendGone: backendGone >= 0 }).toEqual({ name, backendGone: true });
+    const backendGone = deletedAt('SessionLivedBackend', name);
+    expect({ name, backendGone: backendGone !== undefined }).toEqual({ name, backendGone: true });
     for (const kind of ['Pod', 'Service'] as const) {
-      const childGone = seen.findIndex((s) => s.kind === kind && s.name === name && s.type === 'delete');
+      const childGone = deletedAt(kind, name);
       const hadChild = seen.some((s) => s.kind === kind && s.name === name && s.type === 'add');
-      if (hadChild) expect({ name, kind, goneBeforeBackend: childGone >= 0 && childGone < backendGone }).toEqual({ name, kind, goneBeforeBackend: true });
+      if (hadChild) expect({ name, kind, goneBeforeBackend: childGone !== undefined && childGone < backendGone! }).toEqual({ name, kind, goneBeforeBackend: true });
     }
   }
 }, 15 * 60_000);

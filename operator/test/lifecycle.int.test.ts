@@ -22,9 +22,10 @@ let dir = '';
 let operator: OperatorProcess | undefined;
 let operatorKc = '';
 
-// Everything that happens to backends, Pods and Services in the namespace, in the order the API server
-// reported it: lets a test check the order of deletions, not only the end state.
-type Seen = { kind: string; type: string; name: string; uid: string; phase?: string };
+// Everything that happens to backends, Pods and Services in the namespace: lets a test check the order
+// of deletions, not only the end state. Three independent watches: arrival order means nothing across
+// kinds, the resourceVersions of one etcd do order them (a harness fact; the API calls them opaque).
+type Seen = { kind: string; type: string; name: string; uid: string; phase?: string; rv: number };
 const seen: Seen[] = [];
 const informers: Informer<Slb | V1Pod | V1Service>[] = [];
 
@@ -40,7 +41,7 @@ function watchNamespace(): Promise<unknown> {
       const inf = createInformer<Slb | V1Pod | V1Service>({ kubeConfig: kc, path, log });
       inf.onEvent((ev) => {
         const obj = ev.obj;
-        seen.push({ kind, type: ev.type, name: obj.metadata!.name!, uid: obj.metadata!.uid!, phase: (obj as Slb).status?.phase });
+        seen.push({ kind, type: ev.type, name: obj.metadata!.name!, uid: obj.metadata!.uid!, phase: (obj as Slb).status?.phase, rv: Number(obj.metadata!.resourceVersion) });
       });
       informers.push(inf);
       return inf.start();
@@ -155,14 +156,14 @@ describe('a backend from creation to deletion', () => {
     expect(await getSlb(custom, namespace, name)).toBeUndefined();
     await gone('the Pod to be gone', () => getPod(core, namespace, name));
     await gone('the Service to be gone', () => getService(core, namespace, name));
-    // The watch lags the API a little: wait until it has seen the backend go.
-    await waitFor(() => seen.slice(mark).some((s) => s.kind === 'SessionLivedBackend' && s.type === 'delete'), {
-      what: 'the watch to see the backend deleted',
-      timeoutMs,
-    });
+    // The watches lag the API a little: wait until they have seen all three go.
+    await waitFor(
+      () => ['SessionLivedBackend', 'Pod', 'Service'].every((kind) => seen.slice(mark).some((s) => s.kind === kind && s.name === name && s.type === 'delete')),
+      { what: 'the watches to see the backend, its Pod and its Service deleted', timeoutMs },
+    );
 
     const after = seen.slice(mark);
-    const at = (pred: (s: Seen) => boolean) => after.findIndex(pred);
+    const at = (pred: (s: Seen) => boolean) => after.find(pred)?.rv ?? -1;
     const terminating = at((s) => s.kind === 'SessionLivedBackend' && s.phase === 'Terminating');
     const podGone = at((s) => s.kind === 'Pod' && s.uid === podUid && s.type === 'delete');
     const serviceGone = at((s) => s.kind === 'Service' && s.uid === serviceUid && s.type === 'delete');
