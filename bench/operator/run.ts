@@ -3,7 +3,7 @@
 // create→Pod and create→Ready latency, the operator's API writes per backend as the API server counted
 // them (apiserver_request_total), and the operator's RSS and CPU time.
 //
-//   node bench/operator/run.ts [--n 100,1000,5000] [--nodes 4] [--concurrency 8] [--parallel 32]
+//   node bench/operator/run.ts [--n 100,1000,5000] [--nodes 4] [--concurrency C] [--parallel 32]
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
   options: {
     n: { type: 'string', default: '100,1000' },
     nodes: { type: 'string', default: '4' },
-    concurrency: { type: 'string', default: '8' }, // the operator's --concurrency
+    concurrency: { type: 'string', default: '' }, // the operator's --concurrency (default: its own)
     parallel: { type: 'string', default: '32' }, // creates/deletes in flight from the benchmark
     // 0: create as fast as the API server takes them; R > 0: one create every 1/R s (open loop), to see
     // the operator's reaction at a rate the cluster sustains.
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
       dir,
       identity: 'bench',
       leaseName: `bench-${Date.now().toString(36)}`,
-      extraArgs: [`--concurrency=${args.concurrency}`],
+      extraArgs: args.concurrency ? [`--concurrency=${args.concurrency}`] : [],
       nodeArgs: [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...args['node-args']!.split(' ').filter(Boolean)],
     });
     await operator.ready();

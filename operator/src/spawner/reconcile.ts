@@ -99,7 +99,9 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
     deps.log.info({ from: from ?? null, to, reason: next.reason }, 'phase changed');
     deps.onPhaseChange?.(updated, from, to);
     const readyCondition = next.conditions?.find((c) => c.type === 'Ready');
-    await emit(deps, updated, phaseChangeEvent(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? ''));
+    // Not awaited: the Event is a courtesy (emit logs its failure), and under load its round trip would
+    // hold a worker that the next backend is waiting for.
+    void emit(deps, updated, phaseChangeEvent(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? ''));
   }
   return { slb: updated };
 }
