@@ -191,14 +191,18 @@ export class BackendTracker {
       this.#arm(delay);
       return;
     }
-    if (this.#finished) return;
-    this.#sweeping = false;
     if (outcome === 'cancelled') {
+      if (this.#finished) return;
+      this.#sweeping = false;
       this.#log.info('sweep cancelled: activity resumed');
       this.#evaluate();
       return;
     }
+    // The record of what the sweeper did, even when the deletion's own watch event (which can arrive
+    // while the Event is still being written) has already finished this tracker.
     this.#log.info({ outcome }, outcome === 'deleted' ? 'swept' : 'not swept: the object changed');
+    if (this.#finished) return;
+    this.#sweeping = false;
     this.#finish(outcome);
   }
 

@@ -151,7 +151,8 @@ describe('the sweeper on a real control plane', () => {
       involvedObject: { kind: 'SessionLivedBackend', name: 'with-ws', uid: swept.metadata.uid },
       source: { component: 'spawner-sweeper', host: NODE },
     });
-    expect(sweeperSaw('with-ws', 'swept')).toBe(true);
+    // The sweeper logs 'swept' once its delete call has returned, which may be after we saw the deletion.
+    await waitFor(() => sweeperSaw('with-ws', 'swept'), { what: "the sweeper's 'swept' log line" });
     await finish('with-ws');
   });
 
@@ -273,7 +274,7 @@ describe('the sweeper on a real control plane', () => {
     expect(await sweeper.stop()).toBe(0);
     sweeper = await startSweeper({ kubeconfigFile, nodeName: NODE, namespace, sidecarAdminPort: adminPort, extraArgs: SWEEPER_ARGS });
     const swept = await untilSwept('restart');
-    expect(sweeperSaw('restart', 'swept')).toBe(true); // the new process did it
+    await waitFor(() => sweeperSaw('restart', 'swept'), { what: "the new sweeper process's 'swept' log line" });
     expect(sweptCondition(swept)).toMatchObject({ status: 'True', reason: 'Idle' });
     expect(Date.parse(sweptCondition(swept)!.lastTransitionTime)).toBeGreaterThanOrEqual(wholeSecond(closedAt + grace * 1000));
     await finish('restart');
