@@ -2,28 +2,15 @@
 // downloaded browser) opens a backend's public URL through nginx on the cluster and plays a move
 // that the second player's page shows. The screenshot lands in e2e/artifacts/.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from '../harness/paths.ts';
 import { createSlb, deleteSlb, fetchRouted, waitForPhase } from './support.ts';
+import { findChromium } from '../harness/chromium.ts';
 
 jest.setTimeout(300_000);
 const STEP_MS = 60_000;
-
-function findChromium(): string | undefined {
-  for (const candidate of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (!candidate) continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.warn('SKIPPING the browser e2e test: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)');

@@ -4,12 +4,12 @@
 // instant its backend was created), and a waiting page whose backend is deleted turns into it.
 
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createLogger } from '../../../common/log.ts';
 import { startServer, type RunningServer } from '../../../demo/src/server.ts';
 import { startDnsStandIn, type DnsStandIn } from './dns-stand-in.ts';
 import { findNginx, freePort, startNginx, type RunningNginx } from './nginx-harness.ts';
+import { findChromium } from '../../../e2e/harness/chromium.ts';
 
 jest.setTimeout(120_000);
 const STEP_MS = 30_000;
@@ -17,19 +17,6 @@ const NAME = 'drop-four-b7x2k';
 const LATE = 'drop-four-late9'; // has no Service when first opened, then gets one
 const DOOMED = 'drop-four-gone3'; // has a Service but no answer, then is deleted
 const fqdn = (name: string) => `${name}.games.svc.cluster.local`;
-
-function findChromium(): string | null {
-  for (const candidate of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (!candidate) continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const nginxBinary = findNginx();
 const chromiumBinary = findChromium();
