@@ -38,6 +38,9 @@ const { values: args } = parseArgs({
     // the operator's reaction at a rate the cluster sustains.
     rate: { type: 'string', default: '0' },
     'keep-cluster': { type: 'boolean', default: false },
+    // Extra kube-apiserver flags for the benchmark's own cluster, e.g.
+    // '--feature-gates=DisableAllocatorDualWrite=true' (Service creation cost, see the README).
+    'apiserver-args': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
     // Also measure the cluster without the operator: the benchmark itself creates each backend's Pod and
@@ -283,7 +286,7 @@ async function main(): Promise<void> {
   const stateFile = process.env.SPAWNER_CLUSTER_STATE ?? path.join(repoRoot, '.cache/cluster/bench-operator.json');
   let kubeconfig = given;
   if (!kubeconfig) {
-    const info = await up({ stateFile, nodes: Number(args.nodes), log });
+    const info = await up({ stateFile, nodes: Number(args.nodes), log, apiserverExtraArgs: args['apiserver-args']!.split(' ').filter(Boolean) });
     kubeconfig = info.kubeconfig;
   }
   const kc = loadKubeConfig(kubeconfig);
