@@ -51,10 +51,19 @@ async function allReady(count: number): Promise<void> {
   );
 }
 
-// Who wrote: the Events the operator records name the replica (reportingInstance).
+// Who wrote: the Events the operator records name the replica (reportingInstance). Each backend's Ready
+// Event follows its status write a moment later: wait until every backend has one.
 async function eventReporters(names: string[]): Promise<Set<string>> {
-  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${KIND}` });
-  return new Set(events.items.filter((e) => names.includes(e.involvedObject.name!)).map((e) => e.reportingInstance!));
+  const events = await waitFor(
+    async () => {
+      const list = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${KIND}` })).items;
+      const missing = names.filter((n) => !list.some((e) => e.involvedObject.name === n && e.reason === 'Ready'));
+      if (missing.length) throw new Error(`no Ready Event yet for ${missing.join(', ')}`);
+      return list;
+    },
+    { what: 'a Ready Event for every backend', timeoutMs: 60_000 },
+  );
+  return new Set(events.filter((e) => names.includes(e.involvedObject.name!)).map((e) => e.reportingInstance!));
 }
 
 test('only the leader reconciles; killed, it is replaced once its Lease has expired', async () => {

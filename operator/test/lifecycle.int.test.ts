@@ -62,6 +62,18 @@ const slbPhase = (name: string, phase: string) =>
 const gone = (what: string, read: () => Promise<unknown>) =>
   waitFor(async () => (await read()) === undefined, { what, timeoutMs, failFast: operatorDied });
 
+// The operator records an Event on each phase change without holding up the status write: poll for them.
+const eventReasons = (name: string, reasons: string[]) =>
+  waitFor(
+    async () => {
+      const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND}` });
+      const have = events.items.map((e) => e.reason);
+      if (!reasons.every((r) => have.includes(r))) throw new Error(`Events so far: ${have.join(', ') || 'none'}`);
+      return true;
+    },
+    { what: `Events ${reasons.join(', ')} for ${name}`, timeoutMs, failFast: operatorDied },
+  );
+
 function operatorDied(): string | undefined {
   const why = operator?.exited();
   return why ? `the operator ${why}; last log lines:\n${operator!.tail()}` : undefined;
@@ -228,8 +240,7 @@ describe('children taken away', () => {
     expect(await getPod(core, namespace, name)).toBeUndefined();
     expect(seen.filter((s) => s.kind === 'Pod' && s.name === name && s.type === 'add')).toHaveLength(1);
     expect((await getSlb(custom, namespace, name))!.status?.phase).toBe('Failed');
-    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND}` });
-    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Ready', 'PodLost']));
+    await eventReasons(name, ['Ready', 'PodLost']);
   }, 3 * timeoutMs);
 });
 
@@ -240,8 +251,7 @@ test('startupTimeoutSeconds passes before the Pod is Ready: Failed with reason S
   expect(failed.status?.reason).toBe('StartupTimeout');
   expect(failed.status?.message).toMatch(/startupTimeoutSeconds \(3 s\).*scheduled/);
   expect(failed.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'StartupTimeout' });
-  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND}` });
-  expect(events.items.map((e) => e.reason)).toContain('StartupTimeout');
+  await eventReasons(name, ['StartupTimeout']);
 }, 2 * timeoutMs);
 
 test('a forced deletion (finalizer removed by hand while no operator runs): garbage collection removes the children', async () => {
