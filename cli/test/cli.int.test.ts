@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { apiClients, impersonating, kubectl, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
 import { freePorts } from '../../e2e/harness/net.ts';
 import {
-  createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
+  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
 import type { SessionLivedBackend } from '../../schema/generated/types.ts';
 import { EXIT } from '../src/errors.ts';
@@ -37,14 +37,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  // Delete the namespace while the operator still runs, so that it finalizes the backends in it.
-  if (core && ns) {
-    await deleteNamespace(core, ns);
-    await waitFor(
-      async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', ns, '-o', 'name'])).trim() === '' ? true : undefined),
-      { what: `the backends of ${ns} to be finalized`, timeoutMs: 90_000 },
-    ).catch(() => undefined);
-  }
+  if (core && ns) await deleteNamespaceWithBackends(core, ns);
   await operator?.stop();
 }, 180_000);
 

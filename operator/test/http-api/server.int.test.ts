@@ -8,7 +8,7 @@ import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client
 import { apiClients, kubectl, loadKubeConfig, waitFor } from '../../../e2e/harness/kube.ts';
 import { freePorts } from '../../../e2e/harness/net.ts';
 import {
-  createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, operatorMain, operatorNamespace, startOperator, tempDir,
+  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, operatorMain, operatorNamespace, startOperator, tempDir,
   type OperatorProcess,
 } from '../support/operator-process.ts';
 import { getSlb } from '../support/slbs.ts';
@@ -48,14 +48,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  // Delete the namespace while the operator still runs, so that it finalizes the backends in it.
-  if (core && ns) {
-    await deleteNamespace(core, ns);
-    await waitFor(
-      async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', ns, '-o', 'name'])).trim() === '' ? true : undefined),
-      { what: `the backends of ${ns} to be finalized`, timeoutMs: 90_000 },
-    ).catch(() => undefined);
-  }
+  if (core && ns) await deleteNamespaceWithBackends(core, ns);
   await operator?.stop();
 }, 180_000);
 

@@ -60,6 +60,19 @@ export async function deleteNamespace(core: CoreV1Api, name: string): Promise<vo
   });
 }
 
+/**
+ * Deletes a test namespace while its operator still runs, and waits (best effort) until the operator
+ * has finalized the backends in it; without a running operator their finalizers would keep the
+ * namespace Terminating for good.
+ */
+export async function deleteNamespaceWithBackends(core: CoreV1Api, name: string): Promise<void> {
+  await deleteNamespace(core, name);
+  await waitFor(
+    async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', name, '-o', 'name'])).trim() === '' ? true : undefined),
+    { what: `the backends of ${name} to be finalized`, timeoutMs: 90_000 },
+  ).catch(() => undefined);
+}
+
 export interface OperatorOptions {
   kubeconfig: string; // the impersonating kubeconfig file
   dir: string; // where the log goes
