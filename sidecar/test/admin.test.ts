@@ -5,7 +5,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import type { BackendActivity } from '../../common/contract.ts';
 import type { Sidecar, SidecarOptions } from '../src/sidecar.ts';
-import { closedPort, getJson, request, startTestSidecar, startUpstream, waitFor, type Upstream } from './helpers.ts';
+import { closedPort, getJson, request, startTestSidecar, startUpstream, waitFor, openWs, type Upstream } from './helpers.ts';
 
 const RETRY = 'retry: 1000\n\n';
 const event = (active_connections: number, seconds_inactive: number, listening = true, ready = listening) =>
@@ -51,14 +51,6 @@ function subscribe(port: number): Promise<Stream> {
       resolve({ res, text: () => text });
     });
     req.on('error', reject);
-  });
-}
-
-function openWs(port: number): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
   });
 }
 

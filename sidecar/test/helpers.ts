@@ -2,7 +2,7 @@
 // wait for conditions, never for fixed times).
 import http, { type IncomingMessage, type RequestListener } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { createLogger } from '../../common/log.ts';
 import { startSidecar, type Sidecar, type SidecarOptions } from '../src/sidecar.ts';
 
@@ -126,4 +126,13 @@ export function collect(socket: net.Socket): { text: () => string; ended: () => 
   socket.on('end', () => (ended = true));
   socket.on('close', () => (ended = true));
   return { text: () => received, ended: () => ended };
+}
+
+/** A WebSocket to the given loopback port, once it is open. */
+export function openWs(port: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
 }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import WebSocket from 'ws';
 import type { BackendActivity } from '../../common/contract.ts';
-import { closedPort, connectRaw, getJson, readBody, request, startTestSidecar, startUpstream, waitFor } from './helpers.ts';
+import { closedPort, connectRaw, getJson, readBody, request, startTestSidecar, startUpstream, waitFor, openWs } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -34,14 +34,6 @@ function startSlowRequest(port: number): Promise<{ body: Promise<string> }> {
       resolve({ body: readBody(res).then((b) => b.toString()) });
     });
     req.on('error', reject);
-  });
-}
-
-function openWs(port: number): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
   });
 }
 
