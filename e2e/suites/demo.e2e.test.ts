@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../harness/paths.ts';
 import {
-  createSlb, deleteSlb, fetchRouted, getSlb, kubectl, player, publicBase, sidecarStatus, slbManifest, waitFor, waitForPhase, wsUrl,
+  createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, sidecarStatus, slbManifest, waitFor, waitForPhase,
 } from './support.ts';
 
 jest.setTimeout(300_000);
@@ -65,12 +65,7 @@ describe('the drop-four demo', () => {
 
   test('two WebSocket players play to a win while the sidecar counts 2 connections', async () => {
     await fetchRouted(url);
-    const red = player(wsUrl(name));
-    await red.opened;
-    await red.until((m) => m.type === 'state' && m.you === 'red');
-    const yellow = player(wsUrl(name));
-    await yellow.opened;
-    await yellow.until((m) => m.type === 'state' && m.you === 'yellow');
+    const { red, yellow } = await joinTwoPlayers(name);
     try {
       const pod = (await getSlb(name))!.status!.podName!;
       const during = await waitFor(

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { current, restartComponent } from '../harness/cluster.ts';
 import { defaultStateFile } from '../harness/paths.ts';
-import { createSlb, deleteSlb, fetchRouted, getSlb, kubectl, player, waitFor, waitForGone, waitForPhase, wsUrl } from './support.ts';
+import { createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, waitFor, waitForGone, waitForPhase } from './support.ts';
 
 jest.setTimeout(400_000);
 const operatorNamespace = 'spawner-system';
@@ -74,12 +74,7 @@ describeOnHarnessNode('the kubelet is restarted', () => {
       metadata: { uid: string };
     };
     await fetchRouted(`${ready.status!.url}`);
-    const red = player(wsUrl(name));
-    await red.opened;
-    await red.until((m) => m.type === 'state' && m.you === 'red');
-    const yellow = player(wsUrl(name));
-    await yellow.opened;
-    await yellow.until((m) => m.type === 'state' && m.you === 'yellow');
+    const { red, yellow } = await joinTwoPlayers(name);
 
     const phases = new Set<string>();
     let watching = true;

@@ -153,6 +153,17 @@ export function player(url: string) {
   return { ws, messages, opened, closed, until };
 }
 
+/** Red then yellow join the drop-four game of backend `name` through nginx; resolves once each knows its colour. */
+export async function joinTwoPlayers(name: string) {
+  const red = player(wsUrl(name));
+  await red.opened;
+  await red.until((m) => m.type === 'state' && m.you === 'red');
+  const yellow = player(wsUrl(name));
+  await yellow.opened;
+  await yellow.until((m) => m.type === 'state' && m.you === 'yellow');
+  return { red, yellow };
+}
+
 export function wsUrl(name: string, path = 'ws'): string {
   return `${publicBase.replace(/^http/, 'ws')}/p/${name}/${path}`;
 }
