@@ -1,0 +1,85 @@
+// The route service's decisions, as pure functions of what it knows: the backend as last seen (the
+// informer's cache, or a fresh read from the API server) and what the token says.
+import { SIDECAR_PROXY_PORT, type Phase } from '../../common/contract.ts';
+import type { TokenCheck } from '../../common/spawner/access.ts';
+
+// What the route service keeps of a SessionLivedBackend: only what routing reads.
+export interface RouteEntry {
+  name: string;
+  uid: string;
+  phase: Phase;
+  deleting: boolean; // metadata.deletionTimestamp is set
+  podIP: string | undefined;
+  port: number; // where traffic goes on the Pod: the sidecar's proxy port, or the app's own
+  public: boolean; // spec.access: Public
+}
+
+export interface SlbLike {
+  metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
+  spec?: { httpPort?: number; access?: string; sidecar?: { enabled?: boolean } };
+  status?: { phase?: string; podIP?: string };
+}
+
+export interface EntryOptions {
+  // Whether a backend that does not say (spec.sidecar.enabled unset) has the sidecar: the operator's
+  // default activity source, which the router must be told the same way.
+  sidecarByDefault: boolean;
+}
+
+const PHASES: ReadonlySet<string> = new Set(['Pending', 'Ready', 'Terminating', 'Failed']);
+
+export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
+  const sidecar = slb.spec?.sidecar?.enabled ?? o.sidecarByDefault;
+  const phase = slb.status?.phase && PHASES.has(slb.status.phase) ? (slb.status.phase as Phase) : 'Pending';
+  return {
+    name: slb.metadata?.name ?? '',
+    uid: slb.metadata?.uid ?? '',
+    phase,
+    deleting: slb.metadata?.deletionTimestamp !== undefined && slb.metadata?.deletionTimestamp !== null,
+    podIP: slb.status?.podIP || undefined,
+    port: sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? 8080),
+    public: slb.spec?.access === 'Public',
+  };
+}
+
+export type Verdict =
+  | { kind: 'route'; upstream: string }
+  | { kind: 'starting' }
+  | { kind: 'ended' };
+
+export const ENDED: Verdict = { kind: 'ended' };
+export const STARTING: Verdict = { kind: 'starting' };
+
+function upstreamOf(e: RouteEntry): string {
+  // IPv6 Pod addresses go in brackets in nginx's proxy_pass.
+  return e.podIP!.includes(':') ? `[${e.podIP}]:${e.port}` : `${e.podIP}:${e.port}`;
+}
+
+// What an entry alone says, whoever asks.
+export function verdictOf(e: RouteEntry): Verdict {
+  if (e.deleting || e.phase === 'Failed' || e.phase === 'Terminating') return ENDED;
+  if (e.phase === 'Ready' && e.podIP) return { kind: 'route', upstream: upstreamOf(e) };
+  return STARTING;
+}
+
+// From the cache. 'lookup' means: the token is valid but the cache cannot confirm the backend is
+// routable — read it from the API server before answering, so that a client that has seen Ready is
+// never turned away by a cache that has not seen it yet. A request without a valid token never causes
+// a lookup (no API traffic for guesses) and is answered as an unknown name unless the backend is public.
+export function decideFromCache(entry: RouteEntry | undefined, token: TokenCheck, deadUid: (uid: string) => boolean): Verdict | 'lookup' {
+  if (!token.valid) return entry?.public ? verdictOf(entry) : ENDED;
+  if (entry && entry.uid === token.uid) {
+    const v = verdictOf(entry);
+    return v.kind === 'starting' ? 'lookup' : v;
+  }
+  // A uid known to be gone (deleted, or replaced by a re-created name) never comes back.
+  if (deadUid(token.uid)) return ENDED;
+  return 'lookup';
+}
+
+// From a fresh read (undefined: no such backend). A different uid is a re-created name: the token's
+// backend has ended.
+export function decideFromFresh(entry: RouteEntry | undefined, token: TokenCheck): Verdict {
+  if (!entry || entry.uid !== token.uid) return ENDED;
+  return verdictOf(entry);
+}

@@ -1,0 +1,79 @@
+import { describe, expect, test } from '@jest/globals';
+import { decideFromCache, decideFromFresh, routeEntryOf, verdictOf, type RouteEntry } from '../src/decide.ts';
+
+const UID = '0b6f1c2e-8f51-4a57-9a43-1d2e3f4a5b6c';
+const OTHER = '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
+const e = (over: Partial<RouteEntry> = {}): RouteEntry => ({ name: 'room', uid: UID, phase: 'Ready', deleting: false, podIP: '10.0.0.7', port: 8080, public: false, ...over });
+
+describe('routeEntryOf', () => {
+  const slb = (spec: Record<string, unknown>, status: Record<string, unknown> = { phase: 'Ready', podIP: '10.0.0.7' }, metadata: Record<string, unknown> = {}) => ({
+    metadata: { name: 'room', uid: UID, ...metadata },
+    spec,
+    status,
+  });
+  test.each<[string, ReturnType<typeof slb>, boolean, Partial<RouteEntry>]>([
+    ['sidecar enabled: its proxy port', slb({ httpPort: 3000, sidecar: { enabled: true } }), false, { port: 9090 }],
+    ['sidecar disabled: the app’s port', slb({ httpPort: 3000, sidecar: { enabled: false } }), true, { port: 3000 }],
+    ['sidecar unset, the operator injects by default', slb({ httpPort: 3000 }), true, { port: 9090 }],
+    ['sidecar unset, node mode by default', slb({ httpPort: 3000 }), false, { port: 3000 }],
+    ['sidecar unset and no httpPort: the default 8080', slb({}), false, { port: 8080 }],
+    ['public', slb({ access: 'Public' }), true, { public: true }],
+    ['token by default', slb({}), true, { public: false }],
+    ['no status yet: Pending', slb({}, {}), true, { phase: 'Pending', podIP: undefined }],
+    ['an unknown phase reads as Pending', slb({}, { phase: 'Weird' }), true, { phase: 'Pending' }],
+    ['being deleted', slb({}, { phase: 'Ready', podIP: '10.0.0.7' }, { deletionTimestamp: '2026-01-01T00:00:00Z' }), true, { deleting: true }],
+  ])('%s', (_what, object, sidecarByDefault, expected) => {
+    expect(routeEntryOf(object, { sidecarByDefault })).toMatchObject({ name: 'room', uid: UID, ...expected });
+  });
+});
+
+describe('verdictOf', () => {
+  test.each<[string, Partial<RouteEntry>, ReturnType<typeof verdictOf>]>([
+    ['Ready with an address', {}, { kind: 'route', upstream: '10.0.0.7:8080' }],
+    ['Ready with an IPv6 address', { podIP: 'fd00::7' }, { kind: 'route', upstream: '[fd00::7]:8080' }],
+    ['Ready without an address yet', { podIP: undefined }, { kind: 'starting' }],
+    ['Pending', { phase: 'Pending' }, { kind: 'starting' }],
+    ['Failed', { phase: 'Failed' }, { kind: 'ended' }],
+    ['Terminating', { phase: 'Terminating' }, { kind: 'ended' }],
+    ['Ready but being deleted', { deleting: true }, { kind: 'ended' }],
+  ])('%s', (_what, over, verdict) => {
+    expect(verdictOf(e(over))).toEqual(verdict);
+  });
+});
+
+describe('decideFromCache', () => {
+  const valid = { valid: true, uid: UID };
+  const invalid = { valid: false, uid: '' };
+  const none = () => false;
+  test.each<[string, RouteEntry | undefined, { valid: boolean; uid: string }, (uid: string) => boolean, ReturnType<typeof decideFromCache>]>([
+    ['valid token, Ready: route without asking', e(), valid, none, { kind: 'route', upstream: '10.0.0.7:8080' }],
+    ['valid token, Failed: ended at once', e({ phase: 'Failed' }), valid, none, { kind: 'ended' }],
+    ['valid token, Terminating: ended at once', e({ phase: 'Terminating' }), valid, none, { kind: 'ended' }],
+    ['valid token, Pending: the cache may be behind, look up', e({ phase: 'Pending' }), valid, none, 'lookup'],
+    ['valid token, not cached: look up', undefined, valid, none, 'lookup'],
+    ['valid token, cached under another uid: look up (which one is newer?)', e({ uid: OTHER }), valid, none, 'lookup'],
+    ['valid token of a dead uid: ended, no lookup', undefined, valid, (u) => u === UID, { kind: 'ended' }],
+    ['valid token of a dead uid, name re-created: ended, no lookup', e({ uid: OTHER }), valid, (u) => u === UID, { kind: 'ended' }],
+    ['no valid token, Ready: ended (looks unknown)', e(), invalid, none, { kind: 'ended' }],
+    ['no valid token, Pending: ended, never a lookup', e({ phase: 'Pending' }), invalid, none, { kind: 'ended' }],
+    ['no valid token, not cached: ended, never a lookup', undefined, invalid, none, { kind: 'ended' }],
+    ['no valid token, public and Ready: route', e({ public: true }), invalid, none, { kind: 'route', upstream: '10.0.0.7:8080' }],
+    ['no valid token, public and Pending: starting', e({ public: true, phase: 'Pending' }), invalid, none, { kind: 'starting' }],
+    ['no valid token, public and Failed: ended', e({ public: true, phase: 'Failed' }), invalid, none, { kind: 'ended' }],
+  ])('%s', (_what, entry, token, dead, expected) => {
+    expect(decideFromCache(entry, token, dead)).toEqual(expected);
+  });
+});
+
+describe('decideFromFresh', () => {
+  const valid = { valid: true, uid: UID };
+  test.each<[string, RouteEntry | undefined, ReturnType<typeof decideFromFresh>]>([
+    ['gone', undefined, { kind: 'ended' }],
+    ['re-created under the same name', e({ uid: OTHER }), { kind: 'ended' }],
+    ['Ready', e(), { kind: 'route', upstream: '10.0.0.7:8080' }],
+    ['still Pending', e({ phase: 'Pending' }), { kind: 'starting' }],
+    ['Failed', e({ phase: 'Failed' }), { kind: 'ended' }],
+  ])('%s', (_what, fresh, expected) => {
+    expect(decideFromFresh(fresh, valid)).toEqual(expected);
+  });
+});
