@@ -237,6 +237,41 @@ describe('ControllerManager', () => {
     expect(calls).toEqual(['slow']);
   });
 
+  test('stop releases the Lease after shutdownGraceMs even while a reconcile that ignores its signal hangs', async () => {
+    fake.create(SLBS, slb('stuck'));
+    let stuckRunning = false;
+    const hang = new Promise<void>(() => undefined); // never settles, whatever the signal says
+    const mk = (identity: string) => {
+      const { log, lines } = memoryLogger();
+      const m = new ControllerManager({
+        kubeConfig: fake.kubeConfig(),
+        log,
+        controllers: [defineController({
+          for: FOR,
+          reconcile: async () => {
+            if (identity === 'a') {
+              stuckRunning = true;
+              await hang;
+            }
+          },
+        })],
+        // A 30 s poll and a 120 s Lease: b can only take over in time through the release (and its watch).
+        leaderElection: { namespace: 'sys', name: 'op', identity, leaseDurationMs: 120_000, renewDeadlineMs: 60_000, retryPeriodMs: 30_000 },
+        shutdownGraceMs: 200,
+      });
+      managers.push(m);
+      return { m, lines };
+    };
+    const a = mk('a');
+    await a.m.start();
+    await eventually(() => stuckRunning, 'a reconcile hangs');
+    const b = mk('b');
+    await b.m.start();
+    await a.m.stop();
+    expect(a.lines.some((l) => l.msg === 'reconciles still in flight at shutdown; releasing the lease anyway')).toBe(true);
+    await eventually(() => b.m.isLeader(), 'b leads after the release');
+  });
+
   test('serves /readyz (503 until synced), /healthz and /metrics', async () => {
     let failLists = true;
     fake.faults.push((r) => (failLists && r.method === 'GET' ? { status: 500 } : undefined));

@@ -129,6 +129,11 @@ export interface ControllerManagerOptions {
   metrics?: RuntimeMetrics;
   queue?: { baseDelayMs?: number; maxDelayMs?: number };
   informer?: { silenceTimeoutMs?: number; backoffInitialMs?: number; backoffMaxMs?: number; pageSize?: number };
+  // On stop, how long in-flight reconciles may finish before the Lease is released anyway (default 1 s).
+  // Releasing with a reconcile still in flight is safe: every write carries a resourceVersion or uid
+  // precondition or is a create of a fixed name, so the next leader's writes and a late one of ours
+  // cannot both take effect; and a rolling update should not wait on a slow API server to hand over.
+  shutdownGraceMs?: number;
 }
 
 interface Running {
@@ -251,12 +256,22 @@ export class ControllerManager {
     else this.lead(this.stopAll.signal);
   }
 
-  // Stops handing out work, lets in-flight reconciles finish, releases the Lease, stops the informers.
+  // Stops handing out work, lets in-flight reconciles finish (for at most shutdownGraceMs), releases the
+  // Lease, stops the informers.
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.stopAll.abort();
-    await Promise.allSettled(this.running.map((r) => r.active));
+    let grace: NodeJS.Timeout | undefined;
+    const inFlight = Promise.allSettled(this.running.map((r) => r.active));
+    const timedOut = await Promise.race([
+      inFlight.then(() => false),
+      new Promise<boolean>((resolve) => {
+        grace = setTimeout(() => resolve(true), this.o.shutdownGraceMs ?? 1000);
+      }),
+    ]);
+    clearTimeout(grace);
+    if (timedOut) this.log.warn({ graceMs: this.o.shutdownGraceMs ?? 1000 }, 'reconciles still in flight at shutdown; releasing the lease anyway');
     await this.elector?.stop();
     for (const r of this.running) r.queue.shutdown();
     for (const i of this.informers()) i.stop();

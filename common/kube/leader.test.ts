@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
-import { LeaderElector, microTime, validateLeaderTimings, type LeaderElectionOptions, type Lease } from './leader.ts';
+import { LeaderElector, microTime, nextAttemptInMs, validateLeaderTimings, type LeaderElectionOptions, type Lease } from './leader.ts';
 import { FakeApiServer } from './testing/fake-apiserver.ts';
 import { eventually } from './testing/eventually.ts';
 import { memoryLogger } from './testing/memlog.ts';
@@ -82,6 +82,18 @@ describe('validateLeaderTimings', () => {
   ])('lease=%d renew=%d retry=%d', (lease, renew, retry, err) => {
     if (err) expect(() => validateLeaderTimings(lease, renew, retry)).toThrow(err);
     else expect(() => validateLeaderTimings(lease, renew, retry)).not.toThrow();
+  });
+});
+
+describe('nextAttemptInMs', () => {
+  test.each<[string, number, number | undefined, number]>([
+    ['no Lease observed: the poll period', 2000, undefined, 2000],
+    ['the Lease expires after the next poll: the poll period', 2000, 9000, 2000],
+    ['the Lease expires before the next poll: just after it expires', 2000, 700, 701],
+    ['the Lease expires exactly at the poll: the poll period', 2000, 2000, 2000],
+    ['already expired: at once', 2000, -50, 1],
+  ])('%s', (_what, poll, expires, want) => {
+    expect(nextAttemptInMs(poll, expires)).toBe(want);
   });
 });
 
@@ -173,6 +185,44 @@ describe('leader election', () => {
     await eventually(() => b.e.isLeader(), 'b takes over after the release');
     expect(timeline).toEqual(['start a', 'stop a', 'start b']);
     expect(lease()?.spec?.holderIdentity).toBe('b');
+  });
+
+  test('a standby that polls rarely still takes a released Lease at once: it watches the Lease', async () => {
+    // A 30 s poll period: within the 20 s deadline b can only win if the watch told it of the release.
+    const rare = { leaseDurationMs: 120_000, renewDeadlineMs: 60_000, retryPeriodMs: 30_000 };
+    const a = elector('a', rare);
+    a.e.start();
+    await eventually(() => a.e.isLeader(), 'a leads');
+    const b = elector('b', rare);
+    b.e.start();
+    await eventually(() => b.e.leader() === 'a', 'b sees a');
+    const watches = fake.countRequests('GET', (r) => r.query.get('watch') === 'true' && r.query.get('fieldSelector') === `metadata.name=${LEASE}`);
+    expect(watches).toBeGreaterThanOrEqual(1);
+    await a.e.stop();
+    await eventually(() => b.e.isLeader(), 'b takes over after the release');
+    expect(timeline).toEqual(['start a', 'stop a', 'start b']);
+    expect(lease()?.spec?.leaseTransitions).toBe(1);
+  });
+
+  test('a standby whose Lease is deleted creates it at once', async () => {
+    const rare = { leaseDurationMs: 120_000, renewDeadlineMs: 60_000, retryPeriodMs: 30_000 };
+    fake.create(LEASES, {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE, namespace: NS },
+      spec: { holderIdentity: 'gone-replica', leaseDurationSeconds: 120, renewTime: microTime(Date.now()), leaseTransitions: 3 },
+    } as Lease as never);
+    const b = elector('b', rare);
+    b.e.start();
+    await eventually(() => b.e.leader() === 'gone-replica', 'b sees the old holder');
+    fake.remove(LEASES, NS, LEASE);
+    await eventually(() => b.e.isLeader(), 'b creates the Lease and leads');
+    expect(lease()?.spec?.holderIdentity).toBe('b');
+  });
+
+  test('without the watch (watchLease: false) no watch is opened', async () => {
+    const a = elector('a', { watchLease: false });
+    a.e.start();
+    await eventually(() => a.e.isLeader(), 'a leads');
+    expect(fake.countRequests('GET', (r) => r.query.get('watch') === 'true')).toBe(0);
   });
 
   test('the signal given to onStartedLeading aborts when leadership ends, and a later term gets a fresh one', async () => {

@@ -1,5 +1,7 @@
 // Two operator replicas on one Lease: only the leader reconciles and writes; when the leader is killed
 // (no chance to release the Lease), the other takes over once the Lease has expired, and carries on.
+// Stopped gracefully (SIGTERM, as in a rolling update), the leader releases the Lease and a standby,
+// which watches it, takes it at once.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { KIND } from '../../common/contract.ts';
@@ -16,16 +18,18 @@ let custom: CustomObjectsApi;
 let coordination: CoordinationV1Api;
 let namespace = '';
 let leaseName = '';
+let kubeconfig = '';
+let dir = '';
 const replicas: OperatorProcess[] = [];
 
 beforeAll(async () => {
   kc = loadKubeConfig();
   ({ core, custom, coordination } = apiClients(kc));
-  const dir = await tempDir('spawner-leader-');
+  dir = await tempDir('spawner-leader-');
   await installOperatorRbac();
   namespace = await createNamespace(core, 'leader');
   leaseName = `leader-${namespace}`;
-  const kubeconfig = await operatorKubeconfig(kc, dir);
+  kubeconfig = await operatorKubeconfig(kc, dir);
   for (const identity of ['replica-a', 'replica-b']) {
     replicas.push(await startOperator({ kubeconfig, dir, identity, watchNamespace: namespace, leaseName }));
   }
@@ -104,3 +108,38 @@ test('only the leader reconciles; killed, it is replaced once its Lease has expi
   expect(await eventReporters(second)).toEqual(new Set([follower.identity]));
   expect(metricValue(await follower.metrics(), 'leader_election_master_status')).toBe(1);
 }, 10 * 60_000);
+
+test('SIGTERM: the leader releases the Lease and the watching standby takes it without waiting it out', async () => {
+  // Whoever leads after the previous test; a fresh standby joins as a rolling update's new replica would.
+  const holder = await waitFor(async () => (await lease()).spec?.holderIdentity || undefined, { what: 'a leader', timeoutMs: 60_000 });
+  const leader = replicas.find((r) => r.identity === holder && !r.exited())!;
+  const standby = await startOperator({ kubeconfig, dir, identity: 'replica-c', watchNamespace: namespace, leaseName });
+  replicas.push(standby);
+  await standby.ready();
+  await waitFor(() => standby.logLines().some((l) => l.msg === 'new leader observed' && l.leader === holder) || undefined, {
+    what: 'the standby to observe the leader', timeoutMs: 60_000,
+  });
+  const before = (await lease()).spec!;
+
+  const termAt = Date.now();
+  await leader.stop();
+  const taken = await waitFor(
+    async () => {
+      const spec = (await lease()).spec;
+      return spec?.holderIdentity === standby.identity ? spec : undefined;
+    },
+    { what: `${standby.identity} to take the Lease`, timeoutMs: 60_000, intervalMs: 50 },
+  );
+  await standby.leading();
+  const handoverMs = Date.now() - termAt;
+  process.stderr.write(`[leader] SIGTERM → ${standby.identity} leading in ${handoverMs} ms (lease duration ${before.leaseDurationSeconds} s)\n`);
+  expect(leader.logLines().some((l) => l.msg === 'released the lease')).toBe(true);
+  // Taken from a released Lease: well before the old holder's Lease could have expired.
+  expect(new Date(taken.acquireTime!).getTime() - new Date(before.renewTime!).getTime()).toBeLessThan(before.leaseDurationSeconds! * 1000);
+  expect(taken.leaseTransitions).toBe((before.leaseTransitions ?? 0) + 1);
+
+  const third = Array.from({ length: 3 }, (_, i) => `third-${i}`);
+  for (const name of third) await createSlb(custom, slbManifest(namespace, name));
+  await allReady(23);
+  expect(await eventReporters(third)).toEqual(new Set([standby.identity]));
+}, 5 * 60_000);

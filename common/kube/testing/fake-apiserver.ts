@@ -26,6 +26,7 @@ interface OpenWatch {
   resource: string;
   namespace: string | undefined;
   labelSelector: string | undefined;
+  fieldSelector: string | undefined;
   res: http.ServerResponse;
   muted: boolean;
 }
@@ -271,8 +272,9 @@ export class FakeApiServer {
 
   private serveList(rt: { resource: string; namespace?: string }, url: URL, res: http.ServerResponse): void {
     const sel = url.searchParams.get('labelSelector') ?? undefined;
+    const fields = url.searchParams.get('fieldSelector') ?? undefined;
     const all = [...this.bucket(rt.resource).values()]
-      .filter((o) => (rt.namespace === undefined || o.metadata?.namespace === rt.namespace) && labelsMatch(sel, o))
+      .filter((o) => (rt.namespace === undefined || o.metadata?.namespace === rt.namespace) && labelsMatch(sel, o) && fieldsMatch(fields, o))
       .sort((a, b) => objKey(a).localeCompare(objKey(b)));
     const limit = this.pageSize ?? Number(url.searchParams.get('limit') ?? 0);
     const start = Number(url.searchParams.get('continue') || 0);
@@ -306,6 +308,7 @@ export class FakeApiServer {
       resource: rt.resource,
       namespace: rt.namespace,
       labelSelector: url.searchParams.get('labelSelector') ?? undefined,
+      fieldSelector: url.searchParams.get('fieldSelector') ?? undefined,
       res,
       muted: false,
     };
@@ -340,8 +343,20 @@ function matches(w: OpenWatch, resource: string, o: KubernetesObject): boolean {
   return (
     w.resource === resource &&
     (w.namespace === undefined || o.metadata?.namespace === w.namespace) &&
-    labelsMatch(w.labelSelector, o)
+    labelsMatch(w.labelSelector, o) &&
+    fieldsMatch(w.fieldSelector, o)
   );
+}
+
+// Equality field selectors on dotted paths (`metadata.name=x`, `status.nodeName=y`): enough for these tests.
+function fieldsMatch(sel: string | undefined, o: KubernetesObject): boolean {
+  if (!sel) return true;
+  return sel.split(',').every((term) => {
+    const [path, want] = term.split('=');
+    let v: unknown = o;
+    for (const part of (path ?? '').split('.')) v = (v as Record<string, unknown> | undefined)?.[part];
+    return String(v ?? '') === want;
+  });
 }
 
 // Equality selectors only (`a=b,c=d`): enough for these tests.
