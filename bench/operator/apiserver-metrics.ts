@@ -110,43 +110,67 @@ export async function readMetricsText(kc: KubeConfig): Promise<string> {
   return text;
 }
 
-function total(samples: Sample[], name: string, match: Record<string, string>): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + s.value, 0);
+export interface ServerTimeRow {
+  label: string;
+  count: number; // requests over the phase
+  meanMs: number; // mean server-side duration
+  totalMs: number; // count × mean: the API server's time on this kind of request
 }
 
-export function serverTimeBreakdown(beforeText: string, afterText: string): string[] {
+const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
+// The kinds of request a backend costs, whoever sends them: the benchmark or the operator (backends, Pods,
+// Services, status), the scheduler (bindings), kwok (Pod status), the controller manager (Endpoints and
+// EndpointSlices for every Service with a selector, which is most of what a per-backend Service costs
+// besides its own create).
+const KINDS: Array<[string, Record<string, string | string[]>]> = [
+  ['POST sessionlivedbackends (the benchmark)', { verb: 'POST', resource: 'sessionlivedbackends', subresource: '' }],
+  ['PATCH sessionlivedbackends (finalizer)', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: '' }],
+  ['POST pods', { verb: 'POST', resource: 'pods', subresource: '', group: '' }],
+  ['POST services', { verb: 'POST', resource: 'services', subresource: '', group: '' }],
+  ['PATCH sessionlivedbackends/status', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: 'status' }],
+  ['POST events', { verb: 'POST', resource: 'events', group: '' }],
+  ['POST pods/binding (scheduler)', { verb: 'POST', resource: 'pods', subresource: 'binding' }],
+  ['PATCH pods/status (kwok)', { verb: 'PATCH', resource: 'pods', subresource: 'status' }],
+  ['endpointslices writes (controller manager)', { verb: WRITE_VERBS, resource: 'endpointslices' }],
+  ['endpoints writes (controller manager)', { verb: WRITE_VERBS, resource: 'endpoints', group: '' }],
+];
+
+function matchesLabels(s: Sample, match: Record<string, string | string[]>): boolean {
+  return Object.entries(match).every(([k, v]) => (Array.isArray(v) ? v.includes(s.labels[k] ?? '') : s.labels[k] === v));
+}
+
+function sumOf(samples: Sample[], name: string, match: Record<string, string | string[]>): number {
+  return samples.filter((s) => s.name === name && matchesLabels(s, match)).reduce((n, s) => n + s.value, 0);
+}
+
+/** What the API server spent, by kind of request, between two readings of its /metrics. */
+export function serverTime(beforeText: string, afterText: string): { rows: ServerTimeRow[]; writes: ServerTimeRow; apfWait: ServerTimeRow } {
   const names = [
     'apiserver_request_duration_seconds_sum', 'apiserver_request_duration_seconds_count',
     'apiserver_flowcontrol_request_wait_duration_seconds_sum', 'apiserver_flowcontrol_request_wait_duration_seconds_count',
   ];
   const before = parseSamples(beforeText, names);
   const after = parseSamples(afterText, names);
-  const delta = (name: string, match: Record<string, string>) => total(after, name, match) - total(before, name, match);
-  const rows: Array<[string, Record<string, string>]> = [
-    ['POST sessionlivedbackends (the benchmark)', { verb: 'POST', resource: 'sessionlivedbackends', subresource: '' }],
-    ['PATCH sessionlivedbackends (finalizer)', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: '' }],
-    ['POST pods', { verb: 'POST', resource: 'pods', subresource: '', group: '' }],
-    ['POST services', { verb: 'POST', resource: 'services', subresource: '', group: '' }],
-    ['PATCH sessionlivedbackends/status', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: 'status' }],
-    ['POST events', { verb: 'POST', resource: 'events', group: '' }],
-    ['POST pods/binding (scheduler)', { verb: 'POST', resource: 'pods', subresource: 'binding' }],
-    ['PATCH pods/status (kwok)', { verb: 'PATCH', resource: 'pods', subresource: 'status' }],
-  ];
-  const lines = rows.map(([label, match]) => {
-    const count = delta('apiserver_request_duration_seconds_count', match);
-    const sum = delta('apiserver_request_duration_seconds_sum', match);
-    return `${label.padEnd(42)} ${String(Math.round(count)).padStart(6)} × ${count ? ((sum / count) * 1000).toFixed(1).padStart(6) : '   -  '} ms`;
-  });
-  const writes = after
-    .filter((s) => s.name === 'apiserver_request_duration_seconds_count' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(s.labels.verb ?? ''))
-    .reduce((n, s) => n + s.value, 0) - before
-    .filter((s) => s.name === 'apiserver_request_duration_seconds_count' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(s.labels.verb ?? ''))
-    .reduce((n, s) => n + s.value, 0);
-  lines.push(`${'all writes to the API server (every client)'.padEnd(42)} ${String(Math.round(writes)).padStart(6)}`);
-  const waitCount = delta('apiserver_flowcontrol_request_wait_duration_seconds_count', { priority_level: 'workload-low' });
-  const waitSum = delta('apiserver_flowcontrol_request_wait_duration_seconds_sum', { priority_level: 'workload-low' });
-  lines.push(`${'APF queue wait, workload-low (operator)'.padEnd(42)} ${String(Math.round(waitCount)).padStart(6)} × ${waitCount ? ((waitSum / waitCount) * 1000).toFixed(1).padStart(6) : '   -  '} ms`);
-  return lines;
+  const row = (label: string, match: Record<string, string | string[]>, metric = 'apiserver_request_duration_seconds'): ServerTimeRow => {
+    const count = sumOf(after, `${metric}_count`, match) - sumOf(before, `${metric}_count`, match);
+    const sumS = sumOf(after, `${metric}_sum`, match) - sumOf(before, `${metric}_sum`, match);
+    return { label, count: Math.round(count), meanMs: count ? (sumS / count) * 1000 : Number.NaN, totalMs: sumS * 1000 };
+  };
+  return {
+    rows: KINDS.map(([label, match]) => row(label, match)),
+    writes: row('all writes to the API server (every client)', { verb: WRITE_VERBS }),
+    apfWait: row('APF queue wait, workload-low (operator)', { priority_level: 'workload-low' }, 'apiserver_flowcontrol_request_wait_duration_seconds'),
+  };
+}
+
+export function formatServerTime(t: ReturnType<typeof serverTime>, perBackend?: number): string[] {
+  const fmt = (r: ServerTimeRow) =>
+    `${r.label.padEnd(44)} ${String(r.count).padStart(6)} × ${Number.isNaN(r.meanMs) ? '   -  ' : r.meanMs.toFixed(1).padStart(6)} ms` +
+    (perBackend ? `  = ${(r.totalMs / perBackend).toFixed(1).padStart(6)} ms/backend` : '');
+  return [...t.rows.filter((r) => r.count > 0).map(fmt), fmt(t.writes), fmt(t.apfWait)];
+}
+
+export function serverTimeBreakdown(beforeText: string, afterText: string): string[] {
+  return formatServerTime(serverTime(beforeText, afterText));
 }

@@ -1,9 +1,12 @@
 // Operator benchmark: against a harness cluster with kwok nodes, create N backends as fast as the API
 // server takes them, wait for every Pod and for Ready, then delete them all. Prints throughput,
 // create→Pod and create→Ready latency, the operator's API writes per backend as the API server counted
-// them (apiserver_request_total), and the operator's RSS and CPU time.
+// them (apiserver_request_total), and the operator's RSS, heap and CPU time; with --baseline the
+// cluster's own ceiling for each routing shape (baseline.ts), interleaved with the operator's runs; and
+// leader failover, graceful and crash (failover.ts). Ends with one summary table.
 //
-//   node bench/operator/run.ts [--n 100,1000,5000] [--nodes 4] [--concurrency C] [--parallel 32]
+//   node bench/operator/run.ts [--n 100,1000,5000] [--baseline] [--baseline-n 1000] [--rounds R]
+//                              [--failover-rounds 3] [--nodes 4] [--concurrency C] [--parallel 32]
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
@@ -12,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -25,8 +28,10 @@ import {
   type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
 import { slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
-import { desiredPod, desiredService } from '../../operator/src/spawner/desired.ts';
-import { difference, operatorWrites, parseRequestTotals, readMetricsText, serverTimeBreakdown, type OperatorWrites } from './apiserver-metrics.ts';
+import { difference, formatServerTime, operatorWrites, parseRequestTotals, readMetricsText, serverTime, type OperatorWrites } from './apiserver-metrics.ts';
+import { baselineOnce, formatBaseline, SHAPE_LABEL, SHAPES, waitNamespaceGone, type BaselineResult, type Shape } from './baseline.ts';
+import { measureFailover, type FailoverResult } from './failover.ts';
+import { percentile, runPool, spread } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,21 +48,34 @@ const { values: args } = parseArgs({
     'apiserver-args': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
-    // Also measure the cluster without the operator: the benchmark itself creates each backend's Pod and
-    // Service, as a zero-cost operator would; the ceiling the operator's figures are up against.
-    baseline: { type: 'boolean', default: false }, // write a V8 CPU profile of the operator (.cpuprofile)
+    // Also measure the cluster without the operator: the benchmark itself creates each backend's objects
+    // in each routing shape (baseline.ts), as a zero-cost operator would; the ceiling the operator's
+    // figures are up against. At the sizes of --baseline-n, before the operator's run of that size.
+    baseline: { type: 'boolean', default: false },
+    'baseline-n': { type: 'string', default: '1000' },
+    shapes: { type: 'string', default: SHAPES.join(',') },
+    // Everything again, R times, interleaved (baseline shapes in a rotated order, then the operator):
+    // the summary gives medians and their spread.
+    rounds: { type: 'string', default: '1' },
+    // Leader failover rounds (each: SIGTERM, then SIGKILL), with the largest N's backends in place.
+    'failover-rounds': { type: 'string', default: '3' },
   },
 });
-const sizes = args.n!.split(',').map((s) => Number(s.trim()));
-if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--n: whole numbers ≥ 1 separated by commas, got '${args.n}'`);
+function sizesOf(flag: string, raw: string): number[] {
+  const out = raw.split(',').filter((x) => x.trim()).map((x) => Number(x.trim()));
+  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${flag}: whole numbers ≥ 1 separated by commas, got '${raw}'`);
+  return out;
+}
+const sizes = sizesOf('n', args.n!);
+const baselineSizes = args.baseline ? sizesOf('baseline-n', args['baseline-n']!) : [];
+const shapes = args.shapes!.split(',').map((x) => x.trim()) as Shape[];
+for (const sh of shapes) if (!SHAPES.includes(sh)) throw new Error(`--shapes: one of ${SHAPES.join(', ')}, got '${sh}'`);
+const rounds = Number(args.rounds);
+const failoverRounds = Number(args['failover-rounds']);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: a whole number ≥ 1, got '${args.rounds}'`);
+if (!Number.isInteger(failoverRounds) || failoverRounds < 0) throw new Error(`--failover-rounds: a whole number ≥ 0, got '${args['failover-rounds']}'`);
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-
-function percentile(values: number[], p: number): number {
-  if (!values.length) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 // Resident memory and CPU seconds (user + system) of a process, from /proc.
 function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
@@ -69,21 +87,20 @@ function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
   return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
 }
 
-// The operator's own view of its memory (prom-client's default metrics): V8 heap in use and total.
-async function heapFigures(operator: OperatorProcess): Promise<string> {
-  const text = await operator.metrics();
-  const mb = (name: string) => (metricValue(text, name) / 1e6).toFixed(0);
-  return `V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`;
+// The operator's own view of its memory (prom-client's default metrics): V8 heap in use and total, in MB.
+interface Heap {
+  usedMb: number;
+  totalMb: number;
+  externalMb: number;
 }
 
-async function runPool<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(parallel, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
+async function heapFigures(operator: OperatorProcess): Promise<Heap> {
+  const text = await operator.metrics();
+  const mb = (name: string) => metricValue(text, name) / 1e6;
+  return { usedMb: mb('nodejs_heap_size_used_bytes'), totalMb: mb('nodejs_heap_size_total_bytes'), externalMb: mb('nodejs_external_memory_bytes') };
 }
+
+const heapText = (h: Heap) => `V8 heap used ${h.usedMb.toFixed(0)} MB of ${h.totalMb.toFixed(0)} MB, external ${h.externalMb.toFixed(0)} MB`;
 
 interface Result {
   n: number;
@@ -98,13 +115,22 @@ interface Result {
   peak: { rssMb: number; cpuSeconds: number };
   end: { rssMb: number; cpuSeconds: number };
   cpuAtStart: number;
-  heap: string;
-  endHeap: string;
+  heap: Heap;
+  endHeap: Heap;
   load: string;
   serverTime: string[]; // creation phase: mean API server time per request kind
+  failover?: FailoverResult;
 }
 
-async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, parallel: number): Promise<Result> {
+// The operator under test; failover replaces it with the replica that took over.
+interface Current {
+  operator: OperatorProcess;
+}
+
+async function benchOnce(
+  kc: KubeConfig, current: Current, n: number, parallel: number, beforeDelete?: () => Promise<FailoverResult>,
+): Promise<Result> {
+  const operator = current.operator;
   const { core } = apiClients(kc);
   const namespace = await createNamespace(core, `bench-${n}`);
   const names = Array.from({ length: n }, (_, i) => `b-${i}`);
@@ -173,6 +199,8 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
   const heap = await heapFigures(operator);
   const podTimes = [...seenPod.values()];
   const readyTimes = [...seenReady.values()];
+  const failover = await beforeDelete?.();
+  const deleter = current.operator;
 
   // Deletion: all at once, until the backends and their children are gone.
   const deleteStarted = performance.now();
@@ -184,12 +212,13 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     timeoutMs: deadline,
     intervalMs: 20,
     onProgress: (line) => log(`${line} (${slbs.list().length} backends, ${pods.list().length} pods, ${services.list().length} services left)`),
-    failFast: () => operator.exited(),
+    failFast: () => deleter.exited(),
   });
   const deleted = performance.now();
   const afterDelete = parseRequestTotals(await readMetricsText(kc));
   for (const i of [slbs, pods, services]) i.stop();
   await deleteNamespace(core, namespace);
+  await waitNamespaceGone(core, namespace, 120_000);
 
   return {
     n,
@@ -201,61 +230,15 @@ async function benchOnce(kc: KubeConfig, operator: OperatorProcess, n: number, p
     deleteSeconds: (deleted - deleteStarted) / 1000,
     createWrites: operatorWrites(difference(before, afterCreate)),
     deleteWrites: operatorWrites(difference(afterCreate, afterDelete)),
-    serverTime: serverTimeBreakdown(beforeText, afterCreateText),
+    serverTime: formatServerTime(serverTime(beforeText, afterCreateText), n),
     peak,
-    end: processUsage(operator.pid),
-    endHeap: await heapFigures(operator),
+    end: processUsage(deleter.pid),
+    endHeap: await heapFigures(deleter),
+    failover,
     load: `${loadBefore} → ${os.loadavg()[0]!.toFixed(1)}`,
     cpuAtStart,
     heap,
   };
-}
-
-async function baselineOnce(kc: KubeConfig, n: number, parallel: number): Promise<string> {
-  const { core } = apiClients(kc);
-  const namespace = await createNamespace(core, `baseline-${n}`);
-  const seenPod = new Map<string, number>();
-  const seenReady = new Map<string, number>();
-  const { log: quiet } = memoryLogger();
-  const pods = createInformer<KubernetesObject>({ kubeConfig: kc, path: `/api/v1/namespaces/${namespace}/pods`, log: quiet, pageSize: 500 });
-  pods.onEvent((ev) => {
-    if (ev.type === 'delete') return;
-    const name = ev.obj.metadata!.name!;
-    const t = performance.now();
-    if (!seenPod.has(name)) seenPod.set(name, t);
-    if (podReady(ev.obj as V1Pod) && !seenReady.has(name)) seenReady.set(name, t);
-  });
-  await pods.start();
-  const beforeText = await readMetricsText(kc);
-  const config = { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' };
-  const started = performance.now();
-  await runPool(Array.from({ length: n }, (_, i) => `b-${i}`), parallel, async (name) => {
-    const slb = { ...slbManifest(namespace, name), metadata: { name, namespace, uid: 'none' } };
-    const pod = desiredPod(slb, config);
-    const service = desiredService(slb);
-    for (const o of [pod, service]) delete o.metadata!.ownerReferences;
-    await Promise.all([
-      requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, body: pod }),
-      requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/services`, body: service }),
-    ]);
-  });
-  const created = performance.now();
-  await waitFor(() => seenReady.size >= n || undefined, { what: `${n} pods Ready`, timeoutMs: Math.max(300_000, n * 1000), intervalMs: 20, onProgress: (line) => log(`${line} (${seenPod.size} Pods, ${seenReady.size} Ready)`) });
-  const afterText = await readMetricsText(kc);
-  pods.stop();
-  await deleteNamespace(core, namespace);
-  const last = (m: Map<string, number>) => (Math.max(...m.values()) - started) / 1000;
-  return [
-    `baseline N=${n} (no operator: the benchmark creates each Pod and Service itself, ${parallel} in flight)`,
-    `  Pod+Service pairs created ${(n / ((created - started) / 1000)).toFixed(0)}/s (${((created - started) / 1000).toFixed(2)} s)`,
-    `  to Pods seen              ${(n / last(seenPod)).toFixed(0)}/s; to Pods Ready ${(n / last(seenReady)).toFixed(0)}/s (last at ${last(seenReady).toFixed(2)} s)`,
-    `  API server time (requests × mean server-side duration):`,
-    ...serverTimeBreakdown(beforeText, afterText).map((l) => `    ${l}`),
-  ].join('\n');
-}
-
-function podReady(p: V1Pod): boolean {
-  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 function report(r: Result): string {
@@ -273,12 +256,56 @@ function report(r: Result): string {
     `  operator writes/SLB to Ready  ${per(w.total)} (finalizer ${per(w.finalizer)}, pod ${per(w.podCreate)}, service ${per(w.serviceCreate)}, status ${per(w.status)}; 409s ${w.conflicts}) + events ${per(w.events)}`,
     `  delete all → gone         ${(r.n / r.deleteSeconds).toFixed(0)} SLBs/s (${r.deleteSeconds.toFixed(2)} s)`,
     `  operator writes/SLB delete    ${per(d.finalizer + d.status + d.serviceDelete)} + pod deletes ${per(d.podDelete)} (kwok's final pod delete counts here too) (finalizer ${per(d.finalizer)}, status ${per(d.status)}, service ${per(d.serviceDelete)}; 409s ${d.conflicts}) + events ${per(d.events)}`,
-    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${r.heap})`,
-    `                            ${r.end.rssMb.toFixed(0)} MB after deleting them all (${r.endHeap})`,
-    `  operator CPU              ${(r.peak.cpuSeconds - r.cpuAtStart).toFixed(2)} s to create (${((r.peak.cpuSeconds - r.cpuAtStart) / r.n * 1000).toFixed(2)} ms/SLB), ${(r.end.cpuSeconds - r.peak.cpuSeconds).toFixed(2)} s to delete; ${r.end.cpuSeconds.toFixed(1)} s since the process started`,
+    `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${heapText(r.heap)})`,
+    `                            ${r.end.rssMb.toFixed(0)} MB after deleting them all (${heapText(r.endHeap)})${r.failover ? ' (the replica that took over in the failover rounds)' : ''}`,
+    `  operator CPU              ${(r.peak.cpuSeconds - r.cpuAtStart).toFixed(2)} s to create (${((r.peak.cpuSeconds - r.cpuAtStart) / r.n * 1000).toFixed(2)} ms/SLB)` +
+      (r.failover ? '' : `, ${(r.end.cpuSeconds - r.peak.cpuSeconds).toFixed(2)} s to delete; ${r.end.cpuSeconds.toFixed(1)} s since the process started`),
     `  API server time while creating (requests × mean server-side duration):`,
     ...r.serverTime.map((l) => `    ${l}`),
   ].join('\n');
+}
+
+// One table for the whole run: the baseline shapes, the operator at each N against the ceiling measured in
+// the same run, writes per backend, memory, and failover. Medians over the rounds, (min–max) beside.
+function summary(baselines: BaselineResult[], results: Result[], failover: FailoverResult | undefined, loads: string): string {
+  const out: string[] = ['', `== summary (load average over the run ${loads}; median (min–max) over ${rounds} round(s)) ==`];
+  const baselineNs = [...new Set(baselines.map((b) => b.n))];
+  for (const n of baselineNs) {
+    out.push('', `baseline at N=${n} (no operator)          created/s   to Pods/s    to Ready/s   API server ms/backend (all writes)   writes/backend`);
+    for (const shape of shapes) {
+      const rs = baselines.filter((b) => b.n === n && b.shape === shape);
+      if (!rs.length) continue;
+      out.push(
+        `  ${SHAPE_LABEL[shape].padEnd(38)} ${spread(rs.map((r) => r.createdPerS)).padStart(12)} ${spread(rs.map((r) => r.podsSeenPerS)).padStart(12)} ${spread(rs.map((r) => r.readyPerS)).padStart(12)}` +
+          `   ${spread(rs.map((r) => r.writes.totalMs / r.n), 1).padStart(18)}              ${spread(rs.map((r) => r.writes.count / r.n), 2).padStart(10)}`,
+      );
+    }
+  }
+  out.push('', 'operator at N         to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB        heap used/total MB     CPU ms/backend');
+  for (const n of sizes) {
+    const rs = results.filter((r) => r.n === n);
+    if (!rs.length) continue;
+    const ceiling = baselines.filter((b) => b.n === n && b.shape === 'pods');
+    const ratio = (mine: number[], theirs: number[]) => (theirs.length ? `${spread(mine.map((m, i) => (100 * m) / theirs[Math.min(i, theirs.length - 1)]!))} %` : '-');
+    const toPods = rs.map((r) => r.n / r.toPodsSeconds);
+    const toReady = rs.map((r) => r.n / r.toReadySeconds);
+    out.push(
+      `  ${String(n).padEnd(18)} ${spread(toPods).padStart(12)} ${spread(toReady).padStart(14)}    ` +
+        `${`${ratio(toPods, ceiling.map((c) => c.podsSeenPerS))}, ${ratio(toReady, ceiling.map((c) => c.readyPerS))}`.padEnd(36)}` +
+        `${spread(rs.map((r) => r.createWrites.total / r.n), 2).padStart(18)}   ${spread(rs.map((r) => r.peak.rssMb)).padStart(12)}  ` +
+        `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))}`.padEnd(22)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
+    );
+  }
+  out.push('  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap with all N Ready)');
+  if (failover) {
+    out.push(
+      '',
+      `failover (${failover.gracefulMs.length} rounds, with the largest N's backends in place; lease 15 s, retry 2 s)`,
+      `  graceful: SIGTERM → standby leading   ${spread(failover.gracefulMs)} ms   (target ≤ 2,000 ms)`,
+      `  crash:    SIGKILL → standby leading   ${spread(failover.crashMs)} ms   (target ≤ the lease duration, 15,000 ms)`,
+    );
+  }
+  return out.join('\n');
 }
 
 async function main(): Promise<void> {
@@ -290,29 +317,61 @@ async function main(): Promise<void> {
     kubeconfig = info.kubeconfig;
   }
   const kc = loadKubeConfig(kubeconfig);
+  const { core } = apiClients(kc);
   const dir = await tempDir('spawner-bench-');
-  let operator: OperatorProcess | undefined;
+  const leaseName = `bench-${Date.now().toString(36)}`;
+  const loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  let current: Current | undefined;
   try {
     await installOperatorRbac(kubeconfig);
-    operator = await startOperator({
-      kubeconfig: await operatorKubeconfig(kc, dir),
-      dir,
-      identity: 'bench',
-      leaseName: `bench-${Date.now().toString(36)}`,
-      extraArgs: args.concurrency ? [`--concurrency=${args.concurrency}`] : [],
-      nodeArgs: [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...args['node-args']!.split(' ').filter(Boolean)],
-    });
-    await operator.ready();
-    await operator.leading();
-    const idle = processUsage(operator.pid);
-    log(`operator pid ${operator.pid}, log ${operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
-    for (const n of sizes) {
-      if (args.baseline) process.stdout.write(`${await baselineOnce(kc, n, Number(args.parallel))}\n`);
-      const r = await benchOnce(kc, operator, n, Number(args.parallel));
-      process.stdout.write(`${report(r)}\n`);
+    const operatorKc = await operatorKubeconfig(kc, dir);
+    const start = (identity: string) =>
+      startOperator({
+        kubeconfig: operatorKc,
+        dir,
+        identity,
+        leaseName,
+        extraArgs: args.concurrency ? [`--concurrency=${args.concurrency}`] : [],
+        nodeArgs: [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...args['node-args']!.split(' ').filter(Boolean)],
+      });
+    current = { operator: await start('bench') };
+    await current.operator.ready();
+    await current.operator.leading();
+    const idle = processUsage(current.operator.pid);
+    log(`operator pid ${current.operator.pid}, log ${current.operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
+    const baselines: BaselineResult[] = [];
+    const results: Result[] = [];
+    let failover: FailoverResult | undefined;
+    const largest = Math.max(...sizes);
+    for (let round = 0; round < rounds; round++) {
+      for (const n of sizes) {
+        if (baselineSizes.includes(n)) {
+          // A rotated order each round, so that no shape always runs right after the heaviest one.
+          for (let i = 0; i < shapes.length; i++) {
+            const shape = shapes[(i + round) % shapes.length]!;
+            const b = await baselineOnce(kc, core, shape, n, Number(args.parallel), log);
+            baselines.push(b);
+            process.stdout.write(`${formatBaseline(b)}\n`);
+          }
+        }
+        const wantFailover = failoverRounds > 0 && round === rounds - 1 && n === largest && !failover;
+        const holder = current;
+        const r = await benchOnce(kc, holder, n, Number(args.parallel), wantFailover
+          ? async () => {
+            const f = await measureFailover(holder.operator, start, failoverRounds, log);
+            holder.operator = f.leader;
+            failover = f;
+            return f;
+          }
+          : undefined);
+        results.push(r);
+        process.stdout.write(`${report(r)}\n`);
+      }
     }
+    const loads = `${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`;
+    process.stdout.write(`${summary(baselines, results, failover, loads)}\n`);
   } finally {
-    await operator?.stop();
+    await current?.operator.stop();
     if (args.profile) log(`CPU profile in ${dir}`);
     if (!given && !args['keep-cluster']) await down({ stateFile, log });
   }
