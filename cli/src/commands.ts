@@ -89,7 +89,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'print-crd',
-    summary: 'Print the SessionLivedBackend CRD manifest (pipe it to kubectl apply -f -)',
+    summary: 'Print the CRD manifests, SessionLivedBackend and WarmPool (pipe them to kubectl apply -f -)',
     args: '',
     minArgs: 0,
     maxArgs: 0,

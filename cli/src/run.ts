@@ -16,7 +16,8 @@ export interface Io {
   readStdin(): Promise<string>;
 }
 
-const CRD_FILE = new URL('../../manifests/crd/sessionlivedbackends.spawner.dev.yaml', import.meta.url);
+// Every CRD of the API, in one multi-document stream for `kubectl apply -f -`.
+export const CRD_FILES = ['sessionlivedbackends.spawner.dev.yaml', 'warmpools.spawner.dev.yaml'].map((f) => new URL(`../../manifests/crd/${f}`, import.meta.url));
 const PACKAGE_FILE = new URL('../package.json', import.meta.url);
 
 // Follows one backend until `target` is reached, printing progress lines to stderr when asked.
@@ -209,7 +210,8 @@ export async function runDelete(g: GlobalOptions, o: DeleteOptions, io: Io): Pro
 }
 
 export async function runPrintCrd(io: Io): Promise<void> {
-  io.out(await readFile(CRD_FILE, 'utf8'));
+  const manifests = await Promise.all(CRD_FILES.map((f) => readFile(f, 'utf8')));
+  io.out(manifests.join('---\n'));
 }
 
 export async function runVersion(io: Io): Promise<void> {

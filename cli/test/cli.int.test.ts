@@ -57,10 +57,11 @@ describe('version, print-crd, help', () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^spawner \d+\.\d+\.\d+ \(spawner\.dev\/v1 SessionLivedBackend/) });
   });
 
-  test('print-crd prints the generated CRD manifest byte for byte', async () => {
+  test('print-crd prints the generated CRD manifests byte for byte', async () => {
     const r = await spawner(['print-crd']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout + '\n').toBe(readFileSync(path.join(repoRoot, 'manifests/crd/sessionlivedbackends.spawner.dev.yaml'), 'utf8'));
+    const files = ['sessionlivedbackends.spawner.dev.yaml', 'warmpools.spawner.dev.yaml'].map((f) => readFileSync(path.join(repoRoot, 'manifests/crd', f), 'utf8'));
+    expect(r.stdout + '\n').toBe(files.join('---\n'));
   });
 
   test('no command prints the usage and exits 2', async () => {
@@ -80,7 +81,7 @@ describe('create, get, wait, delete', () => {
     expect(r.stderr).toContain(`${name}: Ready`);
     const json = await run(['get', name, '-o', 'json']);
     const slb = JSON.parse(json.stdout) as SessionLivedBackend;
-    expect(slb.spec.template.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/drop-four:1', env: [{ name: 'MODE', value: 'demo' }] });
+    expect(slb.spec.template?.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/drop-four:1', env: [{ name: 'MODE', value: 'demo' }] });
     expect(slb.metadata).not.toHaveProperty('managedFields');
   });
 

@@ -30,7 +30,7 @@ status:
   ready: true
 `;
     const [slb] = backendsFromManifest(text, 'old.yaml', ns);
-    expect(slb!.spec.template.containers.map((c) => c.name)).toEqual(['app', 'container-1']);
+    expect(slb!.spec.template?.containers.map((c) => c.name)).toEqual(['app', 'container-1']);
     expect(slb!.metadata.generateName).toBe('demo-image-drop-four-');
     expect(slb).not.toHaveProperty('status');
   });

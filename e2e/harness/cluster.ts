@@ -9,7 +9,7 @@ import type { BinaryName } from './binaries.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { freePorts, request } from './net.ts';
 import type { TlsMaterial } from './net.ts';
-import { defaultCrdPath, defaultStateFile } from './paths.ts';
+import { defaultCrdPaths, defaultStateFile } from './paths.ts';
 import { makePki, readBase64 } from './pki.ts';
 import type { Identity, Pki } from './pki.ts';
 import { cleanRecord, readRecord, runs, stopProcess, writeRecord } from './state.ts';
@@ -439,9 +439,10 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       return (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200;
     });
 
-    const crdPaths = options.crdPaths ?? crdPathsFromEnv() ?? (existsSync(defaultCrdPath) ? [defaultCrdPath] : []);
-    if (options.crdPaths === undefined && process.env.SPAWNER_CLUSTER_CRDS === undefined && crdPaths.length === 0) {
-      log(`no CRD installed: ${path.relative(process.cwd(), defaultCrdPath)} is absent (npm run generate makes it)`);
+    const crdPaths = options.crdPaths ?? crdPathsFromEnv() ?? defaultCrdPaths.filter((p) => existsSync(p));
+    if (options.crdPaths === undefined && process.env.SPAWNER_CLUSTER_CRDS === undefined && crdPaths.length < defaultCrdPaths.length) {
+      const missing = defaultCrdPaths.filter((p) => !crdPaths.includes(p)).map((p) => path.relative(process.cwd(), p));
+      log(`not installed: ${missing.join(', ')} absent (npm run generate makes them)`);
     }
     for (const crd of crdPaths) {
       const kubectl = (args: string[]) => execa(bin('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], { stdin: 'ignore' });

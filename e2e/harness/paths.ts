@@ -13,4 +13,5 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
   return env.SPAWNER_CLUSTER_STATE || path.join(cacheDir, 'cluster', 'current.json');
 }
 
-export const defaultCrdPath = path.join(repoRoot, 'manifests', 'crd', 'sessionlivedbackends.spawner.dev.yaml');
+// The project's CRDs (npm run generate writes them), installed by `up` unless SPAWNER_CLUSTER_CRDS says otherwise.
+export const defaultCrdPaths = ['sessionlivedbackends.spawner.dev.yaml', 'warmpools.spawner.dev.yaml'].map((f) => path.join(repoRoot, 'manifests', 'crd', f));

@@ -45,7 +45,7 @@ say "context $context: applying ${dir#"$root"/}"
 
 # Server-side: the CRD's schema is too large for client-side apply's last-applied annotation.
 k apply --server-side --force-conflicts --field-manager=spawner-deploy -k "$dir" | sed 's/^/deploy:   /' >&2
-k wait --for=condition=Established --timeout=120s crd/sessionlivedbackends.spawner.dev >/dev/null
+k wait --for=condition=Established --timeout=120s crd/sessionlivedbackends.spawner.dev crd/warmpools.spawner.dev >/dev/null
 
 start=$SECONDS
 for kind in deployment daemonset; do

@@ -38,7 +38,9 @@ describe('bad backends are refused, naming the field', () => {
   const cases: Array<[what: string, spec: string, message: RegExp]> = [
     ['no containers', '{template: {containers: []}}', /spec\.template\.containers.*at least 1/],
     ['no containers field at all', '{template: {}}', /spec\.template\.containers: Required/],
-    ['no template', '{httpPort: 8080}', /spec\.template: Required/],
+    ['neither template nor poolRef', '{gracePeriodSeconds: 60}', /spec\.template: Invalid value.*spec\.template is required unless spec\.poolRef/],
+    ['per-session environment variables on a claim', `{poolRef: {name: games}, template: {containers: [{name: app, image: x, env: [{name: ROOM, value: '7'}]}]}}`, /spec\.template.*per-session settings \(environment variables, image, resources\) need a cold start/],
+    ['a claim with its own port', '{poolRef: {name: games}, httpPort: 3000}', /spec\.httpPort.*the WarmPool's httpPort applies/],
     ['a negative grace period', `{template: {containers: [${app}]}, gracePeriodSeconds: -1}`, /spec\.gracePeriodSeconds.*greater than or equal to 0/],
     ['a port out of range', `{template: {containers: [${app}]}, httpPort: 70000}`, /spec\.httpPort.*less than or equal to 65535/],
     ['port 0', `{template: {containers: [${app}]}, httpPort: 0}`, /spec\.httpPort.*greater than or equal to 1/],
@@ -58,11 +60,49 @@ describe('bad backends are refused, naming the field', () => {
     await expect(kubectl(['get', 'slb', name, '-n', namespace])).rejects.toThrow(/NotFound|not found/);
   });
 
-  test('the good counterpart is accepted, with the defaults filled in', async () => {
+  test('the good counterpart is accepted, gracePeriodSeconds defaulted (readers apply the other documented defaults)', async () => {
     const out = await kubectl(['create', '-o', 'json', '-f', '-'], {
       input: manifest('good', `{template: {containers: [${app}]}, sidecar: {enabled: false, statusPort: 8081}}`).replace('NS', namespace),
     });
     const created = JSON.parse(out) as { spec: Record<string, unknown> };
-    expect(created.spec).toMatchObject({ httpPort: 8080, gracePeriodSeconds: 300, startupTimeoutSeconds: 300, sidecar: { enabled: false, statusPort: 8081 } });
+    expect(created.spec).toEqual({ template: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] }, gracePeriodSeconds: 300, sidecar: { enabled: false, statusPort: 8081 } });
+  });
+
+  test('a claim from a pool is accepted, and its pool cannot be changed afterwards', async () => {
+    await kubectl(['create', '-f', '-'], { input: manifest('claim', '{poolRef: {name: games}, gracePeriodSeconds: 60}').replace('NS', namespace) });
+    const err = await kubectl(['patch', 'slb', 'claim', '-n', namespace, '--type=merge', '-p', '{"spec":{"poolRef":{"name":"other"}}}']).then(() => '', (e: Error) => e.message);
+    expect(err).toMatch(/spec\.poolRef cannot be changed once the backend exists/);
+  });
+});
+
+describe('the WarmPool CRD', () => {
+  const pool = (name: string, spec: string) =>
+    `apiVersion: spawner.dev/v1\nkind: WarmPool\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec: ${spec}\n`;
+
+  test('is Established; `kubectl get warmpools` and `wp` list pools with Desired, Ready and Age', async () => {
+    const crd = await apiClients(kc).apiextensions.readCustomResourceDefinition({ name: `warmpools.${GROUP}` });
+    expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
+    await kubectl(['create', '-f', '-'], { input: pool('listed', `{replicas: 3, template: {containers: [${app}]}}`) });
+    const table = await kubectl(['get', 'warmpools', '-n', namespace]);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+DESIRED\s+READY\s+AGE$/);
+    expect(table).toMatch(/listed\s+3\s+/);
+    await expect(kubectl(['get', 'wp', 'listed', '-n', namespace, '-o', 'name'])).resolves.toBe('warmpool.spawner.dev/listed');
+  });
+
+  test('`kubectl scale` sets spec.replicas through the scale subresource', async () => {
+    await kubectl(['create', '-f', '-'], { input: pool('scaled', `{template: {containers: [${app}]}}`) });
+    await kubectl(['scale', 'wp', 'scaled', '-n', namespace, '--replicas=5']);
+    await expect(kubectl(['get', 'wp', 'scaled', '-n', namespace, '-o', 'jsonpath={.spec.replicas}'])).resolves.toBe('5');
+  });
+
+  const cases: Array<[what: string, name: string, spec: string, message: RegExp]> = [
+    ['no template', 'p1', '{replicas: 1}', /spec\.template: Required/],
+    ['negative replicas', 'p2', `{replicas: -1, template: {containers: [${app}]}}`, /spec\.replicas.*greater than or equal to 0/],
+    ['the app on the sidecar port', 'p3', `{template: {containers: [${app}]}, httpPort: 9091}`, /spec\.httpPort must not be 9090 or 9091/],
+    ['a name that cannot label its members', 'pool.eu', `{template: {containers: [${app}]}}`, /metadata\.name of a WarmPool must be a DNS label/],
+  ];
+  test.each(cases)('refuses %s, naming the field', async (_what, name, spec, message) => {
+    const err = await kubectl(['create', '-f', '-'], { input: pool(name, spec) }).then(() => '', (e: Error) => e.message);
+    expect(err).toMatch(message);
   });
 });

@@ -57,6 +57,8 @@ function sidecarContainer(slb: SessionLivedBackend, config: SpawnerConfig, httpP
 export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1Pod {
   const spec = effectiveSpec(slb);
   const template = slb.spec.template;
+  // A backend with spec.poolRef has no template of its own: it is built from its pool's (operator/src/pools).
+  if (!template) throw new Error(`backend ${slb.metadata.namespace}/${slb.metadata.name} has no spec.template to build a Pod from`);
   const [app, ...others] = template.containers;
   const appContainer: V1Container = {
     ...app!,

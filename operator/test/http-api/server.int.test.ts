@@ -111,7 +111,7 @@ describe('POST /init', () => {
     expect(name).toMatch(/^session-[a-z0-9]{5}$/);
     expect(r.json).toEqual({ name, url: `http://spawner.test/p/${name}/`, statusUrl: `/backends/${name}/status` });
     const slb = await getSlb(custom, ns, name);
-    expect(slb?.spec.template.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/default-app:1' });
+    expect(slb?.spec.template?.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/default-app:1' });
     expect(slb?.metadata.labels).toMatchObject({ 'app.kubernetes.io/created-by': 'spawner-http-api' });
   });
 
@@ -119,7 +119,7 @@ describe('POST /init', () => {
     const name = await init({ image: 'example.invalid/app:2', port: 3000, env: { MODE: 'demo' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 3600 });
     const slb = await getSlb(custom, ns, name);
     expect(slb?.spec).toMatchObject({ httpPort: 3000, gracePeriodSeconds: 60, maxLifetimeSeconds: 3600 });
-    expect(slb?.spec.template.containers[0]).toMatchObject({ image: 'example.invalid/app:2', env: [{ name: 'MODE', value: 'demo' }] });
+    expect(slb?.spec.template?.containers[0]).toMatchObject({ image: 'example.invalid/app:2', env: [{ name: 'MODE', value: 'demo' }] });
   });
 
   test.each<[string, unknown, string | undefined]>([
