@@ -41,3 +41,18 @@ export const CONDITION_SWEPT = 'Swept';
 
 // Backend names are DNS labels: they become a Service name and a path segment under /p/.
 export const BACKEND_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+// WarmPools: backends started ahead of their sessions (see schema/warmpool.yaml).
+export const POOL_KIND = 'WarmPool';
+export const POOL_PLURAL = 'warmpools';
+// The pool's finalizer: its unclaimed members are deleted by the pool controller (with a resourceVersion
+// precondition, so a member claimed meanwhile is never hit), not by the garbage collector.
+export const POOL_FINALIZER = 'spawner.dev/members';
+// On an unclaimed member: its pool's name (removed by the claim, so the selector finds unclaimed ones only).
+export const LABEL_POOL = 'spawner.dev/pool';
+// On every member, claimed or not: the hash of the template it was built from.
+export const LABEL_TEMPLATE_HASH = 'spawner.dev/template-hash';
+// On a claimed member: the pool it came from.
+export const LABEL_CLAIMED_FROM = 'spawner.dev/claimed-from';
+// On a backend with spec.poolRef: whether it claimed a started member (True) or started cold (False).
+export const CONDITION_POOL_CLAIM = 'PoolClaim';

@@ -1,0 +1,144 @@
+// What a pool's reconcile should do, given what was observed of its members: pure, so every rule is a
+// row in a table test (operator/test/pools/plan.test.ts).
+//
+// Rules:
+// 1. Members being deleted count for nothing (their delete is in flight, by us or anyone).
+// 2. Failed members (image pull errors, the app exited, evicted…) and members not Ready within
+//    startupTimeoutSeconds are removed and replaced; failures in a row delay the replacements (doubling
+//    backoff), so a pool whose image cannot be pulled says why in its Ready condition instead of churning.
+// 3. Members built from an older template are removed at once: they would never be claimed (claims take
+//    current members only), so keeping them would only hold resources.
+// 4. Current members = Ready + starting + creates issued but not yet seen. Fewer than `replicas`: create
+//    the difference (at most `maxCreates` per pass). More: remove the excess, starting ones first (they
+//    serve nobody yet), then the youngest Ready ones.
+// Only unclaimed members are ever looked at (a claimed Pod is controlled by its backend, not the pool);
+// the I/O layer deletes with a resourceVersion precondition, so a member claimed after this view was
+// taken is never removed.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Condition, WarmPoolStatus } from '../../../schema/generated/types.ts';
+import { setCondition } from '../spawner/status.ts';
+import { byAge, classifyMember, memberSelector, type ClassifiedMember, type WarmPool } from './members.ts';
+
+export const CONDITION_POOL_READY = 'Ready';
+export const MAX_CREATES_PER_PASS = 100;
+export const BACKOFF_INITIAL_MS = 1000;
+export const BACKOFF_MAX_MS = 5 * 60_000;
+
+export type RemovalReason = 'Failed' | 'StartupTimeout' | 'Outdated' | 'ScaledDown';
+
+export interface Removal {
+  pod: V1Pod;
+  reason: RemovalReason;
+  message: string;
+}
+
+// Consecutive member failures, kept in memory per pool by the I/O layer.
+export interface Backoff {
+  failures: number;
+  notBeforeMs: number; // no creates before this time
+  lastFailure?: string; // what the last failure was, for the condition
+}
+
+export const NO_BACKOFF: Backoff = { failures: 0, notBeforeMs: 0 };
+
+export interface PoolObservation {
+  pool: WarmPool;
+  hash: string; // of the current template
+  members: V1Pod[]; // Pods the pool controls (claimed ones are not among them)
+  pendingCreates: number; // creates issued that the cache has not shown yet
+  deleteRequested: (uid: string) => boolean; // deletes issued that the cache has not shown yet
+  backoff: Backoff;
+  now: Date;
+  maxCreates?: number;
+}
+
+export interface PoolPlan {
+  create: number;
+  remove: Removal[];
+  status: WarmPoolStatus;
+  backoff: Backoff;
+  requeueAfterMs?: number;
+  warnings: Array<{ reason: string; message: string }>; // Events on the pool
+}
+
+// One failure is replaced at once (a node went away, an eviction); a second in a row starts the backoff.
+export function backoffDelayMs(failures: number): number {
+  return failures <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** (failures - 2));
+}
+
+function youngestFirst(a: ClassifiedMember, b: ClassifiedMember): number {
+  return byAge(b.pod, a.pod);
+}
+
+export function planPool(o: PoolObservation): PoolPlan {
+  const now = o.now.getTime();
+  const replicas = o.pool.spec.replicas ?? 1;
+  const classified = o.members.map((pod) => classifyMember(pod, o.pool, o.hash, o.now, o.deleteRequested(pod.metadata?.uid ?? '')));
+  const of = (state: ClassifiedMember['state']) => classified.filter((m) => m.state === state);
+  const ready = of('ready');
+  const starting = of('starting');
+
+  const remove: Removal[] = [];
+  const warnings: PoolPlan['warnings'] = [];
+  let backoff = o.backoff;
+  for (const m of [...of('failed'), ...of('timedOut')]) {
+    const reason = m.state === 'failed' ? 'Failed' : 'StartupTimeout';
+    const message = `member ${m.pod.metadata?.name}: ${m.failure!.reason}: ${m.failure!.message}`;
+    remove.push({ pod: m.pod, reason, message });
+    warnings.push({ reason: 'MemberFailed', message });
+    const failures = backoff.failures + 1;
+    backoff = { failures, notBeforeMs: now + backoffDelayMs(failures), lastFailure: message };
+  }
+  for (const m of of('outdated')) {
+    remove.push({ pod: m.pod, reason: 'Outdated', message: `member ${m.pod.metadata?.name} was built from an older template` });
+  }
+
+  const current = ready.length + starting.length + o.pendingCreates;
+  let create = 0;
+  let requeueAfterMs: number | undefined;
+  if (current < replicas) {
+    if (now < backoff.notBeforeMs) requeueAfterMs = backoff.notBeforeMs - now;
+    else create = Math.min(replicas - current, o.maxCreates ?? MAX_CREATES_PER_PASS);
+    if (replicas - current > create && requeueAfterMs === undefined) requeueAfterMs = 0; // the rest on the next pass
+  } else if (current > replicas) {
+    const excess = Math.min(current - replicas, ready.length + starting.length);
+    const order = [...starting.sort(youngestFirst), ...ready.sort(youngestFirst)];
+    for (const m of order.slice(0, excess)) {
+      remove.push({ pod: m.pod, reason: 'ScaledDown', message: `member ${m.pod.metadata?.name} is beyond replicas ${replicas}` });
+    }
+  }
+  // A full pool has got past whatever failed before.
+  if (ready.length >= replicas && backoff.failures > 0 && of('failed').length + of('timedOut').length === 0) backoff = NO_BACKOFF;
+
+  const removedScaledDown = new Set(remove.filter((r) => r.reason === 'ScaledDown').map((r) => r.pod));
+  const readyKept = ready.filter((m) => !removedScaledDown.has(m.pod)).length;
+  const startingKept = starting.filter((m) => !removedScaledDown.has(m.pod)).length;
+  const status: WarmPoolStatus = {
+    replicas: readyKept + startingKept,
+    readyReplicas: readyKept,
+    startingReplicas: startingKept,
+    selector: memberSelector(o.pool),
+    templateHash: o.hash,
+    observedGeneration: o.pool.metadata.generation,
+    conditions: readyCondition(o.pool.status?.conditions ?? [], o.pool, readyKept, startingKept + create + o.pendingCreates, replicas, backoff, now, o.now),
+  };
+  return { create, remove, status, backoff, requeueAfterMs, warnings };
+}
+
+function readyCondition(previous: Condition[], pool: WarmPool, ready: number, starting: number, replicas: number, backoff: Backoff, now: number, at: Date): Condition[] {
+  const generation = pool.metadata.generation;
+  if (ready >= replicas) {
+    const message = replicas === 0 ? 'the pool keeps no members (replicas 0)' : `${ready} of ${replicas} members Ready`;
+    return setCondition(previous, { type: CONDITION_POOL_READY, status: 'True', reason: 'Full', message, observedGeneration: generation }, at);
+  }
+  if (backoff.failures > 0 && backoff.lastFailure) {
+    const wait = Math.max(0, Math.ceil((backoff.notBeforeMs - now) / 1000));
+    const message = `${ready} of ${replicas} members Ready; ${backoff.failures} member(s) failed in a row, the last: ${backoff.lastFailure}` +
+      (wait > 0 ? `; next member in ${wait} s` : '');
+    return setCondition(previous, { type: CONDITION_POOL_READY, status: 'False', reason: 'MembersFailing', message, observedGeneration: generation }, at);
+  }
+  return setCondition(previous, {
+    type: CONDITION_POOL_READY, status: 'False', reason: 'Filling',
+    message: `${ready} of ${replicas} members Ready, ${starting} starting`, observedGeneration: generation,
+  }, at);
+}
