@@ -2,18 +2,15 @@
 // checked at start (exit 2 naming the flag or variable), then serving against a (fake) API server,
 // JSON logs without any token or key, SIGTERM → exit 0.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../../common/kube/testing/fake-apiserver.ts';
 import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
+import { runRouterMain, startRouterProcess } from './support/process.ts';
 
 jest.setTimeout(60_000);
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const NS = 'spawner-backends';
 
 let dir: string;
@@ -27,19 +24,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
 describe('configuration', () => {
   // Paths are filled in once the files exist: KEY is a good key file, SHORT a key file too short.
   const withPaths = (v: string) => v.replace('KEY', keyFile).replace('SHORT', join(dir, 'short'));
@@ -52,7 +36,7 @@ describe('configuration', () => {
     { args: ['--access-key-file=KEY', '--cookie-secure=maybe'], names: "--cookie-secure = 'maybe' is invalid" },
     { args: ['--access-key-file=KEY', '--bogus=1'], names: 'unknown flag --bogus' },
   ])('$names', async ({ args, env, names }) => {
-    const p = run(args.map(withPaths), Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, withPaths(v)])));
+    const p = runRouterMain(args.map(withPaths), Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, withPaths(v)])));
     expect(await p.exited).toBe(2);
     expect(p.err()).toContain(names);
   });
@@ -77,22 +61,10 @@ describe('process', () => {
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
 
     const ghost = mintAccessToken(parseAccessKey(Buffer.from(keyHex)), { namespace: NS, name: 'ghost', uid: randomUUID() });
-    const p = run([`--access-key-file=${keyFile}`, `--kubeconfig=${kubeconfig}`, '--port=0', '--health-port=0', '--shutdown-delay-seconds=0']);
+    const p = await startRouterProcess([`--access-key-file=${keyFile}`, `--kubeconfig=${kubeconfig}`]);
     try {
-      let started: { address: string; healthPort: number } | undefined;
-      const deadline = Date.now() + 30_000;
-      while (!started && Date.now() < deadline) {
-        const line = p.out().split('\n').find((l) => l.includes('route service listening'));
-        if (line) started = JSON.parse(line);
-        else await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(started).toBeDefined();
-      const ask = (path: string, headers: Record<string, string> = {}) => fetch(`http://${started!.address}${path}`, { headers });
-      let ready = 0;
-      while (ready !== 200 && Date.now() < deadline) {
-        ready = (await fetch(`http://127.0.0.1:${started!.healthPort}/readyz`)).status;
-      }
-      expect(ready).toBe(200);
+      const ask = (path: string, headers: Record<string, string> = {}) => fetch(`http://${p.address}${path}`, { headers });
+      await p.ready();
       const routed = await ask('/route', { 'x-spawner-name': 'room', 'x-spawner-rest': `/?token=${token}` });
       expect(routed.status).toBe(200);
       expect(routed.headers.get('x-spawner-upstream')).toBe('10.0.0.7:3000');
@@ -100,9 +72,8 @@ describe('process', () => {
       // A valid token for a name the API server does not know: one read, logged at debug with the name.
       expect((await ask('/route', { 'x-spawner-name': 'ghost', 'x-spawner-rest': `/?token=${ghost}` })).status).toBe(401);
     } finally {
-      p.child.kill('SIGTERM');
+      expect(await p.stop()).toBe(0);
     }
-    expect(await p.exited).toBe(0);
     const lines = p.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.every((l) => l.component === 'router')).toBe(true);
     expect(lines.find((l) => l.msg === 'route answer' && l.name === 'ghost')).toMatchObject({ namespace: NS, verdict: 'ended', looked: true });

@@ -1,0 +1,169 @@
+// The route service against the real API server, with the operator running beside it (both as local
+// processes impersonating their service accounts, held to the RBAC of the manifests) and kwok nodes
+// making Pods Ready: a client that has seen Ready is routed on its first request, Failed and deleted
+// backends are ended at once, and the service reads nothing but the routed namespace's backends.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { apiClients, impersonating, kubectl, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
+import { repoRoot } from '../../e2e/harness/paths.ts';
+import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
+import {
+  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
+} from '../../operator/test/support/operator-process.ts';
+import { createSlb, deleteSlb, getSlb, slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
+import { startRouterProcess, type RouterProcess } from './support/process.ts';
+
+jest.setTimeout(300_000);
+const ROUTER_RBAC = path.join(repoRoot, 'manifests/backends/router-rbac.yaml');
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let ns = '';
+let otherNs = '';
+let dir = '';
+let operator: OperatorProcess | undefined;
+let router: RouterProcess | undefined;
+const keyHex = randomBytes(32).toString('hex');
+const key = parseAccessKey(Buffer.from(keyHex));
+
+const tokenOf = (slb: Slb, namespace = ns) => mintAccessToken(key, { namespace, name: slb.metadata.name!, uid: slb.metadata.uid! });
+
+async function route(name: string, token?: string): Promise<{ status: number; upstream: string | null; verdict: string | null }> {
+  const res = await fetch(`http://${router!.address}/route`, {
+    headers: { 'x-spawner-name': name, 'x-spawner-rest': token ? `/?token=${token}` : '/' },
+  });
+  return { status: res.status, upstream: res.headers.get('x-spawner-upstream'), verdict: res.headers.get('x-spawner-verdict') };
+}
+
+beforeAll(async () => {
+  kc = loadKubeConfig();
+  ({ core, custom } = apiClients(kc));
+  dir = await tempDir('spawner-router-');
+  ns = await createNamespace(core, 'routed');
+  otherNs = await createNamespace(core, 'unrouted');
+  await installOperatorRbac();
+  // The route service's Role and RoleBinding, as shipped, in this test's routed namespace.
+  await kubectl(['apply', '-f', '-'], { input: readFileSync(ROUTER_RBAC, 'utf8').replaceAll('namespace: spawner-backends', `namespace: ${ns}`) });
+  operator = await startOperator({ kubeconfig: await operatorKubeconfig(kc, dir), dir, identity: 'router-test', watchNamespace: ns, leaderElect: false });
+  const keyFile = path.join(dir, 'access-key');
+  writeFileSync(keyFile, keyHex, { mode: 0o600 });
+  const routerKubeconfig = await writeKubeconfig(impersonating(kc, 'spawner-system', 'spawner-router'), path.join(dir, 'router.kubeconfig'));
+  router = await startRouterProcess([`--kubeconfig=${routerKubeconfig}`, `--namespace=${ns}`, `--access-key-file=${keyFile}`]);
+  await Promise.all([operator.ready(120_000), router.ready(60_000)]);
+}, 300_000);
+
+afterAll(async () => {
+  if (core && ns) await deleteNamespaceWithBackends(core, ns);
+  if (core && otherNs) await deleteNamespaceWithBackends(core, otherNs);
+  await operator?.stop();
+  await router?.stop();
+}, 180_000);
+
+async function untilPhase(name: string, phase: string, namespace = ns): Promise<Slb> {
+  // A client polling as fast as it can: the moment it sees the phase, it acts.
+  return waitFor(
+    async () => {
+      const slb = await getSlb(custom, namespace, name);
+      return slb?.status?.phase === phase ? slb : undefined;
+    },
+    { what: `${name} to be ${phase}`, timeoutMs: 120_000, intervalMs: 5 },
+  );
+}
+
+describe('Ready means routable', () => {
+  test('20 backends created at once: the first request after each one is seen Ready is routed to its Pod', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    await Promise.all(names.map((name) => createSlb(custom, slbManifest(ns, name))));
+    const first = await Promise.all(
+      names.map(async (name) => {
+        const slb = await untilPhase(name, 'Ready');
+        return { slb, answer: await route(name, tokenOf(slb)) };
+      }),
+    );
+    for (const { slb, answer } of first) {
+      expect(answer).toEqual({ status: 200, verdict: 'route', upstream: `${slb.status!.podIP}:9090` });
+    }
+  });
+
+  test('one at a time, 5 backends in a row', async () => {
+    for (let i = 0; i < 5; i++) {
+      const name = `single-${i}`;
+      await createSlb(custom, slbManifest(ns, name, { spec: { sidecar: { enabled: false }, httpPort: 3000 } }));
+      const slb = await untilPhase(name, 'Ready');
+      expect(await route(name, tokenOf(slb))).toEqual({ status: 200, verdict: 'route', upstream: `${slb.status!.podIP}:3000` });
+    }
+  });
+});
+
+// Fresh reads of backends the route service has made so far (its own metric).
+async function lookups(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${router!.healthPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('spawner_router_lookup_seconds_count{outcome="ok"}'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('refused the same way, and without asking the API server', () => {
+  let room: Slb;
+  let before = 0;
+  beforeAll(async () => {
+    await createSlb(custom, slbManifest(ns, 'room'));
+    room = await untilPhase('room', 'Ready');
+    await createSlb(custom, slbManifest(otherNs, 'room'));
+    before = await lookups();
+  });
+
+  test.each<[string, () => [string, string | undefined]]>([
+    ['no token', () => ['room', undefined]],
+    ['a wrong token', () => ['room', 'A'.repeat(44)]],
+    ['a token of the same name in another namespace', () => ['room', tokenOf(room, otherNs)]],
+    ['an unknown name', () => ['nobody', tokenOf(room)]],
+  ])('%s: 401 ended', async (_what, make) => {
+    const [name, token] = make();
+    expect(await route(name, token)).toEqual({ status: 401, verdict: 'ended', upstream: null });
+  });
+
+  test('a backend in a namespace the router does not serve is unknown to it, even with a valid token', async () => {
+    const elsewhere = (await getSlb(custom, otherNs, 'room'))!;
+    expect(await route('room', tokenOf(elsewhere, otherNs))).toMatchObject({ status: 401 });
+  });
+
+  test('none of these refusals read anything from the API server', async () => {
+    expect(await lookups()).toBe(before);
+  });
+});
+
+describe('ended means ended', () => {
+  test('a Failed backend stops being routable as soon as its status says so', async () => {
+    await createSlb(custom, slbManifest(ns, 'doomed'));
+    const slb = await untilPhase('doomed', 'Ready');
+    const token = tokenOf(slb);
+    expect((await route('doomed', token)).status).toBe(200);
+    // The app container fails (kwok would keep it running): the operator turns the backend Failed.
+    await kubectl(['delete', 'pod', '-n', ns, 'doomed', '--wait=false']);
+    await untilPhase('doomed', 'Failed');
+    // The route service follows its watch; a few milliseconds later at most.
+    await waitFor(async () => (await route('doomed', token)).status === 401, { what: 'doomed to be ended', timeoutMs: 5_000, intervalMs: 5 });
+  });
+
+  test('a deleted backend’s link stays dead when the name is used again; the new backend has its own link', async () => {
+    await createSlb(custom, slbManifest(ns, 'again'));
+    const first = await untilPhase('again', 'Ready');
+    await deleteSlb(custom, ns, 'again');
+    await waitFor(async () => ((await getSlb(custom, ns, 'again')) ? undefined : true), { what: 'again to be gone', timeoutMs: 120_000 });
+    await createSlb(custom, slbManifest(ns, 'again'));
+    const second = await untilPhase('again', 'Ready');
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    expect(await route('again', tokenOf(first))).toMatchObject({ status: 401 });
+    expect(await route('again', tokenOf(second))).toMatchObject({ status: 200 });
+  });
+});
+
+test('the route service logs no token and no key', () => {
+  const output = router!.out() + router!.err();
+  expect(output).not.toContain(keyHex);
+  expect(output).not.toMatch(/[A-Za-z0-9_-]{44}/);
+});
