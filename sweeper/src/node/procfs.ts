@@ -1,0 +1,88 @@
+// The node observer's only contact with the kernel: reads under /proc (the host's, with hostPID). Each
+// function reads one thing for one process and throws what the filesystem threw, so the caller can
+// tell a process that is gone (ENOENT, ESRCH) from anything else.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import {
+  parseLocalAddresses, parseTcpCounters, parseTcpInUse, parseTcpTable, podUidOfCgroup,
+  type TcpCounters, type TcpEntry,
+} from './proc-net.ts';
+
+export const DEFAULT_PROC_ROOT = '/proc';
+
+const read = (path: string): string => readFileSync(path, 'latin1');
+
+// Every Pod UID in `wanted` that has a process here, mapped to its lowest PID (normally the Pod's
+// sandbox, which lives as long as the Pod). One pass over /proc: about 10 µs per process.
+export function locatePods(root: string, wanted: ReadonlySet<string>): Map<string, number> {
+  const found = new Map<string, number>();
+  if (wanted.size === 0) return found;
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return found;
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    const uid = podUidOf(root, pid);
+    if (uid !== undefined && wanted.has(uid) && !found.has(uid)) {
+      found.set(uid, pid);
+      if (found.size === wanted.size) break;
+    }
+  }
+  return found;
+}
+
+export function podUidOf(root: string, pid: number): string | undefined {
+  try {
+    return podUidOfCgroup(read(`${root}/${pid}/cgroup`));
+  } catch {
+    return undefined; // gone meanwhile, or not readable: not a Pod process we can use
+  }
+}
+
+export function readCounters(root: string, pid: number): TcpCounters {
+  return parseTcpCounters(read(`${root}/${pid}/net/snmp`));
+}
+
+export interface InUse {
+  v4: number;
+  v6: number;
+}
+
+export function readInUse(root: string, pid: number): InUse {
+  let v6 = 0;
+  try {
+    v6 = parseTcpInUse(read(`${root}/${pid}/net/sockstat6`), 'TCP6');
+  } catch (err) {
+    // A kernel without IPv6 has no sockstat6; a vanished process has neither file, which the v4 read
+    // below reports.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { v4: parseTcpInUse(read(`${root}/${pid}/net/sockstat`), 'TCP'), v6 };
+}
+
+export function readTable(root: string, pid: number, family: 'v4' | 'v6'): TcpEntry[] {
+  try {
+    return parseTcpTable(read(`${root}/${pid}/net/${family === 'v4' ? 'tcp' : 'tcp6'}`));
+  } catch (err) {
+    if (family === 'v6' && (err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export function readLocalAddresses(root: string, pid: number): Set<string> {
+  let inet6 = '';
+  try {
+    inet6 = read(`${root}/${pid}/net/if_inet6`);
+  } catch {
+    // no IPv6 in this kernel
+  }
+  return parseLocalAddresses(read(`${root}/${pid}/net/fib_trie`), inet6);
+}
+
+export function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}

@@ -1,0 +1,261 @@
+// The node observer against real network namespaces made here (netns-lab.ts): each "Pod" is a
+// namespace on a bridge whose address is the node's, with the app running inside as an unprivileged
+// user in a cgroup named the way the kubelet names a Pod's; the far end of its connections (the
+// router, on a real node) runs in a namespace of its own; probes come from the node's namespace, as the
+// kubelet's do. Needs root. Assertions are about what is observed, never about how fast.
+
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import http from 'node:http';
+import net from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { BackendActivity } from '../../common/contract.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import type { ActivityListener } from '../src/activity.ts';
+import { NodeObserver, type ObservedPod } from '../src/node/observer.ts';
+import { NetnsLab, type Netns, type PodProcess, type Program } from './support/netns-lab.ts';
+import { sleep, until } from './support/harness.ts';
+
+jest.setTimeout(90_000);
+
+const APP_PORT = 8080;
+const TICK_MS = 150;
+
+class Seen implements ActivityListener {
+  readonly observations: Array<BackendActivity & { at: number }> = [];
+  readonly unreachableReasons: string[] = [];
+  observation(a: BackendActivity): void {
+    this.observations.push({ ...a, at: Date.now() });
+  }
+  unreachable(reason: string): void {
+    this.unreachableReasons.push(reason);
+  }
+  get last(): (BackendActivity & { at: number }) | undefined {
+    return this.observations.at(-1);
+  }
+  // When the backend was last active, as a reader of these observations computes it.
+  get lastActivityAt(): number {
+    const o = this.last!;
+    return o.active_connections > 0 ? o.at : o.at - o.seconds_inactive * 1000;
+  }
+}
+
+let lab: NetnsLab;
+let peerNs: Netns;
+let peer: Program; // the far end: a namespace that is neither the node nor the Pod
+let observer: NodeObserver | undefined;
+
+beforeAll(async () => {
+  lab = await NetnsLab.create();
+  peerNs = await lab.addNamespace();
+  peer = await lab.startPeer(peerNs, 'client');
+  await peer.send('serve', { port: 5432 }); // something for the app to connect out to
+});
+
+afterAll(async () => {
+  await lab?.close();
+});
+
+afterEach(() => {
+  observer?.stop();
+  observer = undefined;
+});
+
+async function backend(args: string[] = [], driver: 'cgroupfs' | 'systemd' = 'cgroupfs'): Promise<PodProcess> {
+  const ns = await lab.addNamespace();
+  return lab.startPod(ns, 'app', ['--port', String(APP_PORT), ...args], { driver });
+}
+
+function observe(pod: PodProcess, opts: { podIPs?: string[] } = {}): Seen {
+  observer ??= new NodeObserver({ log: memoryLogger().log, intervalMs: TICK_MS });
+  const seen = new Seen();
+  const target: ObservedPod = { uid: pod.podUid, appPort: APP_PORT, podIPs: opts.podIPs ?? [pod.ns.ip] };
+  observer.observe(pod.podUid, target, seen);
+  return seen;
+}
+
+// What the kubelet does for a TCP probe: connect from the node's namespace, then close.
+function tcpProbe(ip: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(APP_PORT, ip, () => {
+      s.destroy();
+      resolve();
+    });
+    s.on('error', reject);
+  });
+}
+
+// An HTTP request from the node's namespace (an httpGet probe); `Connection: close` like the kubelet's.
+function nodeRequest(ip: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: ip, port: APP_PORT, path: '/', agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume().on('end', () => resolve());
+    }).on('error', reject);
+  });
+}
+
+const ticks = (n: number) => sleep(n * TICK_MS);
+
+describe('finding a Pod from the node', () => {
+  test.each(['cgroupfs', 'systemd'] as const)('by the Pod UID in its cgroup path (%s driver)', async (driver) => {
+    const pod = await backend([], driver);
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    expect(seen.last).toMatchObject({ active_connections: 0, listening: true, ready: true });
+    expect(seen.unreachableReasons).toEqual([]);
+  });
+
+  test('a Pod with no process on this node is unreachable, and reachable once its process appears', async () => {
+    const podUid = randomUUID();
+    const ns = await lab.addNamespace();
+    const seen = observe({ podUid, pid: 0, ns, program: undefined as unknown as Program });
+    await until(() => seen.unreachableReasons.length > 0, 'unreachable');
+    expect(seen.unreachableReasons[0]).toContain(podUid);
+    await lab.startPod(ns, 'app', ['--port', String(APP_PORT)], { podUid });
+    await until(() => seen.last?.listening === true, 'observed once it runs');
+  });
+
+  test('a Pod whose processes ended becomes unreachable', async () => {
+    const pod = await backend();
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await pod.program.kill();
+    await until(() => seen.unreachableReasons.length > 0, 'unreachable after its process ended');
+  });
+});
+
+describe('semantics', () => {
+  test('(1) an open connection keeps the backend active however silent, for as long as it is open', async () => {
+    const pod = await backend();
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await peer.send('open', { key: 'silent', host: pod.ns.ip, port: APP_PORT });
+    await until(() => seen.last?.active_connections === 1, 'the connection observed');
+    const from = seen.observations.length;
+    await ticks(15); // many reads with not a byte on the connection
+    expect(seen.observations.slice(from).every((o) => o.active_connections === 1)).toBe(true);
+    expect(seen.last?.active_connections).toBe(1);
+    const closing = Date.now();
+    await peer.send('close', { key: 'silent' });
+    await until(() => seen.last?.active_connections === 0, 'the close observed');
+    expect(seen.lastActivityAt).toBeGreaterThanOrEqual(closing); // late, never early
+  });
+
+  test.each(['server', 'client'] as const)('(2) every short request counts, none missed between two reads (the %s closes first)', async (closer) => {
+    const pod = await backend(['--delay-ms', '50']);
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    for (let i = 0; i < 8; i++) {
+      await sleep(TICK_MS * (1 + Math.random() * 3)); // land anywhere between two reads
+      const before = seen.lastActivityAt;
+      const r = await peer.send<{ startedAt: number; answeredAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer });
+      await until(() => seen.last !== undefined && seen.last.active_connections === 0 && seen.lastActivityAt > before, `request ${i} observed`, 10_000);
+      // The activity is placed at or after the request started: never earlier than it was.
+      expect(seen.lastActivityAt).toBeGreaterThanOrEqual(r.startedAt);
+    }
+  });
+
+  test('(2) requests in a burst between two reads count too', async () => {
+    const pod = await backend(['--delay-ms', '10']);
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await ticks(2);
+    const before = seen.lastActivityAt;
+    await Promise.all([0, 1, 2].map(() => peer.send('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' })));
+    await until(() => seen.lastActivityAt > before, 'the burst observed', 10_000);
+  });
+
+  test('(3) probes and requests from the node, outbound and loopback connections never count', async () => {
+    const pod = await backend(['--delay-ms', '5']);
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    const baseline = seen.lastActivityAt;
+    await pod.program.send('open-outbound', { key: 'db', host: peerNs.ip, port: 5432 }); // kept open throughout
+    for (let i = 0; i < 12; i++) {
+      await tcpProbe(pod.ns.ip);
+      await nodeRequest(pod.ns.ip);
+      await pod.program.send('request-outbound', { host: peerNs.ip, port: 5432 });
+      await pod.program.send('loopback');
+      await sleep(TICK_MS * Math.random() * 2);
+    }
+    await ticks(4);
+    expect(seen.observations.every((o) => o.active_connections === 0)).toBe(true);
+    expect(seen.lastActivityAt).toBe(baseline);
+
+    // A real request among the probes is still seen, and the probes after it do not move it further.
+    const r = await peer.send<{ startedAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' });
+    await until(() => seen.lastActivityAt > baseline, 'the real request observed', 10_000);
+    expect(seen.lastActivityAt).toBeGreaterThanOrEqual(r.startedAt);
+    const afterRequest = seen.lastActivityAt;
+    for (let i = 0; i < 8; i++) {
+      await tcpProbe(pod.ns.ip);
+      await nodeRequest(pod.ns.ip);
+      await sleep(TICK_MS * Math.random());
+    }
+    await ticks(4);
+    expect(seen.lastActivityAt).toBe(afterRequest);
+    await pod.program.send('close-outbound', { key: 'db' });
+  });
+
+  test('(4) a new observer (a restarted sweeper) starts the countdown at its first read, and sees open connections at once', async () => {
+    const pod = await backend(['--delay-ms', '5']);
+    await peer.send('request', { host: pod.ns.ip, port: APP_PORT, closer: 'server' }); // leaves a TIME_WAIT in the Pod
+    const startedAt = Date.now();
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    expect(seen.lastActivityAt).toBeGreaterThanOrEqual(startedAt);
+
+    await peer.send('open', { key: 'kept', host: pod.ns.ip, port: APP_PORT });
+    observer!.stop();
+    observer = undefined;
+    const again = observe(pod);
+    await until(() => again.last !== undefined, 'first observation after the restart');
+    expect(again.last?.active_connections).toBe(1);
+    await peer.send('close', { key: 'kept' });
+  });
+
+  test('(5) listening turns true once the app listens on its port; loopback only is not listening', async () => {
+    const pod = await backend(['--listen-later']);
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    expect(seen.last).toMatchObject({ listening: false, ready: false });
+    await pod.program.send('listen');
+    await until(() => seen.last?.listening === true, 'listening');
+
+    const local = await backend(['--host', '127.0.0.1']);
+    const seenLocal = observe(local);
+    await until(() => seenLocal.last !== undefined, 'first observation');
+    await ticks(3);
+    expect(seenLocal.last?.listening).toBe(false);
+  });
+});
+
+describe('cost', () => {
+  test('an idle backend costs a counter read per tick; its tables are read only when the counters move', async () => {
+    const pod = await backend(['--host', '0.0.0.0', '--delay-ms', '5']); // IPv4 only: the tcp table
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await ticks(2);
+    const tables = observer!.stats.tableReads;
+    const counters = observer!.stats.counterReads;
+    await ticks(6);
+    expect(observer!.stats.counterReads).toBeGreaterThan(counters);
+    expect(observer!.stats.tableReads).toBe(tables);
+    const before = seen.lastActivityAt;
+    await peer.send('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' });
+    await until(() => seen.lastActivityAt > before, 'request observed through the IPv4 table', 10_000);
+    expect(observer!.stats.tableReads).toBeGreaterThan(tables);
+  });
+
+  test('readNow reads the tables at once', async () => {
+    const pod = await backend();
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await peer.send('open', { key: 'now', host: pod.ns.ip, port: APP_PORT });
+    observer!.stop(); // no loop: only readNow reads
+    observer = new NodeObserver({ log: memoryLogger().log, intervalMs: 60_000 });
+    const handle = observer.observe('x', { uid: pod.podUid, appPort: APP_PORT, podIPs: [pod.ns.ip] }, new Seen());
+    expect(await handle.readNow()).toMatchObject({ active_connections: 1, listening: true });
+    handle.close();
+    await peer.send('close', { key: 'now' });
+  });
+});
