@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds Spawner's images from local files, without a Docker engine or a registry, and imports them
 # into the real test node's containerd (when it runs) under fully qualified tags:
-#   localhost/spawner/{pause,operator,sidecar,sweeper,nginx,drop-four}:<version of package.json>
-# Node images: layer 1 is the Node 24 runtime (the pinned `node` package's binary and the host
-# libraries it links), identical bytes in every image so containerd stores it once; layer 2 is the
-# component's files and its production dependencies (images/stage-app.sh), nothing else. nginx comes
+#   localhost/spawner/{pause,operator,sidecar,sweeper,nginx,drop-four,router}:<version of package.json>
+# Node images (images/node-images.ts): layer 1 is the Node 24 runtime (the pinned `node` package's
+# binary and the host libraries it links), identical bytes in every image so containerd stores it
+# once; layer 2 is the component's code compiled to JavaScript here and its production dependencies
+# (images/stage-app.sh), nothing else; no container strips types at start. nginx comes
 # from Debian's nginx-light package plus the few tools its entrypoint uses. pause is built from
 # images/pause/pause.c. The Dockerfiles beside this script build the same layout for kind.
 #
 # Archives land in .cache/images/<name>.tar (docker-save layout); an unchanged input set is neither
 # rebuilt nor imported again, so a second run takes seconds.
 #
-# usage: images/build.sh [NAME…]        NAME: pause operator sidecar sweeper nginx drop-four (default all)
+# usage: images/build.sh [NAME…]        NAME: pause, nginx or a Node image (default all; a Node image whose
+#                                       entry is not in this checkout is skipped, saying so)
 # env:   SPAWNER_CONTAINERD_SOCKET      default /run/spawner/containerd/containerd.sock; import skipped if absent
 #        SPAWNER_IMAGES_FORCE=1         rebuild and re-import everything
 set -euo pipefail
@@ -21,16 +23,28 @@ root="$(cd "$here/.." && pwd)"
 out="$root/.cache/images"
 socket="${SPAWNER_CONTAINERD_SOCKET:-/run/spawner/containerd/containerd.sock}"
 node_bin="$root/node_modules/node/bin/node"
-all=(pause operator sidecar sweeper nginx drop-four)
 
 die() { echo "images/build.sh: $*" >&2; exit 2; }
 [[ -x "$node_bin" ]] || die "no Node binary at $node_bin: run npm install"
 version="$("$node_bin" -p 'require(process.argv[1]).version' "$root/package.json")"
 # Run the TypeScript helpers with the pinned Node 24 (type stripping), whatever `node` is on PATH.
 node24() { "$node_bin" "$@"; }
+node_images=($(node24 "$here/node-images.ts" names))
+node_image_field() { node24 "$here/node-images.ts" field "$1" "$2"; } # <name> workspace|entry
+all=(pause "${node_images[@]}" nginx)
+is_node_image() { [[ " ${node_images[*]} " == *" $1 "* ]]; }
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=("${all[@]}")
+if [[ ${#names[@]} -eq 0 ]]; then
+  for n in "${all[@]}"; do
+    # An image another branch is adding (its entry not merged here yet) is not an error.
+    if is_node_image "$n" && [[ ! -f "$root/$(node_image_field "$n" entry)" ]]; then
+      echo "images/build.sh: $n skipped: $(node_image_field "$n" entry) is not in this checkout" >&2
+      continue
+    fi
+    names+=("$n")
+  done
+fi
 for n in "${names[@]}"; do [[ " ${all[*]} " == *" $n "* ]] || die "unknown image '$n' (known: ${all[*]})"; done
 mkdir -p "$out"
 
@@ -80,13 +94,13 @@ node_runtime_layer() {
 inputs_hash() { # <name>
   local name="$1"
   {
-    cat "$here/build.sh" "$here/assemble.ts" "$here/deps.ts" "$here/stage-app.sh"
+    cat "$here/build.sh" "$here/assemble.ts" "$here/deps.ts" "$here/stage-app.sh" "$here/compile.ts" "$here/node-images.ts"
     echo "$version"
     case "$name" in
       pause) cat "$here/pause/pause.c" ;;
       nginx) dpkg-query -W nginx-light nginx-common 2>/dev/null || true; cat "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html,gone.html} ;;
       *)
-        local ws="$name"; [[ "$name" != drop-four ]] || ws=demo
+        local ws; ws="$(node_image_field "$name" workspace)"
         stat -c '%s %Y' "$node_bin"
         cat "$root/package-lock.json"
         local d dirs=()
@@ -112,13 +126,6 @@ build_image() { # <name>
       rm -rf "$rootfs" && mkdir -p "$rootfs"
       gcc -static -Os -s -o "$rootfs/pause" "$here/pause/pause.c"
       assemble pause "$rootfs" -- --entrypoint '["/pause"]' --user 65535:65535 ;;
-    operator|sidecar|sweeper|drop-four)
-      local ws="$name" main="src/main.ts" user=65532:65532
-      [[ "$name" != drop-four ]] || { ws=demo; main=src/server.ts; }
-      node_runtime_layer
-      bash "$here/stage-app.sh" "$ws" "$ws/$main" "$rootfs"
-      assemble "$name" "$node_runtime" "$rootfs" -- --entrypoint '["/usr/local/bin/node","/app/main.ts"]' \
-        --user "$user" --workdir /app --env NODE_ENV=production ;;
     nginx)
       command -v nginx >/dev/null || die "nginx is not installed: apt-get install nginx-light"
       rm -rf "$rootfs"
@@ -135,6 +142,11 @@ build_image() { # <name>
       install -d -m 0755 "$rootfs/etc/spawner-nginx"
       install -m 0644 "$root"/manifests/nginx/{entrypoint.sh,render.sh,nginx.conf.template,waiting.html,gone.html} "$rootfs/etc/spawner-nginx/"
       assemble nginx "$rootfs" -- --entrypoint '["/bin/sh","/etc/spawner-nginx/entrypoint.sh"]' --user 101:101 ;;
+    *)
+      node_runtime_layer
+      bash "$here/stage-app.sh" "$(node_image_field "$name" workspace)" "$(node_image_field "$name" entry)" "$rootfs"
+      assemble "$name" "$node_runtime" "$rootfs" -- --entrypoint "$(node24 "$here/node-images.ts" entrypoint "$name")" \
+        --user 65532:65532 --workdir /app --env NODE_ENV=production ;;
   esac
 }
 
@@ -171,7 +183,7 @@ for name in "${names[@]}"; do
   # Size: the archive (uncompressed layers); the app layer alone for Node images.
   size="$(stat -c %s "$out/$name.tar")"
   extra=""
-  if [[ -d "$out/rootfs/$name" && "$name" != pause && "$name" != nginx ]]; then
+  if [[ -d "$out/rootfs/$name" ]] && is_node_image "$name"; then
     extra=" (app layer $(human "$(du -sb "$out/rootfs/$name" | cut -f1)"), Node runtime layer shared)"
   fi
   status+=("$(printf '%-40s %9s%s  %s' "$ref" "$(human "$size")" "$extra" "$what")")

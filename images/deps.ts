@@ -9,16 +9,33 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** Specifiers a module loads at run time; `import type`/`export type` lines are erased and skipped. */
-export function runtimeSpecifiers(source: string): string[] {
-  const out: string[] = [];
-  const re = /(?:^|[;\n])\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
+export interface ImportSpecifier {
+  specifier: string;
+  start: number; // offset of the specifier's first character (inside the quotes)
+  end: number;
+}
+
+/**
+ * Specifiers a module loads at run time, with where they sit in the source: static imports and
+ * re-exports, side-effect imports and `import('…')` with a literal. `import type`/`export type` lines
+ * are erased by Node and skipped.
+ */
+export function importSpecifiers(source: string): ImportSpecifier[] {
+  const out: ImportSpecifier[] = [];
+  const re = /(?:^|[;\n])\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)/dg;
   let m: RegExpExecArray | null;
   while ((m = re.exec(source))) {
-    if (m[4]) out.push(m[4]);
-    else if (m[3] && !m[2]) out.push(m[3]);
+    const group = m[4] ? 4 : m[3] && !m[2] ? 3 : undefined;
+    if (group === undefined) continue;
+    const [start, end] = m.indices![group]!;
+    out.push({ specifier: m[group]!, start, end });
   }
   return out;
+}
+
+/** The specifiers alone, in source order. */
+export function runtimeSpecifiers(source: string): string[] {
+  return importSpecifiers(source).map((s) => s.specifier);
 }
 
 /** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`; undefined for relative and builtin specifiers. */

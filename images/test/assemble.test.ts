@@ -6,7 +6,7 @@ const spec: ImageSpec = {
   tag: 'localhost/spawner/sidecar:0.1.0',
   out: '/tmp/x.tar',
   layers: ['/a', '/b'],
-  entrypoint: ['/usr/local/bin/node', '/app/main.ts'],
+  entrypoint: ['/usr/local/bin/node', '/app/main.js'],
   user: '65532:65532',
   workdir: '/app',
   env: ['NODE_ENV=production'],

@@ -1,0 +1,72 @@
+// The Node images: which workspace each is built from, its entry file, and how Node is started in
+// it. The one source for images/build.sh, images/Dockerfile.node (checked by images/test), and
+// bench/sidecar, which runs the sidecar exactly as its image does.
+//
+// usage: node images/node-images.ts names                 the images, one per line
+//        node images/node-images.ts field NAME workspace|entry
+//        node images/node-images.ts entrypoint NAME       the image's ENTRYPOINT as JSON
+
+export interface NodeImage {
+  workspace: string; // the folder whose package.json and public/ the image carries
+  entry: string; // the TypeScript entry file, relative to the repository
+  // Node and V8 settings for this component only, each chosen by measurement (see the
+  // component's README): they go on the command line, before the script.
+  nodeArgs: string[];
+}
+
+export const NODE = '/usr/local/bin/node';
+export const APP = '/app';
+// Every Node image runs /app/main.js, a link to its compiled entry.
+export const MAIN = `${APP}/main.js`;
+
+// Type stripping is off in every image: a `.ts` file reaching the start path would fail at once
+// instead of silently costing every process the stripper (images/test proves none does).
+const COMMON_ARGS = ['--no-experimental-strip-types'];
+
+export const NODE_IMAGES: Record<string, NodeImage> = {
+  operator: { workspace: 'operator', entry: 'operator/src/main.ts', nodeArgs: [] },
+  sidecar: {
+    workspace: 'sidecar',
+    entry: 'sidecar/src/main.ts',
+    nodeArgs: [],
+  },
+  sweeper: { workspace: 'sweeper', entry: 'sweeper/src/main.ts', nodeArgs: [] },
+  'drop-four': { workspace: 'demo', entry: 'demo/src/server.ts', nodeArgs: [] },
+  router: { workspace: 'router', entry: 'router/src/main.ts', nodeArgs: [] },
+};
+
+export function nodeImage(name: string): NodeImage {
+  const image = NODE_IMAGES[name];
+  if (!image) throw new Error(`unknown Node image '${name}' (known: ${Object.keys(NODE_IMAGES).join(', ')})`);
+  return image;
+}
+
+/** The image's ENTRYPOINT: Node, its settings, the compiled entry. Flags given to the container follow. */
+export function entrypoint(name: string): string[] {
+  return [NODE, ...COMMON_ARGS, ...nodeImage(name).nodeArgs, MAIN];
+}
+
+if (import.meta.main) {
+  const [command, name, field] = process.argv.slice(2);
+  try {
+    switch (command) {
+      case 'names':
+        process.stdout.write(`${Object.keys(NODE_IMAGES).join('\n')}\n`);
+        break;
+      case 'entrypoint':
+        process.stdout.write(`${JSON.stringify(entrypoint(name ?? ''))}\n`);
+        break;
+      case 'field': {
+        const image = nodeImage(name ?? '');
+        if (field !== 'workspace' && field !== 'entry') throw new Error(`field must be workspace or entry, got '${field}'`);
+        process.stdout.write(`${image[field]}\n`);
+        break;
+      }
+      default:
+        throw new Error('usage: node images/node-images.ts names | field NAME workspace|entry | entrypoint NAME');
+    }
+  } catch (err) {
+    process.stderr.write(`node-images.ts: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
