@@ -1,5 +1,6 @@
 // The admin port: never routed to by nginx, read by the kubelet (probes) and the sweeper.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../../common/node-http.ts';
 import type { ActivityTracker } from './activity.ts';
 import { SSE_HEADERS, type EventHub } from './events.ts';
 
@@ -12,7 +13,7 @@ function text(res: ServerResponse, status: number, body: string): void {
   send(res, status, 'text/plain; charset=utf-8', body);
 }
 
-export function createAdminServer(tracker: ActivityTracker, events: EventHub): http.Server {
+export function createAdminServer(tracker: ActivityTracker, events: EventHub): Server {
   return http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

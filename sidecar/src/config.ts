@@ -1,6 +1,7 @@
 // The sidecar's flags and variables. The operator passes --upstream-port; the rest have defaults.
 import { parsers, type OptionSpec } from '../../common/config.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
 
 const ALL_INTERFACES = '*';
 
@@ -15,6 +16,7 @@ export const sidecarSpecs = {
   eventsMinIntervalMs: { flag: 'events-min-interval-ms', env: 'SIDECAR_EVENTS_MIN_INTERVAL_MS', help: 'least time between two events on /events (changes in between are merged)', default: 100, parse: parsers.nonNegativeInt } as OptionSpec<number>,
   probeFastMs: { flag: 'probe-fast-ms', env: 'SIDECAR_PROBE_FAST_MS', help: "readiness probe interval until the app first listens", default: 100, parse: parsers.positiveNumber } as OptionSpec<number>,
   probeSlowMs: { flag: 'probe-slow-ms', env: 'SIDECAR_PROBE_SLOW_MS', help: 'readiness probe interval once the app listens', default: 2000, parse: parsers.positiveNumber } as OptionSpec<number>,
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', help: `least level logged (${LOG_LEVELS.join(', ')})`, default: 'info', parse: parsers.oneOf(...LOG_LEVELS) } as OptionSpec<LogLevel>,
 };
 
 export function listenHostOf(value: string): string | undefined {

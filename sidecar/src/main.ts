@@ -1,17 +1,16 @@
 // Entry point of the sidecar container: validate configuration (exit 2 naming the flag), serve, and
 // on SIGTERM/SIGINT drain and exit 0.
 import { loadConfigOrExit } from '../../common/config.ts';
-import { createLogger, forBackend } from '../../common/log.ts';
 import { listenHostOf, sidecarSpecs } from './config.ts';
+import { createLog } from './log.ts';
 import { startSidecar } from './sidecar.ts';
 
 const config = loadConfigOrExit('sidecar', sidecarSpecs);
 
 // The operator sets these through the downward API; outside a pod they are simply absent.
-const base = createLogger('sidecar');
 const namespace = process.env.POD_NAMESPACE;
 const name = process.env.BACKEND_NAME;
-const log = namespace && name ? forBackend(base, namespace, name) : base;
+const log = createLog({ level: config.logLevel, bindings: { component: 'sidecar', ...(namespace && name ? { namespace, name } : {}) } });
 
 let sidecar;
 try {

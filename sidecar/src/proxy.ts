@@ -1,12 +1,13 @@
 // The proxy port: every request and upgrade goes to the app unchanged but for hop-by-hop headers and
 // X-Forwarded-*. Bodies are piped (back-pressure both ways, never buffered whole); upgraded
 // connections are spliced byte for byte. Every start and end is reported to the ActivityTracker.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../common/log.ts';
+import { http } from '../../common/node-http.ts';
 import type { ActivityTracker } from './activity.ts';
 import { formatResponseHead, forwardRequestHeaders, forwardResponseHeaders, refusedUpgradeHeaders } from './headers.ts';
+import type { Log } from './log.ts';
 
 export interface UpstreamReporter {
   reportReached(): void;
@@ -18,11 +19,11 @@ export interface ProxyOptions {
   upstreamPort: number;
   tracker: ActivityTracker;
   upstream: UpstreamReporter;
-  log: Logger;
+  log: Log;
 }
 
 export interface Proxy {
-  server: http.Server;
+  server: Server;
   // Upgraded connections are no longer the server's: shutdown closes them through this.
   destroyUpgraded(): void;
   // Frees the keep-alive sockets to the app.
@@ -56,7 +57,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     keepAliveTimeout: 65_000,
   });
 
-  function upstreamRequest(req: IncomingMessage, upgrade: boolean): http.ClientRequest {
+  function upstreamRequest(req: IncomingMessage, upgrade: boolean): ClientRequest {
     return http.request({
       host: upstreamHost,
       port: upstreamPort,

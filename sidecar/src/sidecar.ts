@@ -1,10 +1,10 @@
 // Wires the parts together and owns their lifecycle: start listening, drain on shutdown, close all.
 import type { AddressInfo } from 'node:net';
-import type http from 'node:http';
-import type { Logger } from '../../common/log.ts';
+import type { Server } from 'node:http';
 import { ActivityTracker, type Clock } from './activity.ts';
 import { createAdminServer } from './admin.ts';
 import { EventHub } from './events.ts';
+import type { Log } from './log.ts';
 import { createProxy, type Proxy } from './proxy.ts';
 import { ReadinessProbe } from './readiness.ts';
 
@@ -19,7 +19,7 @@ export interface SidecarOptions {
   shutdownGraceMs: number;
   probeFastMs: number;
   probeSlowMs: number;
-  log: Logger;
+  log: Log;
   clock?: Clock;
 }
 
@@ -35,7 +35,7 @@ export interface Sidecar {
 const RETRY_HINT_MS = 1000;
 const PROBE_TIMEOUT_MS = 1000;
 
-function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
+function listen(server: Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -45,7 +45,7 @@ function listen(server: http.Server, port: number, host: string | undefined): Pr
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
@@ -127,7 +127,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
 
 // Resolves once no HTTP request is in flight, or after graceMs. Keep-alive connections that become
 // idle meanwhile are closed so the server can finish closing.
-function drained(tracker: ActivityTracker, server: http.Server, graceMs: number): Promise<void> {
+function drained(tracker: ActivityTracker, server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const finish = () => {
       clearTimeout(timer);

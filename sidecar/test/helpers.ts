@@ -3,10 +3,10 @@
 import http, { type IncomingMessage, type RequestListener } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createLogger } from '../../common/log.ts';
+import { createLog } from '../src/log.ts';
 import { startSidecar, type Sidecar, type SidecarOptions } from '../src/sidecar.ts';
 
-export const silentLog = createLogger('sidecar-test', 'silent');
+export const silentLog = createLog({ level: 'silent', bindings: {} });
 
 export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
