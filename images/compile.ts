@@ -1,13 +1,13 @@
 // Turns a component's TypeScript into the JavaScript its image runs, at image build time, so no
-// process in a container strips types at start (measured on the sidecar: +17 MB RSS and ~45 ms per
-// process for loading the stripper and running it on every file).
+// process in a container strips types at start (measured on the sidecar, loading every module and
+// exiting: 78 MB peak RSS and 145 ms CPU from the .ts files, 49 MB and 42 ms from this output).
 //
 // The transform is the one Node applies at run time and the tests use (scripts/jest-strip-types.cjs):
 // `module.stripTypeScriptTypes` in strip mode, which blanks the types out and keeps every other
 // character where it was. Relative imports of `.ts` files become `.js` (same length), so line and
 // column numbers in a container's stack trace are those of the source file, without source maps.
-// Why not `tsc` emit: it re-prints the code (positions change), needs the whole program, and took
-// longer here for the same output (images/README.md has the figures).
+// Why not `tsc` emit: it re-prints the code (positions change) and took 4.9 s for the sidecar's files
+// against 0.33 s for this (e2e/node/README.md, "Images").
 //
 // usage: node images/compile.ts <repo root> <destination> <file.ts>…   writes <destination>/<file>.js
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
