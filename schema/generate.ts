@@ -6,7 +6,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
-import { crdFileName, crdFromSource, loadFragments, loadKindFiles, loadSources, typesSchema, type SchemaSource } from './crd.ts';
+import { crdFileName, crdFromSource, loadFragments, loadKindFiles, loadSources, typesSchema, type Json, type SchemaSource } from './crd.ts';
 import { renderReference, withReference } from './reference.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -16,9 +16,30 @@ export const TYPES_PATH = join(root, 'schema/generated/types.ts');
 // The README's CRD reference is a generated block inside hand-written prose.
 export const README_PATH = join(root, 'README.md');
 
+// The defaults and bounds of a kind's scalar spec fields, as data: the operator, sweeper, CLI and HTTP API
+// read them from here (through common/spawner/spec.ts) instead of repeating 300 or 8080. A default is the
+// API server's (`default`) or the one every reader applies (`x-spawner-default`, see backend.yaml).
+export function specScalars(source: SchemaSource): { defaults: Record<string, Json>; bounds: Record<string, { minimum: number; maximum: number }> } {
+  const defaults: Record<string, Json> = {};
+  const bounds: Record<string, { minimum: number; maximum: number }> = {};
+  const properties = (source.spec.properties ?? {}) as Record<string, Record<string, Json>>;
+  for (const [field, schema] of Object.entries(properties)) {
+    if (schema.type !== 'integer' && schema.type !== 'boolean' && schema.type !== 'string') continue;
+    const value = schema.default ?? schema['x-spawner-default'];
+    if (value !== undefined) defaults[field] = value;
+    if (typeof schema.minimum === 'number' && typeof schema.maximum === 'number') bounds[field] = { minimum: schema.minimum, maximum: schema.maximum };
+  }
+  return { defaults, bounds };
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
 function kindDeclarations(source: SchemaSource): string {
   const { kind, listKind } = source.names;
   const apiVersion = `${source.group}/${source.version}`;
+  const scalars = specScalars(source);
   return `
 export interface ${kind} {
   apiVersion: '${apiVersion}';
@@ -34,6 +55,10 @@ export interface ${listKind} {
   metadata: V1ListMeta;
   items: ${kind}[];
 }
+
+// The defaults (the API server's or the readers') and bounds of ${kind} spec's scalar fields.
+export const ${lowerFirst(kind)}SpecDefaults = ${JSON.stringify(scalars.defaults, null, 2)} as const;
+export const ${lowerFirst(kind)}SpecBounds = ${JSON.stringify(scalars.bounds, null, 2)} as const;
 `;
 }
 

@@ -162,6 +162,31 @@ export interface SessionLivedBackendList {
   items: SessionLivedBackend[];
 }
 
+// The defaults (the API server's or the readers') and bounds of SessionLivedBackend spec's scalar fields.
+export const sessionLivedBackendSpecDefaults = {
+  "httpPort": 8080,
+  "gracePeriodSeconds": 300,
+  "startupTimeoutSeconds": 300
+} as const;
+export const sessionLivedBackendSpecBounds = {
+  "httpPort": {
+    "minimum": 1,
+    "maximum": 65535
+  },
+  "gracePeriodSeconds": {
+    "minimum": 0,
+    "maximum": 31536000
+  },
+  "maxLifetimeSeconds": {
+    "minimum": 1,
+    "maximum": 31536000
+  },
+  "startupTimeoutSeconds": {
+    "minimum": 1,
+    "maximum": 86400
+  }
+} as const;
+
 export interface WarmPool {
   apiVersion: 'spawner.dev/v1';
   kind: 'WarmPool';
@@ -176,3 +201,24 @@ export interface WarmPoolList {
   metadata: V1ListMeta;
   items: WarmPool[];
 }
+
+// The defaults (the API server's or the readers') and bounds of WarmPool spec's scalar fields.
+export const warmPoolSpecDefaults = {
+  "replicas": 1,
+  "httpPort": 8080,
+  "startupTimeoutSeconds": 300
+} as const;
+export const warmPoolSpecBounds = {
+  "replicas": {
+    "minimum": 0,
+    "maximum": 10000
+  },
+  "httpPort": {
+    "minimum": 1,
+    "maximum": 65535
+  },
+  "startupTimeoutSeconds": {
+    "minimum": 1,
+    "maximum": 86400
+  }
+} as const;
