@@ -32,15 +32,7 @@ export interface BackendActivity {
   ready: boolean;
 }
 
-export type Phase = 'Pending' | 'Ready' | 'Terminating' | 'Failed';
-
-// Condition types. The operator owns Scheduled and Ready; the sweeper owns Swept.
-export const CONDITION_SCHEDULED = 'Scheduled';
-export const CONDITION_READY = 'Ready';
-export const CONDITION_SWEPT = 'Swept';
-
-// Backend names are DNS labels: they become a Service name and a path segment under /p/.
-export const BACKEND_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// The backend's phases, conditions, name rule and defaults are its domain: common/spawner/.
 
 // WarmPools: backends started ahead of their sessions (see schema/warmpool.yaml).
 export const POOL_KIND = 'WarmPool';
@@ -54,5 +46,3 @@ export const LABEL_POOL = 'spawner.dev/pool';
 export const LABEL_TEMPLATE_HASH = 'spawner.dev/template-hash';
 // On a claimed member: the pool it came from.
 export const LABEL_CLAIMED_FROM = 'spawner.dev/claimed-from';
-// On a backend with spec.poolRef: whether it claimed a started member (True) or started cold (False).
-export const CONDITION_POOL_CLAIM = 'PoolClaim';

@@ -16,3 +16,8 @@ export function createLogger(component: string, level = process.env.LOG_LEVEL ??
 export function forBackend(log: Logger, namespace: string, name: string): Logger {
   return log.child({ namespace, name });
 }
+
+// The text of a thrown value for a log line's `err` field.
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

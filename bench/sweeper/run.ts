@@ -19,7 +19,7 @@ import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { down, up } from '../../e2e/harness/cluster.ts';
 import { loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
-import type { SessionLivedBackend } from '../../sweeper/src/slb.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import {
   createBackend, createNamespace, deleteNamespace, freePortOn, installSweeperRbac, LoopbackAddresses, markReady, startSweeper,
   sweeperKubeConfig, tempDir, writeKubeconfig, type SweeperProcess,

@@ -9,7 +9,7 @@ import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
 import { createLogger } from '../../common/log.ts';
-import type { SessionLivedBackend, SessionLivedBackendList } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend, SessionLivedBackendList } from '../../common/spawner/types.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { describeKubeError, type ErrorLike, type RequestContext } from './kube-errors.ts';
 import type { GlobalOptions } from './options.ts';

@@ -1,4 +1,5 @@
 // The commands and their flags: what `--help`, the parser and the shell completion all read.
+import { SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
 import type { CommandSpec, FlagSpec } from './args.ts';
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
@@ -27,10 +28,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     maxArgs: 0,
     flags: [
       { long: 'image', kind: 'string', valueName: 'IMAGE', help: 'container image of the app (required without -f)' },
-      { long: 'port', kind: 'string', valueName: 'PORT', help: 'port the app listens on; it also gets it as $PORT [default: 8080]' },
-      { long: 'grace-period-seconds', kind: 'string', valueName: 'N', help: 'seconds without a connection before the backend is swept [default: 300]' },
+      { long: 'port', kind: 'string', valueName: 'PORT', help: `port the app listens on; it also gets it as $PORT [default: ${SPEC_DEFAULTS.httpPort}]` },
+      { long: 'grace-period-seconds', kind: 'string', valueName: 'N', help: `seconds without a connection before the backend is swept [default: ${SPEC_DEFAULTS.gracePeriodSeconds}]` },
       { long: 'max-lifetime-seconds', kind: 'string', valueName: 'N', help: 'hard upper bound on the backend age, active or not' },
-      { long: 'startup-timeout-seconds', kind: 'string', valueName: 'N', help: 'Failed when not Ready this long after creation [default: 300]' },
+      { long: 'startup-timeout-seconds', kind: 'string', valueName: 'N', help: `Failed when not Ready this long after creation [default: ${SPEC_DEFAULTS.startupTimeoutSeconds}]` },
       { long: 'env', kind: 'list', valueName: 'NAME=VALUE', help: 'environment variable of the app' },
       { long: 'name', kind: 'string', valueName: 'NAME', help: 'backend name (default: generated from --prefix)' },
       { long: 'prefix', kind: 'string', valueName: 'PREFIX', help: 'prefix of the generated name (default: from the image name)' },

@@ -3,8 +3,9 @@
 // Pure: the text comes in, objects ready to POST come out, or a UsageError naming the document and field.
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KIND } from '../../common/contract.ts';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
-import { APP_CONTAINER, generateNameFor, prefixFromImage } from './build.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import { APP_CONTAINER } from '../../common/spawner/backend.ts';
+import { generateNameFor, prefixFromImage } from './build.ts';
 import { UsageError } from './errors.ts';
 
 // Fields the API server owns; a manifest saved with `kubectl get -o yaml` carries them.

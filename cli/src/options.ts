@@ -1,13 +1,15 @@
 // From parsed flags to typed options per command, checking every value. Pure: each message names the
 // flag, the value given and what is allowed.
 import type { FlagValue, Parsed } from './args.ts';
-import { BACKEND_NAME_PATTERN, SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { GENERATE_NAME_RULE, isBackendName, isGenerateNamePrefix, NAME_RULE } from '../../common/spawner/names.ts';
+import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
+import { generateNameFor } from './build.ts';
 import { parseDuration } from './duration.ts';
 import { UsageError } from './errors.ts';
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 6 * 60_000; // beyond the default startupTimeoutSeconds (300 s)
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-export const MAX_SECONDS = 31_536_000; // one year: the CRD's maximum
 
 export interface GlobalOptions {
   namespace?: string;
@@ -58,8 +60,6 @@ export interface DeleteOptions {
   ignoreNotFound: boolean;
 }
 
-const NAME_RULE = "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters";
-const PREFIX_RULE = "lowercase letters, digits and '-', starting with a letter, at most 57 characters";
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 function str(flags: Record<string, FlagValue>, key: string): string | undefined {
@@ -76,6 +76,11 @@ export function intFlag(raw: string, flag: string, min: number, max: number): nu
     throw new UsageError(`--${flag} '${raw}' is invalid: must be a whole number from ${min} to ${max}`);
   }
   return Number(raw);
+}
+
+// A flag for a spec field, within the schema's bounds for it.
+function boundedFlag(raw: string, flag: string, field: keyof typeof SPEC_BOUNDS): number {
+  return intFlag(raw, flag, SPEC_BOUNDS[field].minimum, SPEC_BOUNDS[field].maximum);
 }
 
 export function durationFlag(raw: string, flag: string): number {
@@ -97,7 +102,7 @@ export function backendName(raw: string): string {
     throw new UsageError(`'${raw}' is not a backend: give NAME, slb/NAME or sessionlivedbackend.spawner.dev/NAME`);
   }
   const name = raw.slice(slash + 1);
-  if (!BACKEND_NAME_PATTERN.test(name)) throw new UsageError(`'${raw}' is not a valid backend name: ${NAME_RULE}`);
+  if (!isBackendName(name)) throw new UsageError(`'${raw}' is not a valid backend name: ${NAME_RULE}`);
   return name;
 }
 
@@ -163,7 +168,7 @@ export function createOptions(p: Parsed): CreateOptions {
   if (image.trim() === '' || /\s/.test(image)) throw new UsageError(`--image '${image}' is invalid: must be an image reference without spaces`, 'create');
   const sidecar = !bool(f, 'no-sidecar');
   const portRaw = str(f, 'port');
-  const port = portRaw === undefined ? 8080 : intFlag(portRaw, 'port', 1, 65535);
+  const port = portRaw === undefined ? SPEC_DEFAULTS.httpPort : intFlag(portRaw, 'port', SPEC_BOUNDS.httpPort.minimum, SPEC_BOUNDS.httpPort.maximum);
   if (sidecar && (port === SIDECAR_PROXY_PORT || port === SIDECAR_ADMIN_PORT)) {
     throw new UsageError(
       `--port ${port} is taken by the sidecar (${SIDECAR_PROXY_PORT} proxy, ${SIDECAR_ADMIN_PORT} admin): use another port, or --no-sidecar`,
@@ -176,17 +181,20 @@ export function createOptions(p: Parsed): CreateOptions {
   const name = str(f, 'name');
   const prefix = str(f, 'prefix');
   if (name !== undefined && prefix !== undefined) throw new UsageError('--name and --prefix cannot be combined: --name is the whole name', 'create');
-  if (name !== undefined && !BACKEND_NAME_PATTERN.test(name)) throw new UsageError(`--name '${name}' is invalid: ${NAME_RULE}`, 'create');
-  if (prefix !== undefined && !/^[a-z][-a-z0-9]{0,56}$/.test(prefix)) throw new UsageError(`--prefix '${prefix}' is invalid: ${PREFIX_RULE}`, 'create');
+  if (name !== undefined && !isBackendName(name)) throw new UsageError(`--name '${name}' is invalid: ${NAME_RULE}`, 'create');
+  // A '-' is added to a prefix that lacks one: the rule applies to what is sent.
+  if (prefix !== undefined && !isGenerateNamePrefix(generateNameFor(prefix))) {
+    throw new UsageError(`--prefix '${prefix}' is invalid: ${GENERATE_NAME_RULE}, counting the '-' added when it does not end with one`, 'create');
+  }
   const flags: BackendFlags = {
     image,
     port,
-    gracePeriodSeconds: grace === undefined ? 300 : intFlag(grace, 'grace-period-seconds', 0, MAX_SECONDS),
+    gracePeriodSeconds: grace === undefined ? SPEC_DEFAULTS.gracePeriodSeconds : boundedFlag(grace, 'grace-period-seconds', 'gracePeriodSeconds'),
     env: parseEnv((f.env as string[] | undefined) ?? []),
     sidecar,
   };
-  if (life !== undefined) flags.maxLifetimeSeconds = intFlag(life, 'max-lifetime-seconds', 1, MAX_SECONDS);
-  if (startup !== undefined) flags.startupTimeoutSeconds = intFlag(startup, 'startup-timeout-seconds', 1, 86_400);
+  if (life !== undefined) flags.maxLifetimeSeconds = boundedFlag(life, 'max-lifetime-seconds', 'maxLifetimeSeconds');
+  if (startup !== undefined) flags.startupTimeoutSeconds = boundedFlag(startup, 'startup-timeout-seconds', 'startupTimeoutSeconds');
   if (name !== undefined) flags.name = name;
   if (prefix !== undefined) flags.prefix = prefix;
   return { source: { kind: 'flags', flags }, ...common };

@@ -1,8 +1,9 @@
 // How backends are printed: kubectl-like tables, json, yaml, name. Pure: objects and the time come in,
 // text comes out.
 import { stringify } from 'yaml';
-import { CONDITION_READY } from '../../common/contract.ts';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import { CONDITION_READY } from '../../common/spawner/conditions.ts';
+import { timeMs } from '../../common/spawner/time.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { humanAge } from './duration.ts';
 
 export const NAME_PREFIX = 'sessionlivedbackend.spawner.dev';
@@ -30,10 +31,8 @@ export function detailOf(slb: SessionLivedBackend): string | undefined {
 }
 
 function ageOf(slb: SessionLivedBackend, now: number): string {
-  const created = slb.metadata.creationTimestamp;
-  if (created === undefined) return '-';
-  const ms = now - (created instanceof Date ? created.getTime() : Date.parse(String(created)));
-  return Number.isNaN(ms) ? '-' : humanAge(ms);
+  const created = timeMs(slb.metadata.creationTimestamp);
+  return created === undefined ? '-' : humanAge(now - created);
 }
 
 export interface TableOptions {

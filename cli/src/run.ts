@@ -1,7 +1,7 @@
 // The commands. Each takes its checked options and an Io; all cluster access goes through BackendClient.
 import { readFile } from 'node:fs/promises';
 import { API_VERSION } from '../../common/contract.ts';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { backendFromFlags } from './build.ts';
 import { BackendClient, loadCluster } from './cluster.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';

@@ -1,6 +1,6 @@
 // What a waiting command makes of each state of the backend it follows. Pure, so every case is a
 // table row: the watch (cluster.ts) feeds states in; the command prints progress and stops on an outcome.
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { CliError, EXIT } from './errors.ts';
 import { detailOf, phaseOf } from './output.ts';
 import { formatDuration } from './duration.ts';

@@ -12,7 +12,7 @@ import { freePorts } from '../../e2e/harness/net.ts';
 import {
   createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { EXIT } from '../src/errors.ts';
 import { repoRoot, spawner, spawnerBin, spawnerLive } from './support/spawner.ts';
 

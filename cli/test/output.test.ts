@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { backendFromFlags, prefixFromImage } from '../src/build.ts';
 import { detailOf, formatObjects, phaseOf, renderTable, tableRows } from '../src/output.ts';
 

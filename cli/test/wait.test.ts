@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import type { SessionLivedBackend } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { EXIT } from '../src/errors.ts';
 import { judge, progressLine, timeoutError, type WaitFor } from '../src/wait.ts';
 

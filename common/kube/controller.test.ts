@@ -9,8 +9,10 @@ import {
   withFinalizer,
   withoutFinalizer,
   type ControllerDefinition,
+  reconcileOutcome,
   type ReconcileContext,
 } from './controller.ts';
+import { RetryAfter, type Result } from './workqueue.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { createRuntimeMetrics } from './metrics.ts';
 import { FakeApiServer } from './testing/fake-apiserver.ts';
@@ -170,6 +172,53 @@ describe('ControllerManager', () => {
     expect(text).toMatch(/controller_runtime_reconcile_total\{controller="sessionlivedbackend",result="error"\} 2/);
     expect(text).toMatch(/workqueue_depth\{name="sessionlivedbackend"\} 0/);
     expect(text).toMatch(/informer_synced\{informer="\/api\/v1\/pods"\} 1/);
+  });
+
+  test('reconcile results are counted with controller-runtime\'s labels; children and the primary informer are handed out by kind and name', async () => {
+    const metrics = createRuntimeMetrics({ defaultMetrics: false });
+    const { log } = memoryLogger();
+    let again = 1;
+    const seen: Array<string | undefined> = [];
+    const def = defineController({
+      name: 'results',
+      for: FOR,
+      owns: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods' }],
+      reconcile: async (obj: KubernetesObject, ctx: ReconcileContext) => {
+        seen.push(ctx.children<V1Pod>('Pod').get('ns', 'web-pod')?.metadata?.name);
+        switch (obj.metadata?.name) {
+          case 'later': return { requeueAfterMs: 60_000 }; // a success that asks to come back: requeue_after
+          case 'now': return again-- > 0 ? { requeueAfterMs: 0 } : undefined; // at once: requeue, then success
+          case 'wait': throw new RetryAfter(60_000);
+          default: return undefined;
+        }
+      },
+    });
+    const m = new ControllerManager({ kubeConfig: fake.kubeConfig(), log, controllers: [def], leaderElection: false, metrics });
+    managers.push(m);
+    const web = fake.create(SLBS, slb('web'));
+    fake.create(PODS, podOwnedBy('web-pod', web));
+    for (const name of ['later', 'now', 'wait']) fake.create(SLBS, slb(name));
+    await m.start();
+    // web, later, wait once; now twice (its immediate requeue).
+    await eventually(() => seen.length >= 5 && m.queue('results')!.inFlight() === 0, 'every object reconciled');
+    const text = await metrics.registry.metrics();
+    const total = (result: string) => Number(new RegExp(`controller_runtime_reconcile_total\\{controller="results",result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    expect([total('success'), total('requeue'), total('requeue_after'), total('error')]).toEqual([2, 1, 2, 0]);
+    expect(seen).toContain('web-pod');
+    expect(m.primaryInformer('results')?.list().map((o) => o.metadata?.name).sort()).toEqual(['later', 'now', 'wait', 'web']);
+    expect(m.primaryInformer('nope')).toBeUndefined();
+  });
+
+  test.each<[string, Result | void, unknown, string]>([
+    ['nothing asked', undefined, undefined, 'success'],
+    ['empty result', {}, undefined, 'success'],
+    ['come back later', { requeueAfterMs: 5000 }, undefined, 'requeue_after'],
+    ['come back at once', { requeueAfterMs: 0 }, undefined, 'requeue'],
+    ['failed', undefined, new Error('boom'), 'error'],
+    ['RetryAfter with a delay', undefined, new RetryAfter(100), 'requeue_after'],
+    ['RetryAfter at once', undefined, new RetryAfter(0), 'requeue'],
+  ])('reconcileOutcome: %s → %s', (_what, result, err, want) => {
+    expect(reconcileOutcome(result, err)).toBe(want);
   });
 
   test('only the leader reconciles; after it stops, the standby takes over and looks at everything', async () => {

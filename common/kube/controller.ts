@@ -6,11 +6,12 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from './kubeconfig.ts';
-import type { Logger } from '../log.ts';
+import { errText, type Logger } from '../log.ts';
 import { informersNotWedged, informersSynced, type HealthCheck } from './health.ts';
 import { createInformer, stripManagedFields, type Informer } from './informer.ts';
 import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
-import type { RuntimeMetrics } from './metrics.ts';
+import type { ReconcileOutcome, RuntimeMetrics } from './metrics.ts';
+import { ChildCache } from './children.ts';
 import { controllerOwnerKey, isControlledBy, objectKey, splitKey } from './owners.ts';
 import { RetryAfter, WorkQueue, type Result } from './workqueue.ts';
 
@@ -45,8 +46,9 @@ export interface ReconcileContext {
   failures: number;
   // Cached objects of an owned kind that this object controls (matched by UID).
   owned<O extends KubernetesObject>(kind: string): O[];
-  // One cached object of an owned kind, by name, whoever owns it (to detect name conflicts).
-  cached<O extends KubernetesObject>(kind: string, namespace: string, name: string): O | undefined;
+  // The owned kind's cache by name, whoever owns the object (to detect name conflicts), corrected by this
+  // controller's own recent creates and deletes (the expectations pattern; see children.ts).
+  children<O extends KubernetesObject>(kind: string): ChildCache<O>;
 }
 
 // 'done': finalization is complete and the handler has released the finalizer; nothing to requeue.
@@ -114,6 +116,20 @@ export function finalizersMergePatch(
   return { metadata: { finalizers, resourceVersion: obj.metadata?.resourceVersion } };
 }
 
+// The `result` label of controller_runtime_reconcile_total, as controller-runtime assigns it: `error` for
+// a failure (retried with backoff), `requeue_after` for a success that asked to come back after a delay,
+// `requeue` for one that asked to come back at once, `success` otherwise. RetryAfter is a request to
+// come back, not a failure.
+export function reconcileOutcome(result: Result | void, err?: unknown): ReconcileOutcome {
+  if (err !== undefined) {
+    if (!(err instanceof RetryAfter)) return 'error';
+    return err.delayMs > 0 ? 'requeue_after' : 'requeue';
+  }
+  const after = result?.requeueAfterMs;
+  if (after === undefined) return 'success';
+  return after > 0 ? 'requeue_after' : 'requeue';
+}
+
 // ---- the manager ----------------------------------------------------------------------------------------
 
 export interface ManagerLeaderElection
@@ -142,6 +158,7 @@ interface Running {
   log: Logger;
   primary: Informer<KubernetesObject>;
   owned: Map<string, Informer<KubernetesObject>>; // by kind
+  children: Map<string, ChildCache<KubernetesObject>>; // by kind, over `owned`
   queue: WorkQueue;
   active?: Promise<void>; // the current term's work loop
 }
@@ -177,6 +194,8 @@ export class ControllerManager {
     const name = def.name ?? def.for.kind.toLowerCase();
     const log = this.log.child({ controller: name });
     const inf = this.o.informer ?? {};
+    const cachedForm = (transform?: (obj: KubernetesObject) => KubernetesObject) =>
+      transform ? (obj: KubernetesObject) => transform(stripManagedFields(obj)) : stripManagedFields;
     const mk = (path: string, labelSelector?: string, fieldSelector?: string, transform?: (obj: KubernetesObject) => KubernetesObject) =>
       createInformer<KubernetesObject>({
         kubeConfig: this.o.kubeConfig,
@@ -185,7 +204,7 @@ export class ControllerManager {
         fieldSelector,
         resyncMs: 0,
         log,
-        transform: transform ? (obj) => transform(stripManagedFields(obj)) : stripManagedFields,
+        transform: cachedForm(transform),
         ...inf,
       });
     const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector);
@@ -199,8 +218,11 @@ export class ControllerManager {
     });
     primary.onEvent((ev) => queue.add(objectKey(ev.obj)));
     const owned = new Map<string, Informer<KubernetesObject>>();
+    const children = new Map<string, ChildCache<KubernetesObject>>();
     for (const o of def.owns ?? []) {
       const i = mk(o.path, o.labelSelector, o.fieldSelector, o.transform);
+      // What a create answered is remembered in the form the informer caches.
+      children.set(o.kind, new ChildCache((ns, n) => i.get(ns, n), { slim: cachedForm(o.transform) }));
       i.onEvent((ev) => {
         const key = controllerOwnerKey(ev.obj, def.for.kind, def.for.apiVersion);
         if (key) queue.add(key);
@@ -221,7 +243,12 @@ export class ControllerManager {
     this.o.metrics?.trackQueue(name, queue);
     this.o.metrics?.trackInformer(primary);
     for (const i of owned.values()) this.o.metrics?.trackInformer(i);
-    return { def: def as ControllerDefinition, name, log, primary, owned, queue };
+    return { def: def as ControllerDefinition, name, log, primary, owned, children, queue };
+  }
+
+  // The informer of a controller's primary resource (its cache serves metrics such as objects by phase).
+  primaryInformer(controller: string): Informer<KubernetesObject> | undefined {
+    return this.running.find((r) => r.name === controller)?.primary;
   }
 
   informers(): Array<Informer<KubernetesObject>> {
@@ -312,11 +339,13 @@ export class ControllerManager {
       failures: r.queue.numRequeues(key),
       owned: <O extends KubernetesObject>(kind: string) =>
         (this.ownedInformer(r, kind).list().filter((o) => isControlledBy(o, obj)) as O[]),
-      cached: <O extends KubernetesObject>(kind: string, ns: string, n: string) =>
-        this.ownedInformer(r, kind).get(ns, n) as O | undefined,
+      children: <O extends KubernetesObject>(kind: string) => {
+        this.ownedInformer(r, kind);
+        return r.children.get(kind) as unknown as ChildCache<O>;
+      },
     };
     const started = performance.now();
-    let outcome: 'success' | 'error' | 'requeue' | 'requeue_after' = 'success';
+    let outcome: ReconcileOutcome = 'success';
     try {
       let res: Result | void;
       if (isBeingDeleted(obj)) {
@@ -330,10 +359,10 @@ export class ControllerManager {
       } else {
         res = await r.def.reconcile(obj, ctx);
       }
-      if (res?.requeueAfterMs) outcome = 'requeue';
+      outcome = reconcileOutcome(res);
       return res;
     } catch (err) {
-      outcome = err instanceof RetryAfter ? 'requeue_after' : 'error';
+      outcome = reconcileOutcome(undefined, err);
       throw err;
     } finally {
       this.o.metrics?.observeReconcile(r.name, outcome, (performance.now() - started) / 1000);
@@ -347,6 +376,3 @@ export class ControllerManager {
   }
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,11 +1,13 @@
-// The operator's HTTP side door: /metrics for Prometheus, /healthz for the liveness probe (the process
-// is serving and its informers are not stuck) and /readyz for the readiness probe (caches synced).
-// Liveness deliberately ignores API-server reachability: restarting the pod does not fix the network.
+// A process's HTTP side door (the operator's and the sweeper's): /metrics for Prometheus (when given a
+// registry), /healthz for the liveness probe (the process is serving and its informers are not stuck)
+// and /readyz for the readiness probe (caches synced). Liveness deliberately ignores API-server
+// reachability: restarting the pod does not fix the network, and an API server that is down at start
+// must not restart every replica (or every node's sweeper) in a loop.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
+import { errText, type Logger } from '../log.ts';
 import type { InformerLike } from './metrics.ts';
 
 export interface CheckResult {
@@ -21,7 +23,7 @@ export interface HealthCheck {
 export interface HealthServerOptions {
   port: number; // 0 picks a free port (tests)
   host?: string;
-  registry: Registry;
+  registry?: Registry; // no /metrics without one
   liveness: HealthCheck[];
   readiness: HealthCheck[];
   log: Logger;
@@ -58,7 +60,7 @@ export function runChecks(checks: HealthCheck[]): { ok: boolean; checks: Array<{
     try {
       return { name: c.name, ...c.check() };
     } catch (err) {
-      return { name: c.name, ok: false, detail: `check threw: ${err instanceof Error ? err.message : String(err)}` };
+      return { name: c.name, ok: false, detail: `check threw: ${errText(err)}` };
     }
   });
   return { ok: results.every((r) => r.ok), checks: results };
@@ -71,13 +73,14 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       res.writeHead(405).end();
       return;
     }
-    if (path === '/metrics') {
-      opts.registry.metrics().then(
+    if (path === '/metrics' && opts.registry) {
+      const registry = opts.registry;
+      registry.metrics().then(
         (text) => {
-          res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text);
+          res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
         },
         (err: unknown) => {
-          opts.log.error({ err: String(err) }, 'collecting metrics failed');
+          opts.log.error({ err: errText(err) }, 'collecting metrics failed');
           res.writeHead(500).end();
         },
       );

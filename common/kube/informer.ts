@@ -6,9 +6,12 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from './kubeconfig.ts';
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from '../log.ts';
-import { objectKey } from './owners.ts';
-import { KubeApiError, errorFromResponse, openRequest, readBody, requestJson } from './rest.ts';
+import { errText, type Logger } from '../log.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { interruptibleSleep } from './clock.ts';
+import { joinKey, objectKey } from './owners.ts';
+import { errorFromResponse, statusError } from './errors.ts';
+import { openRequest, readBody, requestJson } from './rest.ts';
 
 export type InformerEventType = 'add' | 'update' | 'delete' | 'resync';
 
@@ -188,7 +191,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.cache.get(namespace ? `${namespace}/${name}` : name);
+    return this.cache.get(joinKey(namespace, name));
   }
 
   getByKey(key: string): T | undefined {
@@ -229,7 +232,10 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
   }
 
   private async loop(): Promise<void> {
-    let delay = this.backoffInitialMs;
+    // Attempts in a row that made no progress; with jitter so that replicas do not hammer a recovering
+    // API server in step.
+    const backoff: BackoffPolicy = { initialMs: this.backoffInitialMs, maxMs: this.backoffMaxMs, factor: 2, jitter: 0.5 };
+    let idleAttempts = 0;
     let needList = true;
     while (!this.stopped) {
       let progressed = false;
@@ -261,31 +267,21 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
       }
       if (this.stopped) break;
       if (progressed) {
-        delay = this.backoffInitialMs;
+        idleAttempts = 0;
         continue;
       }
-      // Without progress the same request would fail the same way at once: back off, with jitter so that
-      // replicas do not hammer a recovering API server in step.
-      const wait = delay * (0.5 + Math.random() * 0.5);
-      delay = Math.min(delay * 2, this.backoffMaxMs);
-      await this.sleep(wait);
+      // Without progress the same request would fail the same way at once: back off.
+      await this.sleep(backoffDelay(backoff, idleAttempts++));
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  private async sleep(ms: number): Promise<void> {
     this.nextAttemptAt = Date.now() + ms;
     this.setState('backoff');
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref();
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        self.wakeSleep = undefined;
-        resolve();
-      }
-      this.wakeSleep = done;
-    });
+    const s = interruptibleSleep(ms);
+    this.wakeSleep = s.wake;
+    await s.done;
+    if (this.wakeSleep === s.wake) this.wakeSleep = undefined;
   }
 
   private async relist(): Promise<void> {
@@ -465,7 +461,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
     if (!obj) return { err: new Error(`watch: event ${ev.type} without object`) };
     if (ev.type === 'ERROR') {
       if (obj.code === 410) return { reason: 'gone' };
-      return { err: new KubeApiError(obj.code ?? 0, `watch error event: ${obj.message ?? obj.reason ?? 'unknown'}`) };
+      return { err: statusError(obj.code ?? 0, obj.reason ?? '', `watch error event: ${obj.message ?? obj.reason ?? 'unknown'}`) };
     }
     const rv = obj.metadata?.resourceVersion;
     if (ev.type === 'BOOKMARK') {
@@ -515,9 +511,4 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
       'informer event handler threw',
     );
   }
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

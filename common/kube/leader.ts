@@ -11,9 +11,11 @@
 // rather than on the next poll. Polling stays as the safety net for a watch that is down.
 
 import type { KubeAccess } from './kubeconfig.ts';
-import type { Logger } from '../log.ts';
+import { errText, type Logger } from '../log.ts';
+import { interruptibleSleep } from './clock.ts';
+import { isNotFound } from './errors.ts';
 import { createInformer, type Informer } from './informer.ts';
-import { KubeApiError, requestJson } from './rest.ts';
+import { requestJson } from './rest.ts';
 
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -242,18 +244,11 @@ export class LeaderElector {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref();
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        if (self.wake === done) self.wake = undefined;
-        resolve();
-      }
-      this.wake = done;
-    });
+  private async sleep(ms: number): Promise<void> {
+    const s = interruptibleSleep(ms);
+    this.wake = s.wake;
+    await s.done;
+    if (this.wake === s.wake) this.wake = undefined;
   }
 
   private async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body: unknown, timeoutMs: number): Promise<T> {
@@ -302,7 +297,7 @@ export class LeaderElector {
     try {
       current = await this.request<Lease>('GET', leasePath(namespace, name), undefined, timeoutMs);
     } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 404)) return { kind: 'failed', err };
+      if (!isNotFound(err)) return { kind: 'failed', err };
       const body: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
@@ -368,8 +363,4 @@ export class LeaderElector {
 export function nextAttemptInMs(pollMs: number, expiresInMs: number | undefined): number {
   if (expiresInMs === undefined || !(expiresInMs < pollMs)) return pollMs;
   return Math.max(1, expiresInMs + 1);
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

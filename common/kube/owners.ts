@@ -2,9 +2,12 @@ import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node
 
 // `namespace/name` for namespaced objects, `name` for cluster-scoped ones (as client-go's MetaNamespaceKeyFunc).
 export function objectKey(obj: KubernetesObject): string {
-  const ns = obj.metadata?.namespace;
-  const name = obj.metadata?.name ?? '';
-  return ns ? `${ns}/${name}` : name;
+  return joinKey(obj.metadata?.namespace, obj.metadata?.name ?? '');
+}
+
+// The key of `name` in `namespace` ('' for cluster-scoped), the inverse of splitKey.
+export function joinKey(namespace: string | undefined, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
 }
 
 export function splitKey(key: string): { namespace: string; name: string } {
@@ -28,8 +31,7 @@ export function controllerOwnerKey(
   const ref = controllerRef(obj);
   if (!ref || ref.kind !== ownerKind || !ref.name) return undefined;
   if (apiGroup(ref.apiVersion) !== apiGroup(ownerApiVersion)) return undefined;
-  const ns = obj.metadata?.namespace;
-  return ns ? `${ns}/${ref.name}` : ref.name;
+  return joinKey(obj.metadata?.namespace, ref.name);
 }
 
 // Whether `obj` is controlled by exactly this owner (by UID, so a re-created owner of the same name does

@@ -9,28 +9,10 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { errorFromResponse } from './errors.ts';
 import type { KubeAccess } from './kubeconfig.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
-
-export interface KubeStatus {
-  kind?: string;
-  status?: string;
-  message?: string;
-  reason?: string;
-  code?: number;
-}
-
-export class KubeApiError extends Error {
-  readonly statusCode: number;
-  readonly status?: KubeStatus;
-  constructor(statusCode: number, message: string, status?: KubeStatus) {
-    super(message);
-    this.name = 'KubeApiError';
-    this.statusCode = statusCode;
-    this.status = status;
-  }
-}
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -120,18 +102,6 @@ async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-export function errorFromResponse(statusCode: number, text: string, what: string): KubeApiError {
-  let status: KubeStatus | undefined;
-  try {
-    const parsed = JSON.parse(text) as KubeStatus;
-    if (parsed && typeof parsed === 'object') status = parsed;
-  } catch {
-    // Not a Status object (a proxy's HTML error page, say): keep the raw text in the message.
-  }
-  const msg = status?.message ?? text.slice(0, 200);
-  return new KubeApiError(statusCode, `${what}: HTTP ${statusCode}${msg ? `: ${msg}` : ''}`, status);
 }
 
 // Sends a request and parses the JSON answer; non-2xx becomes a KubeApiError carrying the Status.

@@ -1,11 +1,13 @@
 import { describe, expect, jest, test } from '@jest/globals';
-import { RetryAfter, WorkQueue, backoffDelay, type Result, type Timers } from './workqueue.ts';
+import type { Clock } from './clock.ts';
+import { RetryAfter, WorkQueue, type Result } from './workqueue.ts';
 import { eventually, gate } from './testing/eventually.ts';
 
 jest.setTimeout(60_000);
 
-// Timers the test fires by hand, recording the delays the queue asked for.
-class ManualTimers implements Timers {
+// A clock whose timers the test fires by hand, recording the delays the queue asked for.
+class ManualTimers implements Clock {
+  now = () => 0;
   pending = new Map<number, { fn: () => void; ms: number }>();
   private seq = 0;
   setTimeout(fn: () => void, ms: number): unknown {
@@ -25,21 +27,6 @@ class ManualTimers implements Timers {
     for (const p of all) p.fn();
   }
 }
-
-describe('backoffDelay', () => {
-  test.each([
-    [0, 5, 1_000_000, 5],
-    [1, 5, 1_000_000, 10],
-    [2, 5, 1_000_000, 20],
-    [10, 5, 1_000_000, 5120],
-    [17, 5, 1_000_000, 655_360],
-    [18, 5, 1_000_000, 1_000_000],
-    [5000, 5, 1_000_000, 1_000_000],
-    [3, 100, 500, 500],
-  ])('failures=%d base=%d cap=%d -> %d ms', (failures, base, cap, want) => {
-    expect(backoffDelay(failures, base, cap)).toBe(want);
-  });
-});
 
 describe('WorkQueue bookkeeping', () => {
   test('deduplicates waiting keys and keeps FIFO order', () => {
@@ -66,7 +53,7 @@ describe('WorkQueue bookkeeping', () => {
 
   test('addAfter keeps the earliest pending delay per key', () => {
     const timers = new ManualTimers();
-    const q = new WorkQueue({ timers });
+    const q = new WorkQueue({ clock: timers });
     q.addAfter('a', 1000);
     q.addAfter('a', 5000);
     expect(timers.delays()).toEqual([1000]);
@@ -81,7 +68,7 @@ describe('WorkQueue bookkeeping', () => {
 
   test('rate limiting grows per key and forget resets it', () => {
     const timers = new ManualTimers();
-    const q = new WorkQueue({ timers, baseDelayMs: 5, maxDelayMs: 30 });
+    const q = new WorkQueue({ clock: timers, baseDelayMs: 5, maxDelayMs: 30 });
     const seen: number[] = [];
     for (let i = 0; i < 5; i++) {
       q.addRateLimited('a');
@@ -102,7 +89,7 @@ describe('WorkQueue bookkeeping', () => {
 
   test('shutdown drops delayed keys and refuses new ones', () => {
     const timers = new ManualTimers();
-    const q = new WorkQueue({ timers });
+    const q = new WorkQueue({ clock: timers });
     q.addAfter('a', 100);
     q.shutdown();
     expect(timers.pending.size).toBe(0);
@@ -178,7 +165,7 @@ describe('WorkQueue.run', () => {
   test('failures back off with growing delays; success forgets; requeueAfter and RetryAfter schedule as asked', async () => {
     const timers = new ManualTimers();
     const errors: Array<[string, number]> = [];
-    const q = new WorkQueue({ timers, baseDelayMs: 5, maxDelayMs: 1000, onError: (k, _e, n) => errors.push([k, n]) });
+    const q = new WorkQueue({ clock: timers, baseDelayMs: 5, maxDelayMs: 1000, onError: (k, _e, n) => errors.push([k, n]) });
     const script: Array<() => unknown> = [
       () => { throw new Error('boom'); },
       () => { throw new Error('boom'); },

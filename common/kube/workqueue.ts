@@ -2,6 +2,9 @@
 // handed to two workers at once, and a key added while it is being processed runs again afterwards.
 // Failures requeue with per-key exponential backoff; success may ask to come back after a delay.
 
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backgroundClock, type Clock } from './clock.ts';
+
 export interface Result {
   requeueAfterMs?: number;
 }
@@ -17,38 +20,16 @@ export class RetryAfter extends Error {
   }
 }
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // Delayed requeues must not keep a process alive that is otherwise done.
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface WorkQueueOptions {
   name?: string;
   baseDelayMs?: number; // first retry delay after a failure (client-go: 5 ms)
   maxDelayMs?: number; // cap of the per-key backoff (client-go: 1000 s)
-  timers?: Timers;
-  now?: () => number;
+  clock?: Clock; // default: real time, timers that do not keep the process alive
   // Called for every failed run (not for RetryAfter), before the key is requeued.
   onError?: (key: string, err: unknown, failures: number) => void;
 }
 
-// The delay before retry number `failures` (0-based): base·2^failures, capped.
-export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
-  if (failures < 0) return baseDelayMs;
-  // 2^1024 is Infinity, so large failure counts saturate at the cap instead of overflowing.
-  const d = baseDelayMs * Math.pow(2, failures);
-  return Number.isFinite(d) ? Math.min(d, maxDelayMs) : maxDelayMs;
-}
 
 export interface RunOptions {
   // Aborting stops handing out keys at once; in-flight runs finish and `run` then resolves.
@@ -59,10 +40,8 @@ export type Worker = (key: string) => Promise<Result | void>;
 
 export class WorkQueue {
   readonly name: string;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly timers: Timers;
-  private readonly now: () => number;
+  private readonly backoff: BackoffPolicy;
+  private readonly clock: Clock;
   private readonly onError?: (key: string, err: unknown, failures: number) => void;
 
   private readonly ready: string[] = []; // FIFO of keys waiting for a worker
@@ -80,12 +59,11 @@ export class WorkQueue {
 
   constructor(opts: WorkQueueOptions = {}) {
     this.name = opts.name ?? 'queue';
-    this.baseDelayMs = opts.baseDelayMs ?? 5;
-    this.maxDelayMs = opts.maxDelayMs ?? 1_000_000;
-    this.timers = opts.timers ?? realTimers;
-    this.now = opts.now ?? Date.now;
+    // client-go's per-item exponential limiter: base·2^failures, capped, no jitter.
+    this.backoff = { initialMs: opts.baseDelayMs ?? 5, maxMs: opts.maxDelayMs ?? 1_000_000, factor: 2, jitter: 0 };
+    this.clock = opts.clock ?? backgroundClock;
     this.onError = opts.onError;
-    if (!(this.baseDelayMs > 0) || !(this.maxDelayMs >= this.baseDelayMs)) {
+    if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs)) {
       throw new Error(`work queue ${this.name}: need 0 < baseDelayMs <= maxDelayMs`);
     }
   }
@@ -107,12 +85,12 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const at = this.now() + ms;
+    const at = this.clock.now() + ms;
     const existing = this.delayed.get(key);
     // Keep the earliest wake-up: a later request must not postpone an earlier one.
     if (existing && existing.at <= at) return;
-    if (existing) this.timers.clearTimeout(existing.handle);
-    const handle = this.timers.setTimeout(() => {
+    if (existing) this.clock.clearTimeout(existing.handle);
+    const handle = this.clock.setTimeout(() => {
       this.delayed.delete(key);
       this.add(key);
     }, ms);
@@ -123,7 +101,7 @@ export class WorkQueue {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     this.retries++;
-    this.addAfter(key, backoffDelay(n, this.baseDelayMs, this.maxDelayMs));
+    this.addAfter(key, backoffDelay(this.backoff, n));
   }
 
   forget(key: string): void {
@@ -154,7 +132,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
+    for (const { handle } of this.delayed.values()) this.clock.clearTimeout(handle);
     this.delayed.clear();
     this.notify();
   }
@@ -220,8 +198,9 @@ export class WorkQueue {
     try {
       const res = await worker(key);
       this.forget(key);
+      // requeueAfterMs 0 asks to run again at once (after this run is done), a delay to come back then.
       const after = res?.requeueAfterMs;
-      if (after !== undefined && after > 0) this.addAfter(key, after);
+      if (after !== undefined) this.addAfter(key, after);
     } catch (err) {
       if (err instanceof RetryAfter) {
         this.addAfter(key, err.delayMs);

@@ -2,13 +2,17 @@
 // spawner.dev/teardown: reconcile, finalize.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, FINALIZER, KIND, LABEL_MANAGED_BY, MANAGED_BY, PLURAL } from '../../common/contract.ts';
+import { LatestWrites } from '../../common/kube/children.ts';
 import { defineController, type ReconcileContext } from '../../common/kube/controller.ts';
-import { ChildCache, LatestWrites } from './spawner/children.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { slimPod, slimService } from './spawner/slim.ts';
 import { finalize, reconcile, type SpawnerDeps } from './spawner/reconcile.ts';
-import type { SessionLivedBackend, SpawnerConfig } from './spawner/types.ts';
+import type { SpawnerConfig } from './spawner/types.ts';
 import type { SpawnerApi } from './spawner/api.ts';
 import type { SpawnerMetrics } from './metrics.ts';
+
+// The controller's name: its log lines, metrics labels and ControllerManager.primaryInformer key.
+export const SPAWNER_CONTROLLER = 'spawner';
 
 export interface SpawnerControllerOptions {
   api: SpawnerApi;
@@ -23,14 +27,12 @@ export interface SpawnerControllerOptions {
 export function spawnerController(opts: SpawnerControllerOptions) {
   const ns = opts.namespace || undefined;
   const children = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const pods = new ChildCache<V1Pod>(() => undefined, 30_000, { slim: slimPod });
-  const services = new ChildCache<V1Service>(() => undefined, 30_000, { slim: slimService });
   const backends = new LatestWrites<SessionLivedBackend>();
 
   const depsFor = (ctx: ReconcileContext): SpawnerDeps => ({
     api: opts.api,
-    pods: pods.withLookup((n, name) => ctx.cached<V1Pod>('Pod', n, name)),
-    services: services.withLookup((n, name) => ctx.cached<V1Service>('Service', n, name)),
+    pods: ctx.children<V1Pod>('Pod'),
+    services: ctx.children<V1Service>('Service'),
     backends,
     config: opts.config,
     now: opts.now ?? (() => new Date()),
@@ -39,7 +41,7 @@ export function spawnerController(opts: SpawnerControllerOptions) {
   });
 
   return defineController<SessionLivedBackend>({
-    name: 'spawner',
+    name: SPAWNER_CONTROLLER,
     for: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: ns },
     owns: [
       { apiVersion: 'v1', kind: 'Pod', path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods', labelSelector: children, transform: slimPod },

@@ -1,7 +1,6 @@
 // The operator process: configuration, then the controller manager with leader election, then the
 // health/metrics server. SIGTERM stops handing out work, finishes what runs, and releases the Lease.
 import { loadConfigOrExit } from '../../common/config.ts';
-import { PLURAL } from '../../common/contract.ts';
 import { ControllerManager } from '../../common/kube/controller.ts';
 import { loadKubeAccess, type KubeAccess } from '../../common/kube/kubeconfig.ts';
 import { startHealthServer } from '../../common/kube/health.ts';
@@ -10,7 +9,7 @@ import { createLogger } from '../../common/log.ts';
 import { operatorOptions } from './config.ts';
 import { httpApiSettingsOrExit } from './http-api/config.ts';
 import { startHttpApi } from './http-api/server.ts';
-import { spawnerController } from './controller.ts';
+import { SPAWNER_CONTROLLER, spawnerController } from './controller.ts';
 import { createSpawnerMetrics } from './metrics.ts';
 import { createKubeSpawnerApi } from './spawner/kube-api.ts';
 
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
         namespace: config.namespace,
         concurrency: config.concurrency,
         resyncMs: config.resyncSeconds * 1000,
-        metrics: createSpawnerMetrics(runtimeMetrics.registry, () => manager.informers().find((i) => i.name.endsWith(`/${PLURAL}`))?.list() ?? []),
+        metrics: createSpawnerMetrics(runtimeMetrics.registry, () => manager.primaryInformer(SPAWNER_CONTROLLER)?.list() ?? []),
       }),
     ],
     leaderElection: config.leaderElect ? { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity } : false,

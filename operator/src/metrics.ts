@@ -2,8 +2,8 @@
 // and how long backends take from creation to Ready.
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Phase } from '../../common/contract.ts';
-import { timeMs, type SessionLivedBackend } from './spawner/types.ts';
+import { timeMs } from '../../common/spawner/time.ts';
+import type { Phase, SessionLivedBackend } from '../../common/spawner/types.ts';
 
 const PHASES: Phase[] = ['Pending', 'Ready', 'Terminating', 'Failed'];
 
@@ -41,7 +41,7 @@ export function createSpawnerMetrics(registry: Registry, backends: () => Kuberne
       if (to !== 'Ready') return;
       const created = timeMs(slb.metadata.creationTimestamp);
       // creationTimestamp has whole seconds: the figure is up to 1 s early, never late.
-      if (!Number.isNaN(created)) createToReady.observe(Math.max(0, (now() - created) / 1000));
+      if (created !== undefined) createToReady.observe(Math.max(0, (now() - created) / 1000));
     },
   };
 }

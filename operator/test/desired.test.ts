@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { desiredPod, desiredService, isControlledBy } from '../src/spawner/desired.ts';
+import { desiredPod, desiredService } from '../src/spawner/desired.ts';
 import { config, slb } from './fixtures.ts';
 
 describe('desiredPod', () => {
@@ -50,17 +50,5 @@ describe('desiredService', () => {
     const s = desiredService(slb({ spec }));
     expect(s.spec).toEqual({ type: 'ClusterIP', selector: { 'spawner.dev/backend': 'game' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: target }] });
     expect(s.metadata!.ownerReferences![0]!.uid).toBe('uid-slb');
-  });
-});
-
-describe('isControlledBy', () => {
-  const backend = slb();
-  test.each([
-    ['our controller reference', [{ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', name: 'game', uid: 'uid-slb', controller: true }], true],
-    ['a reference to an older backend of the same name', [{ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', name: 'game', uid: 'old', controller: true }], false],
-    ['a non-controller reference', [{ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', name: 'game', uid: 'uid-slb' }], false],
-    ['no references', undefined, false],
-  ])('%s', (_what, ownerReferences, expected) => {
-    expect(isControlledBy({ metadata: { ownerReferences } }, backend)).toBe(expected);
   });
 });

@@ -1,8 +1,10 @@
 // A recording fake of SpawnerApi: it keeps the objects it was given and lists every call, so a test
 // states the exact API actions a reconcile takes (as kubernetes/sample-controller's tests do).
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import { ApiError, type SpawnerApi } from '../src/spawner/api.ts';
-import type { SessionLivedBackend, SessionLivedBackendStatus } from '../src/spawner/types.ts';
+import { statusError } from '../../common/kube/errors.ts';
+import type { EventSpec } from '../../common/spawner/events.ts';
+import type { SessionLivedBackend, SessionLivedBackendStatus } from '../../common/spawner/types.ts';
+import type { SpawnerApi } from '../src/spawner/api.ts';
 
 export class RecordingApi implements SpawnerApi {
   readonly actions: string[] = [];
@@ -19,7 +21,7 @@ export class RecordingApi implements SpawnerApi {
 
   private nextVersion(slb: SessionLivedBackend): SessionLivedBackend {
     if (this.backend && slb.metadata.resourceVersion !== this.backend.metadata.resourceVersion) {
-      throw new ApiError(409, 'the object has been modified; please apply your changes to the latest version');
+      throw statusError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version');
     }
     return { ...slb, metadata: { ...slb.metadata, resourceVersion: String(++this.rv) } };
   }
@@ -37,7 +39,7 @@ export class RecordingApi implements SpawnerApi {
   async createPod(pod: V1Pod) {
     this.record(`create pod ${pod.metadata!.name}`);
     const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
-    if (this.pods.has(key)) throw new ApiError(409, `pods "${pod.metadata!.name}" already exists`);
+    if (this.pods.has(key)) throw statusError(409, 'AlreadyExists', `pods "${pod.metadata!.name}" already exists`);
     const created = { ...pod, metadata: { ...pod.metadata, uid: `pod-${++this.uids}`, resourceVersion: String(++this.rv) } };
     this.pods.set(key, created);
     return created;
@@ -45,7 +47,7 @@ export class RecordingApi implements SpawnerApi {
   async createService(svc: V1Service) {
     this.record(`create service ${svc.metadata!.name}`);
     const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
-    if (this.services.has(key)) throw new ApiError(409, `services "${svc.metadata!.name}" already exists`);
+    if (this.services.has(key)) throw statusError(409, 'AlreadyExists', `services "${svc.metadata!.name}" already exists`);
     const created = { ...svc, metadata: { ...svc.metadata, uid: `svc-${++this.uids}`, resourceVersion: String(++this.rv) } };
     this.services.set(key, created);
     return created;
@@ -67,8 +69,8 @@ export class RecordingApi implements SpawnerApi {
   async deleteBackend(slb: SessionLivedBackend) {
     this.record(`delete backend ${slb.metadata.name}`);
   }
-  async recordEvent(_slb: SessionLivedBackend, type: 'Normal' | 'Warning', reason: string, message: string) {
-    this.record(`event ${type} ${reason}`);
-    this.events.push({ type, reason, message });
+  async recordEvent(_slb: SessionLivedBackend, event: EventSpec) {
+    this.record(`event ${event.type} ${event.reason}`);
+    this.events.push(event);
   }
 }

@@ -1,6 +1,6 @@
 // Builders of the objects the tests feed to the pure functions: a backend, and its Pod in each state.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
-import type { SessionLivedBackend } from '../src/spawner/types.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { desiredPod, desiredService } from '../src/spawner/desired.ts';
 
 export const config = { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' };

@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { createLogger } from '../../common/log.ts';
-import { ChildCache, LatestWrites } from '../src/spawner/children.ts';
+import { ChildCache, LatestWrites } from '../../common/kube/children.ts';
+import { statusError } from '../../common/kube/errors.ts';
 import { finalize, reconcile, type SpawnerDeps } from '../src/spawner/reconcile.ts';
-import type { SessionLivedBackend } from '../src/spawner/types.ts';
-import { ApiError } from '../src/spawner/api.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { RecordingApi } from './fake-api.ts';
 import { at, config, pod, service, slb } from './fixtures.ts';
 
@@ -18,8 +18,8 @@ function world(seconds: number) {
   let now = at(seconds);
   const deps: SpawnerDeps = {
     api,
-    pods: new ChildCache((ns, n) => cachedPods.get(`${ns}/${n}`)),
-    services: new ChildCache((ns, n) => cachedServices.get(`${ns}/${n}`)),
+    pods: new ChildCache<V1Pod>((ns, n) => cachedPods.get(`${ns}/${n}`)),
+    services: new ChildCache<V1Service>((ns, n) => cachedServices.get(`${ns}/${n}`)),
     backends: new LatestWrites<SessionLivedBackend>(),
     config,
     now: () => now,
@@ -114,13 +114,21 @@ describe('reconcile', () => {
     expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game', 'get pod game']);
   });
 
-  test('a Failed backend on no node is deleted after its grace period', async () => {
+  test.each([
+    ['on no node', undefined],
+    ['on a node (the sweeper leaves Failed backends to the operator)', 'node-1'],
+  ])('a Failed backend %s is deleted a grace period after it failed', async (_where, nodeName) => {
+    const failed = { reason: 'StartupTimeout', message: 'x', observedGeneration: 1 };
     const backend = slb({
       spec: { gracePeriodSeconds: 300 },
       metadata: { finalizers: [FIN] },
       status: {
-        phase: 'Failed', reason: 'StartupTimeout', message: 'x', observedGeneration: 1,
-        conditions: [{ type: 'Ready', status: 'False', reason: 'StartupTimeout', message: 'x', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:05:00Z' }],
+        phase: 'Failed', ...failed, ...(nodeName ? { nodeName } : {}),
+        conditions: [
+          // Ready=False since creation: not when it failed.
+          { type: 'Ready', status: 'False', ...failed, lastTransitionTime: '2026-01-01T00:00:00Z' },
+          { type: 'Failed', status: 'True', ...failed, lastTransitionTime: '2026-01-01T00:05:00Z' },
+        ],
       },
     });
     const early = world(400);
@@ -129,6 +137,21 @@ describe('reconcile', () => {
     const late = world(601);
     await reconcile(backend, late.deps);
     expect(late.api.actions).toEqual(['event Normal FailedExpired', 'delete backend game']);
+  });
+
+  test('a backend that failed before the Failed condition existed gets it now and counts from now (late, never early)', async () => {
+    const backend = slb({
+      spec: { gracePeriodSeconds: 300 },
+      metadata: { finalizers: [FIN] },
+      status: {
+        phase: 'Failed', reason: 'StartupTimeout', message: 'x', observedGeneration: 1,
+        conditions: [{ type: 'Ready', status: 'False', reason: 'StartupTimeout', message: 'x', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:05:00Z' }],
+      },
+    });
+    const w = world(400);
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 300_000 });
+    expect(w.api.actions).toEqual(['patch status Failed']);
+    expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'StartupTimeout', lastTransitionTime: '2026-01-01T00:06:40Z' });
   });
 });
 
@@ -180,7 +203,7 @@ describe('a backend that is gone from under the operator', () => {
   class GoneApi extends RecordingApi {
     override async patchFinalizers(): Promise<never> {
       this.actions.push('patch finalizers (404)');
-      throw new ApiError(404, 'sessionlivedbackends.spawner.dev "game" not found');
+      throw statusError(404, 'NotFound', 'sessionlivedbackends.spawner.dev "game" not found');
     }
   }
   test.each([

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { computeStatus, decidePhase, sameStatus, setCondition, startupDeadlineInMs, statusWriteDecision } from '../src/spawner/status.ts';
+import { computeStatus, decidePhase, sameStatus, startupDeadlineInMs, statusWriteDecision } from '../src/spawner/status.ts';
 import { at, config, pod, service, slb, T0, type PodState } from './fixtures.ts';
 
 const fresh = slb();
@@ -73,19 +73,6 @@ describe('computeStatus', () => {
     const first = computeStatus(fresh, observed, at(2), config);
     const again = computeStatus({ ...fresh, status: first }, observed, at(50), config);
     expect(sameStatus(first, again)).toBe(true);
-  });
-});
-
-describe('setCondition', () => {
-  const base = { type: 'Ready', status: 'False' as const, reason: 'Starting', message: 'a' };
-  test.each([
-    ['a new condition takes now', [], base, '2026-01-01T00:00:09Z'],
-    ['an unchanged status keeps its transition time', [{ ...base, lastTransitionTime: '2026-01-01T00:00:01Z' }], { ...base, message: 'b' }, '2026-01-01T00:00:01Z'],
-    ['a changed status takes now', [{ ...base, lastTransitionTime: '2026-01-01T00:00:01Z' }], { ...base, status: 'True' as const }, '2026-01-01T00:00:09Z'],
-  ])('%s', (_what, existing, next, time) => {
-    const result = setCondition(existing, next, at(9));
-    expect(result).toHaveLength(1);
-    expect(result[0]!.lastTransitionTime).toBe(time);
   });
 });
 

@@ -1,6 +1,7 @@
 // The route service's decisions, as pure functions of what it knows: the backend as last seen (the
 // informer's cache, or a fresh read from the API server) and what the token says.
-import { SIDECAR_PROXY_PORT, type Phase } from '../../common/contract.ts';
+import { SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import type { Phase } from '../../common/spawner/types.ts';
 import type { TokenCheck } from '../../common/spawner/access.ts';
 
 // What the route service keeps of a SessionLivedBackend: only what routing reads.

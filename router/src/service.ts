@@ -13,7 +13,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { BACKEND_NAME_PATTERN } from '../../common/contract.ts';
+import { isBackendName } from '../../common/spawner/names.ts';
 import { runChecks, type HealthCheck } from '../../common/kube/health.ts';
 import { forBackend, type Logger } from '../../common/log.ts';
 import { verifyAccessToken, type AccessKey } from '../../common/spawner/access.ts';
@@ -88,7 +88,7 @@ function metrics(registry: Registry): Metrics {
 export async function decide(o: Pick<RouteServiceOptions, 'namespace' | 'key' | 'table' | 'fresh' | 'cookieSecure' | 'log'>, headers: http.IncomingHttpHeaders, self: string, m?: Metrics): Promise<Answer> {
   const r = parseRouteRequest(headers);
   // nginx only asks for DNS labels; anything else is refused the same way as an unknown name.
-  const name = BACKEND_NAME_PATTERN.test(r.name) ? r.name : '';
+  const name = isBackendName(r.name) ? r.name : '';
   const fromQuery = verifyAccessToken(o.key, o.namespace, name, r.queryToken);
   const fromCookie = verifyAccessToken(o.key, o.namespace, name, r.cookieToken);
   const token = fromQuery.valid ? fromQuery : fromCookie;

@@ -5,7 +5,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import type { KubeAccess } from '../../common/kube/kubeconfig.ts';
-import { KubeApiError, requestJson } from '../../common/kube/rest.ts';
+import { isNotFound } from '../../common/kube/errors.ts';
+import { requestJson } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import { routeEntryOf, type EntryOptions, type RouteEntry, type SlbLike } from './decide.ts';
 
@@ -132,7 +133,7 @@ export function apiFreshReader(o: EntryOptions & { kubeAccess: KubeAccess; names
       const slb = await requestJson<SlbLike>(o.kubeAccess, { path: `${slbCollectionPath(o.namespace)}/${name}`, timeoutMs: o.timeoutMs });
       return routeEntryOf(slb, o);
     } catch (err) {
-      if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   };

@@ -4,8 +4,8 @@
 
 import * as http from 'node:http';
 import type { BackendActivity } from '../../common/contract.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { backoffDelay, type BackoffPolicy } from '../../common/kube/backoff.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../common/kube/clock.ts';
 import { SseClient } from './sse.ts';
 import type { ActivityEndpoint } from './slb.ts';
 

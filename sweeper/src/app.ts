@@ -1,10 +1,11 @@
-// The running sweeper: informer → Sweeper → trackers, plus the health port. main.ts only reads the
-// configuration and handles signals, so tests can start and stop the whole thing in-process.
+// The running sweeper: informer → Sweeper → one countdown per backend, plus the health port. main.ts only
+// reads the configuration and handles signals, so tests can start and stop the whole thing in-process.
 
-import { KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../common/log.ts';
+import type { BackoffPolicy } from '../../common/kube/backoff.ts';
+import { startHealthServer, type HealthServer } from '../../common/kube/health.ts';
+import { loadKubeAccess, type KubeAccess } from '../../common/kube/kubeconfig.ts';
+import { errText, type Logger } from '../../common/log.ts';
 import type { SweeperConfig } from './config.ts';
-import { startHealthServer, type HealthServer } from './health.ts';
 import { kubeSweepApi } from './kube-api.ts';
 import { informerSlbSource, type SlbSource } from './slb-source.ts';
 import type { SweepApi } from './sweep.ts';
@@ -16,20 +17,15 @@ export interface RunningSweeper {
   stop(): Promise<void>;
 }
 
-export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
-}
-
 export async function runSweeper(
   config: SweeperConfig,
   log: Logger,
-  overrides: { kubeConfig?: KubeConfig; api?: SweepApi; healthHost?: string } = {},
+  overrides: { kubeConfig?: KubeAccess; api?: SweepApi; healthHost?: string } = {},
 ): Promise<RunningSweeper> {
-  const kubeConfig = overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig);
-  const backoff = { initialMs: config.backoffInitialMs, maxMs: config.backoffMaxMs, factor: 2, jitter: 0.2 };
+  // The runtime's own kubeconfig reader: client-node's KubeConfig (tens of MB resident) is loaded only
+  // for a kubeconfig that needs it, never in-cluster, on every node of the cluster.
+  const kubeConfig = overrides.kubeConfig ?? (await loadKubeAccess(config.kubeconfig));
+  const backoff: BackoffPolicy = { initialMs: config.backoffInitialMs, maxMs: config.backoffMaxMs, factor: 2, jitter: 0.2 };
   const sweeper = new Sweeper({
     nodeName: config.nodeName,
     api: overrides.api ?? kubeSweepApi(kubeConfig),
@@ -48,12 +44,12 @@ export async function runSweeper(
     { kubeConfig, namespace: config.namespace, nodeName: config.nodeName, log, resyncMs: 5 * 60_000 },
     sweeper,
   );
-  const health = await startHealthServer(config.healthPort, () => source.healthy(), overrides.healthHost);
+  const health = await startHealthServer({ port: config.healthPort, host: overrides.healthHost, ...source.healthChecks(), log });
   log.info({ node: config.nodeName, namespace: config.namespace || '(all)', healthPort: health.port }, 'sweeper starting');
-  // Not awaited: /healthz says whether the first list arrived, and the informer retries on its own.
+  // Not awaited: /readyz says whether the first list arrived, and the informer retries on its own.
   source.start().then(
     () => log.info({ backends: sweeper.size }, 'following the backends of this node'),
-    (err: Error) => log.warn({ err: err.message }, 'informer stopped before its first list'),
+    (err: unknown) => log.warn({ err: errText(err) }, 'informer stopped before its first list'),
   );
   return {
     sweeper,

@@ -1,17 +1,18 @@
-// One backend on this node: its activity source, its last observation, whether it can be reached, and
-// the single timer that re-runs the decision. Everything it holds is released by stop() or once the
+// One backend's countdown on this node: its activity source, its last observation, whether it can be
+// reached, and the single timer that re-runs the decision. Everything it holds is released by stop() or once the
 // backend is swept.
 
 import type { BackendActivity } from '../../common/contract.ts';
-import { forBackend, type Logger } from '../../common/log.ts';
-import type { ActivityListener, ActivitySource } from './activity.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { MAX_TIMER_MS, type Clock, type TimerHandle } from './clock.ts';
+import { errText, forBackend, type Logger } from '../../common/log.ts';
+import type { ActivityListener, ActivitySource } from './activity-sources.ts';
+import { backoffDelay, type BackoffPolicy } from '../../common/kube/backoff.ts';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../../common/kube/clock.ts';
 import { decide, type ActivityObservation, type Decision } from './decide.ts';
-import { backendFacts, sameEndpoint, type ActivityEndpoint, type SessionLivedBackend } from './slb.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import { backendFacts, sameEndpoint, type ActivityEndpoint } from './slb.ts';
 import type { SweepOutcome, SweepRequest } from './sweep.ts';
 
-export interface TrackerDeps {
+export interface CountdownDeps {
   clock: Clock;
   log: Logger;
   endpointOf(slb: SessionLivedBackend): ActivityEndpoint | undefined;
@@ -19,27 +20,26 @@ export interface TrackerDeps {
   retry: BackoffPolicy; // for sweeps that failed on an API error
   openSource(endpoint: ActivityEndpoint, listener: ActivityListener): ActivitySource;
   sweep(slb: SessionLivedBackend, request: SweepRequest, stillDue: () => boolean): Promise<SweepOutcome>;
-  // The tracker is finished (swept, or found deleted/replaced/moved); the owner may drop it.
-  finished(tracker: BackendTracker, outcome: SweepOutcome | 'forgotten'): void;
+  // The countdown is finished (swept, or found deleted/replaced/moved); the owner may drop it.
+  finished(countdown: BackendCountdown, outcome: SweepOutcome | 'forgotten'): void;
 }
 
-export class BackendTracker {
+export class BackendCountdown {
   readonly uid: string;
   #slb: SessionLivedBackend;
-  #deps: TrackerDeps;
+  #deps: CountdownDeps;
   #log: Logger;
   #endpoint: ActivityEndpoint | undefined;
   #source: ActivitySource | undefined;
   #activity: ActivityObservation | undefined;
   #unreachableSince: number | undefined;
-  #firstSeenFailedAt: number | undefined;
   #timer: TimerHandle | undefined;
   #sweeping = false;
   #sweepFailures = 0;
   #finished = false;
   #lastWhy = '';
 
-  constructor(slb: SessionLivedBackend, deps: TrackerDeps) {
+  constructor(slb: SessionLivedBackend, deps: CountdownDeps) {
     this.uid = slb.metadata.uid ?? '';
     this.#slb = slb;
     this.#deps = deps;
@@ -51,7 +51,7 @@ export class BackendTracker {
     return this.#finished;
   }
 
-  // For tests and debugging: what the tracker holds right now.
+  // For tests and debugging: what the countdown holds right now.
   get holds(): { source: boolean; timer: boolean } {
     return { source: this.#source !== undefined, timer: this.#timer !== undefined };
   }
@@ -63,13 +63,12 @@ export class BackendTracker {
   update(slb: SessionLivedBackend): void {
     if (this.#finished) return;
     this.#slb = slb;
-    if (slb.status?.phase === 'Failed') this.#firstSeenFailedAt ??= this.#deps.clock.now();
     const endpoint = this.#deps.endpointOf(slb);
     if (!sameEndpoint(endpoint, this.#endpoint)) this.#follow(endpoint);
     this.#evaluate();
   }
 
-  // Releases everything the tracker holds: the stream (or poller) and the timer. A confirmation read
+  // Releases everything the countdown holds: the stream (or poller) and the timer. A confirmation read
   // in flight is aborted with the source; #confirm sees #finished and does nothing more.
   stop(): void {
     this.#finished = true;
@@ -127,7 +126,7 @@ export class BackendTracker {
   }
 
   #decide(): Decision {
-    return decide(backendFacts(this.#slb, this.#firstSeenFailedAt), this.#activity, { unreachableSince: this.#unreachableSince }, this.#deps.clock.now());
+    return decide(backendFacts(this.#slb), this.#activity, { unreachableSince: this.#unreachableSince }, this.#deps.clock.now());
   }
 
   // `fresh`: the decision rests on a reading that just arrived, not on one held while a timer ran.
@@ -186,7 +185,7 @@ export class BackendTracker {
     } catch (err) {
       if (this.#finished) return;
       const delay = backoffDelay(this.#deps.retry, this.#sweepFailures++);
-      this.#log.error({ err: (err as Error).message, retryInMs: delay }, 'sweep failed; will decide again');
+      this.#log.error({ err: errText(err), retryInMs: delay }, 'sweep failed; will decide again');
       this.#sweeping = false;
       this.#arm(delay);
       return;
@@ -199,7 +198,7 @@ export class BackendTracker {
       return;
     }
     // The record of what the sweeper did, even when the deletion's own watch event (which can arrive
-    // while the Event is still being written) has already finished this tracker.
+    // while the Event is still being written) has already finished this countdown.
     this.#log.info({ outcome }, outcome === 'deleted' ? 'swept' : 'not swept: the object changed');
     if (this.#finished) return;
     this.#sweeping = false;

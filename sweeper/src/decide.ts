@@ -4,22 +4,23 @@
 //
 // Rules (first match wins):
 // 1. Terminating, or deletion already requested: forget it (someone else is tearing it down).
-// 2. maxLifetimeSeconds counts from creation in every phase, active or not.
-// 3. Failed: swept once it has been Failed for gracePeriodSeconds, so nothing lingers.
+// 2. Failed: forget it. The operator owns Failed backends: it stops their Pod and deletes them a grace
+//    period after they failed, whether or not they ever reached a node.
+// 3. maxLifetimeSeconds counts from creation in every other phase, active or not.
 // 4. Pending (or no phase yet): never swept for idleness; the start-up timeout belongs to the operator.
 // 5. Ready, sidecar unreachable: not idle until it has been unreachable for longer than
 //    gracePeriodSeconds, and never while the last thing we heard was a live connection: the proxy may
 //    still be carrying that connection while only its admin port is broken. (A pod that really died is
-//    caught by rule 3 once the operator marks it Failed; maxLifetime still applies.)
+//    marked Failed by the operator, which then expires it; maxLifetime still applies.)
 // 6. Ready, reachable: idle countdown `grace - seconds_inactive` from the observation, cancelled by any
 //    connection. Neither countdown starts before the backend became Ready, so a slow start-up does not
 //    eat the user's grace period.
 // Time only ever pushes a deadline later than the sidecar's own account, never earlier: a restarted
 // sweeper takes seconds_inactive from the sidecar and so never sweeps early.
 
-import type { Phase } from '../../common/contract.ts';
+import type { Phase } from '../../common/spawner/types.ts';
 
-export type SweepReason = 'Idle' | 'MaxLifetime' | 'Unreachable' | 'FailedExpired';
+export type SweepReason = 'Idle' | 'MaxLifetime' | 'Unreachable';
 
 export interface BackendFacts {
   phase: Phase | undefined;
@@ -28,7 +29,6 @@ export interface BackendFacts {
   maxLifetimeMs: number | undefined;
   createdAt: number;
   readyAt: number | undefined; // when it became Ready, if known
-  failedAt: number | undefined; // when it became Failed, if known
 }
 
 export interface ActivityObservation {
@@ -62,6 +62,7 @@ export function decide(
 ): Decision {
   if (facts.deleting) return { action: 'forget', why: 'deletion requested' };
   if (facts.phase === 'Terminating') return { action: 'forget', why: 'Terminating' };
+  if (facts.phase === 'Failed') return { action: 'forget', why: 'Failed: the operator expires it' };
 
   const deadlines: number[] = [];
   if (facts.maxLifetimeMs !== undefined) {
@@ -74,15 +75,6 @@ export function decide(
       };
     }
     deadlines.push(end);
-  }
-
-  if (facts.phase === 'Failed') {
-    const since = facts.failedAt ?? now;
-    const end = since + facts.graceMs;
-    if (now >= end) {
-      return { action: 'sweep', reason: 'FailedExpired', message: `Failed for ${seconds(now - since)}s (${graceText(facts)})` };
-    }
-    return keep(now, [...deadlines, end], 'Failed, within its grace period');
   }
 
   if (facts.phase !== 'Ready') return keep(now, deadlines, `${facts.phase ?? 'no phase'}: not swept for idleness`);

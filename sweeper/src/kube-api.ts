@@ -1,11 +1,13 @@
 // The sweeper's few API calls over the shared REST layer (raw JSON, so timestamps and field names are
 // exactly what the API server sends, and every error keeps its HTTP status).
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
+import { isNotFound } from '../../common/kube/errors.ts';
+import type { KubeAccess } from '../../common/kube/kubeconfig.ts';
 import { requestJson } from '../../common/kube/rest.ts';
-import type { SessionLivedBackend } from './slb.ts';
-import { errorCode, type CoreEvent, type JsonPatchOp, type SweepApi } from './sweep.ts';
+import type { CoreEvent } from '../../common/spawner/events.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import type { JsonPatchOp, SweepApi } from './sweep.ts';
 
 const enc = encodeURIComponent;
 
@@ -18,13 +20,13 @@ export function slbCollectionPath(namespace: string): string {
   return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${enc(namespace)}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 }
 
-export function kubeSweepApi(kc: KubeConfig, timeoutMs = 10_000): SweepApi {
+export function kubeSweepApi(kc: KubeAccess, timeoutMs = 10_000): SweepApi {
   return {
     async getSlb(namespace, name) {
       try {
         return await requestJson<SessionLivedBackend>(kc, { path: slbPath(namespace, name), timeoutMs });
       } catch (err) {
-        if (errorCode(err) === 404) return undefined;
+        if (isNotFound(err)) return undefined;
         throw err;
       }
     },

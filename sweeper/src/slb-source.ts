@@ -1,12 +1,13 @@
 // Where the sweeper learns about SLBs: only those on its own node, selected by the API server through
 // the CRD's selectable field status.nodeName (never a full list filtered here).
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import { NODE_FIELD } from '../../common/contract.ts';
+import { informersNotWedged, informersSynced, type HealthCheck } from '../../common/kube/health.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
+import type { KubeAccess } from '../../common/kube/kubeconfig.ts';
 import type { Logger } from '../../common/log.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { slbCollectionPath } from './kube-api.ts';
-import type { SessionLivedBackend } from './slb.ts';
 
 export interface SlbSink {
   upsert(slb: SessionLivedBackend): void;
@@ -16,7 +17,9 @@ export interface SlbSink {
 export interface SlbSource {
   start(): Promise<void>; // resolves once the first list has been delivered
   stop(): void;
-  healthy(): boolean;
+  // The runtime's probes: live while the watch is not stuck (an unreachable API server is not a reason to
+  // restart), ready once the first list arrived.
+  healthChecks(): { liveness: HealthCheck[]; readiness: HealthCheck[] };
 }
 
 export function nodeFieldSelector(nodeName: string): string {
@@ -24,7 +27,7 @@ export function nodeFieldSelector(nodeName: string): string {
 }
 
 export interface InformerSourceOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   namespace: string; // '' for all namespaces
   nodeName: string;
   log: Logger;
@@ -53,6 +56,6 @@ export function informerSlbSource(opts: InformerSourceOptions, sink: SlbSink): S
   return {
     start: () => informer.start(),
     stop: () => informer.stop(),
-    healthy: () => informer.hasSynced() && !informer.isWedged(),
+    healthChecks: () => ({ liveness: [informersNotWedged(() => [informer])], readiness: [informersSynced(() => [informer])] }),
   };
 }

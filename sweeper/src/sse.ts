@@ -4,8 +4,8 @@
 // socket and timer released on close().
 
 import * as http from 'node:http';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { backoffDelay, type BackoffPolicy } from '../../common/kube/backoff.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../common/kube/clock.ts';
 
 export type SseItem =
   | { kind: 'message'; event: string; data: string; id: string | undefined }

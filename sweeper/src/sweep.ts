@@ -3,10 +3,12 @@
 // is never touched, telling humans (a core/v1 Event) at the same time. The operator does the teardown
 // from there.
 
-import { API_VERSION, CONDITION_SWEPT, KIND } from '../../common/contract.ts';
-import type { Logger } from '../../common/log.ts';
+import { isConflict, isInvalid, isNotFound } from '../../common/kube/errors.ts';
+import { errText, type Logger } from '../../common/log.ts';
+import { CONDITION_SWEPT, setCondition } from '../../common/spawner/conditions.ts';
+import { backendEvent, type CoreEvent } from '../../common/spawner/events.ts';
+import type { Condition, SessionLivedBackend } from '../../common/spawner/types.ts';
 import type { SweepReason } from './decide.ts';
-import type { Condition, SessionLivedBackend } from './slb.ts';
 
 export const REPORTING_COMPONENT = 'spawner-sweeper';
 const CONFLICT_RETRIES = 5;
@@ -15,44 +17,12 @@ export type JsonPatchOp =
   | { op: 'test'; path: string; value: unknown }
   | { op: 'add' | 'replace'; path: string; value: unknown };
 
-export interface CoreEvent {
-  metadata: { generateName: string; namespace: string };
-  involvedObject: { apiVersion: string; kind: string; name: string; namespace: string; uid: string; resourceVersion?: string };
-  reason: string;
-  message: string;
-  type: 'Normal' | 'Warning';
-  source: { component: string; host: string };
-  reportingComponent: string;
-  reportingInstance: string;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  count: number;
-}
-
-// The few API calls the sweeper makes. Errors carry the HTTP status as `code` (see ApiError).
+// The few API calls the sweeper makes. Refusals are common/kube/errors.ts's KubeApiError.
 export interface SweepApi {
   getSlb(namespace: string, name: string): Promise<SessionLivedBackend | undefined>; // undefined: 404
   patchSlbStatus(namespace: string, name: string, patch: JsonPatchOp[]): Promise<SessionLivedBackend>;
   createEvent(namespace: string, event: CoreEvent): Promise<void>;
   deleteSlb(namespace: string, name: string, uid: string): Promise<void>;
-}
-
-export class ApiError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-  }
-}
-
-// The HTTP status of a failed call, whichever client raised it (`code` here and in client-node,
-// `statusCode` in common/kube/rest.ts).
-export function errorCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  return undefined;
 }
 
 export interface SweepRequest {
@@ -72,17 +42,9 @@ export interface SweepContext {
   stillDue(): boolean;
 }
 
-export function sweptCondition(slb: SessionLivedBackend, status: 'True' | 'False', reason: string, message: string, nowIso: string): Condition {
-  const previous = slb.status?.conditions?.find((c) => c.type === CONDITION_SWEPT);
-  const base: Condition = {
-    type: CONDITION_SWEPT,
-    status,
-    reason,
-    message,
-    lastTransitionTime: previous && previous.status === status ? previous.lastTransitionTime : nowIso,
-  };
-  const generation = slb.metadata?.generation;
-  return generation === undefined ? base : { ...base, observedGeneration: generation };
+export function sweptCondition(slb: SessionLivedBackend, status: 'True' | 'False', reason: string, message: string, now: number): Condition {
+  const conditions = setCondition(slb.status?.conditions ?? [], { type: CONDITION_SWEPT, status, reason, message, observedGeneration: slb.metadata?.generation }, now);
+  return conditions.find((c) => c.type === CONDITION_SWEPT)!;
 }
 
 // A JSON patch that replaces our condition and keeps everyone else's, valid only against the version
@@ -99,29 +61,8 @@ export function conditionPatch(slb: SessionLivedBackend, condition: Condition): 
   return ops;
 }
 
-export function sweepEvent(slb: SessionLivedBackend, request: SweepRequest, nodeName: string, nowIso: string): CoreEvent {
-  const namespace = slb.metadata.namespace ?? 'default';
-  const name = slb.metadata.name ?? '';
-  return {
-    metadata: { generateName: `${name}.`, namespace },
-    involvedObject: {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      name,
-      namespace,
-      uid: slb.metadata.uid ?? '',
-      ...(slb.metadata.resourceVersion ? { resourceVersion: slb.metadata.resourceVersion } : {}),
-    },
-    reason: request.reason,
-    message: request.message,
-    type: 'Normal',
-    source: { component: REPORTING_COMPONENT, host: nodeName },
-    reportingComponent: REPORTING_COMPONENT,
-    reportingInstance: nodeName,
-    firstTimestamp: nowIso,
-    lastTimestamp: nowIso,
-    count: 1,
-  };
+export function sweepEvent(slb: SessionLivedBackend, request: SweepRequest, nodeName: string, now: number): CoreEvent {
+  return backendEvent(slb, { type: 'Normal', reason: request.reason, message: request.message }, { component: REPORTING_COMPONENT, instance: nodeName, host: nodeName }, now);
 }
 
 type Guard = 'ok' | Exclude<SweepOutcome, 'deleted' | 'cancelled'>;
@@ -152,9 +93,9 @@ async function writeCondition(
     try {
       return await api.patchSlbStatus(namespace, name, conditionPatch(current!, make(current!)));
     } catch (err) {
-      const code = errorCode(err);
-      if (code === 404) return 'gone';
-      if ((code !== 409 && code !== 422) || attempt + 1 >= CONFLICT_RETRIES) throw err;
+      if (isNotFound(err)) return 'gone';
+      // Conflict: the resourceVersion moved; Invalid: the patch's `test` failed. Either way, read again.
+      if (!(isConflict(err) || isInvalid(err)) || attempt + 1 >= CONFLICT_RETRIES) throw err;
       current = await api.getSlb(namespace, name);
     }
   }
@@ -164,20 +105,19 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
   const namespace = slb.metadata.namespace ?? '';
   const name = slb.metadata.name ?? '';
   const uid = slb.metadata.uid ?? '';
-  const iso = () => new Date(ctx.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
   // 1. The condition. Without a uid there is no safe delete either, so such an object is left alone.
   if (!uid) return 'replaced';
-  const written = await writeCondition(api, slb, (cur) => sweptCondition(cur, 'True', request.reason, request.message, iso()), ctx);
+  const written = await writeCondition(api, slb, (cur) => sweptCondition(cur, 'True', request.reason, request.message, ctx.now()), ctx);
   if (typeof written === 'string') return written;
 
   // 2. Activity that arrived while the condition was being written wins: take the condition back, and
   // say nothing to humans about a sweep that did not happen.
   if (!ctx.stillDue()) {
     try {
-      await writeCondition(api, written, (cur) => sweptCondition(cur, 'False', 'Active', 'activity resumed before the delete', iso()), ctx);
+      await writeCondition(api, written, (cur) => sweptCondition(cur, 'False', 'Active', 'activity resumed before the delete', ctx.now()), ctx);
     } catch (err) {
-      ctx.log.warn({ err: (err as Error).message }, 'could not withdraw the Swept condition');
+      ctx.log.warn({ err: errText(err) }, 'could not withdraw the Swept condition');
     }
     return 'cancelled';
   }
@@ -185,8 +125,8 @@ export async function sweepBackend(api: SweepApi, slb: SessionLivedBackend, requ
   // 3. The Event, sent alongside the delete rather than before it: one round trip less between the end
   // of the grace period and the delete. It is for humans; failing to write it must not keep an idle
   // backend alive.
-  const recorded = api.createEvent(namespace, sweepEvent(slb, request, ctx.nodeName, iso())).catch((err: unknown) => {
-    ctx.log.warn({ err: (err as Error).message, reason: request.reason }, 'could not record the sweep Event');
+  const recorded = api.createEvent(namespace, sweepEvent(slb, request, ctx.nodeName, ctx.now())).catch((err: unknown) => {
+    ctx.log.warn({ err: errText(err), reason: request.reason }, 'could not record the sweep Event');
   });
   try {
     return await deleteExactly(api, namespace, name, uid);
@@ -201,9 +141,8 @@ async function deleteExactly(api: SweepApi, namespace: string, name: string, uid
     await api.deleteSlb(namespace, name, uid);
     return 'deleted';
   } catch (err) {
-    const code = errorCode(err);
-    if (code === 404) return 'gone';
-    if (code === 409) return 'replaced';
+    if (isNotFound(err)) return 'gone';
+    if (isConflict(err)) return 'replaced'; // the uid precondition: the name belongs to a new object
     throw err;
   }
 }

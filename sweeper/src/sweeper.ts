@@ -1,13 +1,15 @@
 // The set of backends this node's sweeper follows, fed by the SLB informer (add/update/delete). It
-// makes sure there is exactly one tracker per live SLB of this node and none for anything else.
+// makes sure there is exactly one countdown per live SLB of this node and none for anything else.
 
 import type { Logger } from '../../common/log.ts';
-import { openSource, type ActivityListener, type ActivitySource, type SourceSettings } from './activity.ts';
-import type { BackoffPolicy } from './backoff.ts';
-import { systemClock, type Clock } from './clock.ts';
-import { activityEndpoint, slbKey, type ActivityEndpoint, type SessionLivedBackend } from './slb.ts';
+import { openSource, type ActivityListener, type ActivitySource, type SourceSettings } from './activity-sources.ts';
+import type { BackoffPolicy } from '../../common/kube/backoff.ts';
+import { systemClock, type Clock } from '../../common/kube/clock.ts';
+import { joinKey, objectKey } from '../../common/kube/owners.ts';
+import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import { activityEndpoint, type ActivityEndpoint } from './slb.ts';
 import { sweepBackend, type SweepApi, type SweepOutcome } from './sweep.ts';
-import { BackendTracker, type TrackerDeps } from './tracker.ts';
+import { BackendCountdown, type CountdownDeps } from './countdown.ts';
 
 export interface SweeperOptions {
   nodeName: string;
@@ -28,7 +30,7 @@ export interface SweeperOptions {
 export class Sweeper {
   #opts: SweeperOptions;
   #clock: Clock;
-  #trackers = new Map<string, BackendTracker>();
+  #countdowns = new Map<string, BackendCountdown>();
   // Backends already swept or forgotten, by uid, until the informer confirms they are gone: a late
   // update of an object we just deleted must not start a second sweep of it.
   #settled = new Set<string>();
@@ -40,19 +42,19 @@ export class Sweeper {
   }
 
   get size(): number {
-    return this.#trackers.size;
+    return this.#countdowns.size;
   }
 
-  tracker(namespace: string, name: string): BackendTracker | undefined {
-    return this.#trackers.get(`${namespace}/${name}`);
+  countdown(namespace: string, name: string): BackendCountdown | undefined {
+    return this.#countdowns.get(joinKey(namespace, name));
   }
 
   // From the informer's add and update.
   upsert(slb: SessionLivedBackend): void {
     if (this.#stopped) return;
-    const key = slbKey(slb);
+    const key = objectKey(slb);
     const uid = slb.metadata?.uid ?? '';
-    const existing = this.#trackers.get(key);
+    const existing = this.#countdowns.get(key);
     if (existing && existing.uid !== uid) this.#drop(key, 'replaced by a new object of the same name');
 
     // Never act on what is not ours: another node's backend, or one already on its way out.
@@ -65,32 +67,32 @@ export class Sweeper {
             ? 'already settled'
             : undefined;
     if (reason !== undefined) {
-      if (this.#trackers.has(key)) this.#drop(key, reason);
+      if (this.#countdowns.has(key)) this.#drop(key, reason);
       return;
     }
-    const tracker = this.#trackers.get(key);
-    if (tracker) {
-      tracker.update(slb);
+    const countdown = this.#countdowns.get(key);
+    if (countdown) {
+      countdown.update(slb);
       return;
     }
-    const created = new BackendTracker(slb, this.#trackerDeps());
-    if (!created.finished) this.#trackers.set(key, created);
+    const created = new BackendCountdown(slb, this.#countdownDeps());
+    if (!created.finished) this.#countdowns.set(key, created);
   }
 
   // From the informer's delete: someone (maybe us) deleted it.
   remove(slb: SessionLivedBackend): void {
-    const key = slbKey(slb);
-    const tracker = this.#trackers.get(key);
-    if (tracker && tracker.uid === (slb.metadata?.uid ?? '')) this.#drop(key, 'deleted');
+    const key = objectKey(slb);
+    const countdown = this.#countdowns.get(key);
+    if (countdown && countdown.uid === (slb.metadata?.uid ?? '')) this.#drop(key, 'deleted');
     this.#settled.delete(slb.metadata?.uid ?? '');
   }
 
   // After a relist: anything we follow that the API server no longer lists is gone.
   retainOnly(live: Iterable<SessionLivedBackend>): void {
     const keep = new Set<string>();
-    for (const slb of live) keep.add(`${slbKey(slb)}|${slb.metadata?.uid ?? ''}`);
-    for (const [key, tracker] of this.#trackers) {
-      if (!keep.has(`${key}|${tracker.uid}`)) this.#drop(key, 'no longer listed');
+    for (const slb of live) keep.add(`${objectKey(slb)}|${slb.metadata?.uid ?? ''}`);
+    for (const [key, countdown] of this.#countdowns) {
+      if (!keep.has(`${key}|${countdown.uid}`)) this.#drop(key, 'no longer listed');
     }
     const uids = new Set([...keep].map((k) => k.slice(k.lastIndexOf('|') + 1)));
     for (const uid of this.#settled) if (!uids.has(uid)) this.#settled.delete(uid);
@@ -98,20 +100,20 @@ export class Sweeper {
 
   stop(): void {
     this.#stopped = true;
-    for (const key of [...this.#trackers.keys()]) this.#drop(key, 'sweeper stopping');
+    for (const key of [...this.#countdowns.keys()]) this.#drop(key, 'sweeper stopping');
     this.#settled.clear();
   }
 
   #drop(key: string, why: string): void {
-    const tracker = this.#trackers.get(key);
-    if (!tracker) return;
-    tracker.stop();
-    this.#trackers.delete(key);
+    const countdown = this.#countdowns.get(key);
+    if (!countdown) return;
+    countdown.stop();
+    this.#countdowns.delete(key);
     const [namespace, name] = key.split('/');
     this.#opts.log.debug({ namespace, name, why }, 'stopped following');
   }
 
-  #trackerDeps(): TrackerDeps {
+  #countdownDeps(): CountdownDeps {
     const o = this.#opts;
     const settings: SourceSettings = { ...o.source, clock: this.#clock };
     return {
@@ -131,12 +133,12 @@ export class Sweeper {
         o.onSwept?.(slb, outcome);
         return outcome;
       },
-      finished: (tracker, outcome) => {
-        // A tracker whose own finish comes from a 'cancelled' never gets here; everything else is final.
-        for (const [key, t] of this.#trackers) {
-          if (t === tracker) {
-            this.#trackers.delete(key);
-            if (outcome !== 'moved') this.#settled.add(tracker.uid);
+      finished: (countdown, outcome) => {
+        // A countdown whose own finish comes from a 'cancelled' never gets here; everything else is final.
+        for (const [key, t] of this.#countdowns) {
+          if (t === countdown) {
+            this.#countdowns.delete(key);
+            if (outcome !== 'moved') this.#settled.add(countdown.uid);
           }
         }
       },

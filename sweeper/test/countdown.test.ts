@@ -16,7 +16,7 @@ afterEach(async () => {
   await h?.stop();
 });
 
-describe('tracker: idleness', () => {
+describe('countdown: idleness', () => {
   test('idle backend is swept once its grace period has passed, not before', async () => {
     h = new Harness();
     const sidecar = await h.sidecarFor('apps', 'idle');
@@ -26,8 +26,8 @@ describe('tracker: idleness', () => {
     expect(del.uid).toBe(slb.metadata.uid);
     expect(del.at).toBeGreaterThanOrEqual(sidecar.lastActivityMs + 1000 - CLOCK_SLACK_MS);
     expect(h.sweptReason('apps', 'idle')).toBe('Idle');
-    // The informer's delete removed the tracker and with it the stream.
-    await until(() => h.sweeper.size === 0 && sidecar.openSockets === 0, 'tracker and stream gone');
+    // The informer's delete removed the countdown and with it the stream.
+    await until(() => h.sweeper.size === 0 && sidecar.openSockets === 0, 'countdown and stream gone');
   });
 
   test('an open connection is never swept, however long it stays open; once closed the countdown runs', async () => {
@@ -35,7 +35,7 @@ describe('tracker: idleness', () => {
     const sidecar = await h.sidecarFor('apps', 'busy');
     sidecar.connect();
     h.add({ name: 'busy', grace: 1 });
-    await until(() => h.sweeper.tracker('apps', 'busy')?.lastObservation?.activeConnections === 1, 'connection observed');
+    await until(() => h.sweeper.countdown('apps', 'busy')?.lastObservation?.activeConnections === 1, 'connection observed');
     await sleep(2500); // more than twice the grace period
     expect(h.api.calls).toEqual([]);
     sidecar.disconnect();
@@ -48,10 +48,10 @@ describe('tracker: idleness', () => {
     h = new Harness();
     const sidecar = await h.sidecarFor('apps', 'flicker');
     h.add({ name: 'flicker', grace: 2 });
-    await until(() => h.sweeper.tracker('apps', 'flicker')?.lastObservation !== undefined, 'first observation');
+    await until(() => h.sweeper.countdown('apps', 'flicker')?.lastObservation !== undefined, 'first observation');
     const firstDeadline = sidecar.lastActivityMs + 2000;
     sidecar.connect();
-    await until(() => h.sweeper.tracker('apps', 'flicker')?.lastObservation?.activeConnections === 1, 'connection observed');
+    await until(() => h.sweeper.countdown('apps', 'flicker')?.lastObservation?.activeConnections === 1, 'connection observed');
     await until(() => Date.now() > firstDeadline + 500, 'past the first deadline');
     expect(h.api.calls).toEqual([]);
     sidecar.disconnect();
@@ -94,18 +94,18 @@ describe('tracker: idleness', () => {
   });
 });
 
-describe('tracker: a stream that lies or dies', () => {
+describe('countdown: a stream that lies or dies', () => {
   test('before an idle sweep the sidecar is asked again: a connection the silent stream missed saves it', async () => {
     h = new Harness({ deadAfterMs: 30_000 });
     const sidecar = await h.sidecarFor('apps', 'silent');
     h.add({ name: 'silent', grace: 1 });
-    await until(() => h.sweeper.tracker('apps', 'silent')?.lastObservation !== undefined, 'first observation');
+    await until(() => h.sweeper.countdown('apps', 'silent')?.lastObservation !== undefined, 'first observation');
     sidecar.goSilent(); // the stream stays open but stops talking
     sidecar.connect(); // so this connection only shows on /status
     await until(() => sidecar.statusRequests >= 1, 'confirmation read');
     await sleep(1500);
     expect(h.api.calls).toEqual([]);
-    expect(h.sweeper.tracker('apps', 'silent')?.lastObservation?.activeConnections).toBe(1);
+    expect(h.sweeper.countdown('apps', 'silent')?.lastObservation?.activeConnections).toBe(1);
   });
 
   test('a silent stream is declared dead and reopened; the fresh state is used', async () => {
@@ -113,7 +113,7 @@ describe('tracker: a stream that lies or dies', () => {
     const sidecar = await h.sidecarFor('apps', 'revive');
     sidecar.connect();
     h.add({ name: 'revive', grace: 1 });
-    await until(() => h.sweeper.tracker('apps', 'revive')?.lastObservation?.activeConnections === 1, 'connected');
+    await until(() => h.sweeper.countdown('apps', 'revive')?.lastObservation?.activeConnections === 1, 'connected');
     sidecar.goSilent();
     await until(() => h.logLines.some((l) => l.msg === 'sidecar unreachable' && l.name === 'revive'), 'dead stream noticed');
     sidecar.recover();
@@ -139,7 +139,7 @@ describe('tracker: a stream that lies or dies', () => {
     const sidecar = await h.sidecarFor('apps', 'cut');
     sidecar.connect();
     h.add({ name: 'cut', grace: 1 });
-    await until(() => h.sweeper.tracker('apps', 'cut')?.lastObservation?.activeConnections === 1, 'connected');
+    await until(() => h.sweeper.countdown('apps', 'cut')?.lastObservation?.activeConnections === 1, 'connected');
     await sidecar.stopListening();
     await until(() => h.logLines.some((l) => l.msg === 'sidecar unreachable' && l.name === 'cut'), 'unreachable noticed');
     await sleep(2500);
@@ -155,7 +155,7 @@ describe('tracker: a stream that lies or dies', () => {
     h = new Harness();
     const sidecar = await h.sidecarFor('apps', 'blip');
     h.add({ name: 'blip', grace: 2 });
-    await until(() => h.sweeper.tracker('apps', 'blip')?.lastObservation !== undefined, 'first observation');
+    await until(() => h.sweeper.countdown('apps', 'blip')?.lastObservation !== undefined, 'first observation');
     sidecar.fail();
     await until(() => h.logLines.some((l) => l.msg === 'sidecar unreachable' && l.name === 'blip'), 'unreachable noticed');
     sidecar.recover();
@@ -166,7 +166,7 @@ describe('tracker: a stream that lies or dies', () => {
   });
 });
 
-describe('tracker: sidecar disabled (polling /status)', () => {
+describe('countdown: sidecar disabled (polling /status)', () => {
   test('an open connection is kept, an idle app is swept', async () => {
     h = new Harness({ pollIntervalMs: 100 });
     const busy = await h.sidecarFor('apps', 'poll-busy');
@@ -183,7 +183,7 @@ describe('tracker: sidecar disabled (polling /status)', () => {
   });
 });
 
-describe('tracker: other reasons', () => {
+describe('countdown: other reasons', () => {
   test('maxLifetime sweeps even with an open connection', async () => {
     h = new Harness();
     const sidecar = await h.sidecarFor('apps', 'old');
@@ -195,17 +195,18 @@ describe('tracker: other reasons', () => {
     expect(h.deleteCall('apps', 'old')!.at).toBeGreaterThanOrEqual(createdAt + 1000 - CLOCK_SLACK_MS);
   });
 
-  test('a Failed backend is swept a grace period after it failed', async () => {
+  test('a Failed backend is left to the operator: its stream is closed and nothing is swept', async () => {
     h = new Harness();
-    const slb = h.add({ name: 'broken', grace: 1, phase: 'Pending' });
-    const failedAt = Date.now();
+    const sidecar = await h.sidecarFor('apps', 'broken');
+    sidecar.connect(); // kept while Ready
+    const slb = h.add({ name: 'broken', grace: 1 });
+    await until(() => h.sweeper.countdown('apps', 'broken')?.lastObservation?.activeConnections === 1, 'following its activity');
     h.update(slb, (s) => {
       s.status!.phase = 'Failed';
-      s.status!.conditions!.push({ type: 'Failed', status: 'True', reason: 'StartupTimeout', message: '', lastTransitionTime: new Date(failedAt).toISOString() });
     });
-    await until(() => h.deleteCall('apps', 'broken') !== undefined, 'deleted');
-    expect(h.sweptReason('apps', 'broken')).toBe('FailedExpired');
-    expect(h.deleteCall('apps', 'broken')!.at).toBeGreaterThanOrEqual(failedAt + 1000 - CLOCK_SLACK_MS);
+    await until(() => h.sweeper.size === 0 && sidecar.openSockets === 0, 'countdown and stream gone');
+    await sleep(1500); // past its grace period
+    expect(h.api.calls).toEqual([]);
   });
 
   test('a Pending backend is not swept for idleness', async () => {
@@ -219,7 +220,7 @@ describe('tracker: other reasons', () => {
   });
 });
 
-describe('tracker: lifecycle and hygiene', () => {
+describe('countdown: lifecycle and hygiene', () => {
   test('removing every SLB closes every stream and clears every timer', async () => {
     const baseline = countResources();
     h = new Harness();
@@ -268,7 +269,7 @@ describe('tracker: lifecycle and hygiene', () => {
     expect(h.sweeper.size).toBe(0);
   });
 
-  test('a re-created SLB of the same name replaces the old tracker; only the new uid is deleted', async () => {
+  test('a re-created SLB of the same name replaces the old countdown; only the new uid is deleted', async () => {
     h = new Harness();
     const sidecar = await h.sidecarFor('apps', 'again');
     sidecar.connect();

@@ -11,7 +11,6 @@ const ready = (over: Partial<BackendFacts> = {}): BackendFacts => ({
   maxLifetimeMs: undefined,
   createdAt: T0 - 3600 * S,
   readyAt: T0 - 3500 * S,
-  failedAt: undefined,
   ...over,
 });
 const seen = (activeConnections: number, secondsInactive: number, agoMs = 0): ActivityObservation => ({
@@ -53,11 +52,10 @@ const rows: Row[] = [
   // Pending: start-up timeout is the operator's.
   { name: 'Pending for an hour, idle: kept', facts: ready({ phase: 'Pending', readyAt: undefined }), activity: seen(0, 3600), expect: { action: 'keep', recheckInMs: null } },
   { name: 'no phase yet: kept', facts: ready({ phase: undefined, readyAt: undefined }), activity: seen(0, 3600), expect: { action: 'keep', recheckInMs: null } },
-  // Failed: grace period from the failure.
-  { name: 'Failed 10 s ago: kept until its grace period ends', facts: ready({ phase: 'Failed', failedAt: T0 - 10 * S }), expect: { action: 'keep', recheckInMs: 290 * S } },
-  { name: 'Failed a grace period ago: swept', facts: ready({ phase: 'Failed', failedAt: T0 - 300 * S }), expect: { action: 'sweep', reason: 'FailedExpired', message: 'Failed for 300s (gracePeriodSeconds 300)' } },
-  { name: 'Failed with an open connection, past grace: swept anyway', facts: ready({ phase: 'Failed', failedAt: T0 - 301 * S }), activity: seen(1, 0), expect: { action: 'sweep', reason: 'FailedExpired' } },
-  { name: 'Failed, time unknown: counts from now', facts: ready({ phase: 'Failed', failedAt: undefined }), expect: { action: 'keep', recheckInMs: 300 * S } },
+  // Failed: the operator's to expire, whatever else holds.
+  { name: 'Failed: forgotten', facts: ready({ phase: 'Failed' }), expect: { action: 'forget' } },
+  { name: 'Failed past maxLifetime: forgotten, not swept', facts: ready({ phase: 'Failed', maxLifetimeMs: 60 * S }), activity: seen(0, 9999), expect: { action: 'forget' } },
+  { name: 'Failed with an open connection: forgotten', facts: ready({ phase: 'Failed' }), activity: seen(1, 0), expect: { action: 'forget' } },
   // Unreachable sidecar.
   { name: 'unreachable 10 s, never heard: kept', facts: ready(), unreachableSince: T0 - 10 * S, expect: { action: 'keep', recheckInMs: 290 * S } },
   { name: 'unreachable a grace period, never heard: swept', facts: ready(), unreachableSince: T0 - 300 * S, expect: { action: 'sweep', reason: 'Unreachable', message: 'sidecar unreachable for 300s with no connection known (gracePeriodSeconds 300)' } },

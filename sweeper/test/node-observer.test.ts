@@ -10,7 +10,7 @@ import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { BackendActivity } from '../../common/contract.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
-import type { ActivityListener } from '../src/activity.ts';
+import type { ActivityListener } from '../src/activity-sources.ts';
 import { NodeObserver, type ObservedPod } from '../src/node/observer.ts';
 import { NetnsLab, type Netns, type PodProcess, type Program } from './support/netns-lab.ts';
 import { sleep, until } from './support/harness.ts';

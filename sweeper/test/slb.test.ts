@@ -1,6 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { backoffDelay } from '../src/backoff.ts';
-import { activityEndpoint, backendFacts, failedAt } from '../src/slb.ts';
+import { activityEndpoint, backendFacts } from '../src/slb.ts';
 import { iso, makeSlb } from './support/slbs.ts';
 
 const T0 = Date.parse('2025-01-01T12:00:00Z');
@@ -25,26 +24,6 @@ describe('backendFacts', () => {
   });
 });
 
-describe('failedAt', () => {
-  const failed = (readyCondition: { status: 'True' | 'False'; at: number } | undefined, failedCondition?: number) => {
-    const slb = makeSlb({ phase: 'Failed', createdAt: T0 });
-    slb.status!.conditions = [
-      ...(readyCondition ? [{ type: 'Ready', status: readyCondition.status, reason: 'x', message: '', lastTransitionTime: iso(readyCondition.at) }] : []),
-      ...(failedCondition !== undefined ? [{ type: 'Failed', status: 'True' as const, reason: 'x', message: '', lastTransitionTime: iso(failedCondition) }] : []),
-    ];
-    return slb;
-  };
-  test.each([
-    { name: 'a Failed condition says exactly', slb: failed({ status: 'False', at: T0 }, T0 + 70_000), firstSeen: T0 + 90_000, want: T0 + 70_000 },
-    { name: 'was Ready, then failed: the Ready=False transition', slb: failed({ status: 'False', at: T0 + 50_000 }), firstSeen: undefined, want: T0 + 50_000 },
-    { name: 'never Ready: not before this sweeper saw it Failed', slb: failed({ status: 'False', at: T0 }), firstSeen: T0 + 300_000, want: T0 + 300_000 },
-    { name: 'Ready condition True (stale): only the first sighting', slb: failed({ status: 'True', at: T0 }), firstSeen: T0 + 10_000, want: T0 + 10_000 },
-    { name: 'nothing known', slb: failed(undefined), firstSeen: undefined, want: undefined },
-  ])('$name', ({ slb, firstSeen, want }) => {
-    expect(failedAt(slb, firstSeen)).toBe(want);
-  });
-});
-
 describe('activityEndpoint', () => {
   test.each([
     { name: 'Ready with sidecar: the admin port stream', slb: makeSlb({ podIP: '10.1.2.3' }), want: { mode: 'stream', eventsUrl: 'http://10.1.2.3:9091/events', statusUrl: 'http://10.1.2.3:9091/status' } },
@@ -62,20 +41,5 @@ describe('activityEndpoint', () => {
     const slb = makeSlb({ podIP: '10.0.0.9', sidecar: false });
     slb.spec.httpPort = 3000;
     expect(activityEndpoint(slb)).toEqual({ mode: 'poll', statusUrl: 'http://10.0.0.9:3000/status' });
-  });
-});
-
-describe('backoffDelay', () => {
-  const policy = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
-  test.each([
-    { attempt: 0, random: 0, want: 100 },
-    { attempt: 1, random: 0, want: 200 },
-    { attempt: 3, random: 0, want: 800 },
-    { attempt: 4, random: 0, want: 1000 },
-    { attempt: 40, random: 0, want: 1000 },
-    { attempt: 2, random: 0.999999, want: 200 },
-    { attempt: 2, random: 0.5, want: 300 },
-  ])('attempt $attempt, random $random → $want ms', ({ attempt, random, want }) => {
-    expect(backoffDelay(policy, attempt, random)).toBe(want);
   });
 });

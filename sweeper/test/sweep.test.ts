@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { createLogger } from '../../common/log.ts';
-import { ApiError, sweepBackend, type SweepContext } from '../src/sweep.ts';
+import { statusError } from '../../common/kube/errors.ts';
+import { sweepBackend, type SweepContext } from '../src/sweep.ts';
 import { RecordingApi } from './support/recording-api.ts';
 import { makeSlb, NODE } from './support/slbs.ts';
 
@@ -44,6 +45,8 @@ describe('sweepBackend: the API actions of a sweep', () => {
     const [event] = api.callsOf('createEvent');
     expect(event!.namespace).toBe('team');
     expect(event!.event).toEqual({
+      apiVersion: 'v1',
+      kind: 'Event',
       metadata: { generateName: 'web-1.', namespace: 'team' },
       involvedObject: {
         apiVersion: 'spawner.dev/v1',
@@ -94,15 +97,15 @@ describe('sweepBackend: the API actions of a sweep', () => {
   test('409 on the patch is retried the same way', async () => {
     const { api, slb } = setup();
     let conflicts = 1;
-    api.faults.push((c) => (c.call === 'patchSlbStatus' && conflicts-- > 0 ? new ApiError(409, 'conflict') : undefined));
+    api.faults.push((c) => (c.call === 'patchSlbStatus' && conflicts-- > 0 ? statusError(409, 'Conflict', 'the object has been modified') : undefined));
     expect(await sweepBackend(api, slb, request, ctx())).toBe('deleted');
     expect(api.calls.map((c) => c.call)).toEqual(['patchSlbStatus', 'getSlb', 'patchSlbStatus', 'createEvent', 'deleteSlb']);
   });
 
   test('endless conflicts give up with an error and delete nothing', async () => {
     const { api, slb } = setup();
-    api.faults.push((c) => (c.call === 'patchSlbStatus' ? new ApiError(409, 'conflict') : undefined));
-    await expect(sweepBackend(api, slb, request, ctx())).rejects.toThrow('conflict');
+    api.faults.push((c) => (c.call === 'patchSlbStatus' ? statusError(409, 'Conflict', 'the object has been modified') : undefined));
+    await expect(sweepBackend(api, slb, request, ctx())).rejects.toThrow('the object has been modified');
     expect(api.callsOf('deleteSlb')).toEqual([]);
     expect(api.callsOf('patchSlbStatus')).toHaveLength(5);
   });
@@ -144,23 +147,23 @@ describe('sweepBackend: the API actions of a sweep', () => {
 
   test('the Event failing does not keep the backend alive', async () => {
     const { api, slb } = setup();
-    api.faults.push((c) => (c.call === 'createEvent' ? new ApiError(403, 'forbidden') : undefined));
+    api.faults.push((c) => (c.call === 'createEvent' ? statusError(403, 'Forbidden', 'events is forbidden') : undefined));
     expect(await sweepBackend(api, slb, request, ctx())).toBe('deleted');
     expect(api.calls.map((c) => c.call)).toEqual(['patchSlbStatus', 'createEvent', 'deleteSlb']);
   });
 
   test('delete precondition fails (409): replaced; delete 404: gone', async () => {
     const a = setup();
-    a.api.faults.push((c) => (c.call === 'deleteSlb' ? new ApiError(409, 'Precondition failed') : undefined));
+    a.api.faults.push((c) => (c.call === 'deleteSlb' ? statusError(409, 'Conflict', 'Precondition failed: UID in precondition') : undefined));
     expect(await sweepBackend(a.api, a.slb, request, ctx())).toBe('replaced');
     const b = setup();
-    b.api.faults.push((c) => (c.call === 'deleteSlb' ? new ApiError(404, 'not found') : undefined));
+    b.api.faults.push((c) => (c.call === 'deleteSlb' ? statusError(404, 'NotFound', 'not found') : undefined));
     expect(await sweepBackend(b.api, b.slb, request, ctx())).toBe('gone');
   });
 
   test('a delete failing otherwise is an error for the caller to retry', async () => {
     const { api, slb } = setup();
-    api.faults.push((c) => (c.call === 'deleteSlb' ? new ApiError(503, 'unavailable') : undefined));
+    api.faults.push((c) => (c.call === 'deleteSlb' ? statusError(503, 'ServiceUnavailable', 'unavailable') : undefined));
     await expect(sweepBackend(api, slb, request, ctx())).rejects.toThrow('unavailable');
   });
 

@@ -8,11 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { createInformer } from '../../../common/kube/informer.ts';
-import { KubeApiError, requestJson } from '../../../common/kube/rest.ts';
+import { httpStatus, KubeApiError } from '../../../common/kube/errors.ts';
+import { requestJson } from '../../../common/kube/rest.ts';
 import { forBackend, type Logger } from '../../../common/log.ts';
-import type { SessionLivedBackend } from '../spawner/types.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 import type { HttpApiSettings } from './config.ts';
-import { ApiError, backendFromInit, parseInitRequest, route, sameView, statusView, type StatusView } from './validate.ts';
+import { HttpApiError, backendFromInit, parseInitRequest, route, sameView, statusView, type StatusView } from './validate.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -40,21 +41,22 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 }
 
 // What the API server's answer means for our caller.
-export function apiErrorFromKube(err: unknown, name?: string): ApiError {
-  if (err instanceof ApiError) return err;
+export function httpApiErrorFromKube(err: unknown, name?: string): HttpApiError {
+  if (err instanceof HttpApiError) return err;
   if (err instanceof KubeApiError) {
     const message = err.status?.message ?? err.message;
-    if (err.statusCode === 404) {
-      return name ? new ApiError(404, `backend "${name}" not found`) : new ApiError(503, `the SessionLivedBackend CRD is not installed: ${message}`);
+    const code = httpStatus(err);
+    if (code === 404) {
+      return name ? new HttpApiError(404, `backend "${name}" not found`) : new HttpApiError(503, `the SessionLivedBackend CRD is not installed: ${message}`);
     }
     // Admission (schema, CEL) refused the object; its message names the field.
-    if (err.statusCode === 422 || err.statusCode === 400) return new ApiError(400, message);
-    if (err.statusCode === 401 || err.statusCode === 403) {
-      return new ApiError(500, `the operator's service account is not allowed to do this (see manifests/operator/api-rbac.yaml): ${message}`);
+    if (code === 422 || code === 400) return new HttpApiError(400, message);
+    if (code === 401 || code === 403) {
+      return new HttpApiError(500, `the operator's service account is not allowed to do this (see manifests/operator/api-rbac.yaml): ${message}`);
     }
-    return new ApiError(502, `the Kubernetes API server answered ${err.statusCode}: ${message}`);
+    return new HttpApiError(502, `the Kubernetes API server answered ${code}: ${message}`);
   }
-  return new ApiError(503, `the Kubernetes API server cannot be reached: ${(err as Error).message}`);
+  return new HttpApiError(503, `the Kubernetes API server cannot be reached: ${(err as Error).message}`);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -68,7 +70,7 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new HttpApiError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -90,7 +92,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     try {
       created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: collection, body: backendFromInit(request, opts.namespace), timeoutMs });
     } catch (err) {
-      throw apiErrorFromKube(err);
+      throw httpApiErrorFromKube(err);
     }
     const name = created.metadata.name!;
     forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port }, 'backend created through the HTTP API');
@@ -101,7 +103,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     try {
       sendJson(res, 200, statusView(await getBackend(name)));
     } catch (err) {
-      throw apiErrorFromKube(err, name);
+      throw httpApiErrorFromKube(err, name);
     }
   }
 
@@ -109,7 +111,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     try {
       await requestJson(kc, { method: 'DELETE', path: `${collection}/${name}`, body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, timeoutMs });
     } catch (err) {
-      throw apiErrorFromKube(err, name);
+      throw httpApiErrorFromKube(err, name);
     }
     forBackend(log, opts.namespace, name).info('backend deleted through the HTTP API');
     // The operator removes the Pod and Service, then the backend: follow /status/stream for `deleted`.
@@ -123,7 +125,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     try {
       first = await getBackend(name);
     } catch (err) {
-      throw apiErrorFromKube(err, name);
+      throw httpApiErrorFromKube(err, name);
     }
     const blog = forBackend(log, opts.namespace, name);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
@@ -180,7 +182,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       // Only the probe is open; everything else, even the shape of the routes, is behind the token.
       const open = path.split('?')[0] === '/healthz';
       if (!open && !tokenMatches(req.headers.authorization, opts.token)) {
-        throw new ApiError(401, 'missing or wrong bearer token: send Authorization: Bearer <token>');
+        throw new HttpApiError(401, 'missing or wrong bearer token: send Authorization: Bearer <token>');
       }
       const r = route(method, path);
       switch (r.kind) {
@@ -199,7 +201,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     handle().then(
       () => log.debug({ method, path: req.url, status: res.statusCode, ms: Date.now() - started }, 'request'),
       (err: unknown) => {
-        const e = err instanceof ApiError ? err : apiErrorFromKube(err);
+        const e = err instanceof HttpApiError ? err : httpApiErrorFromKube(err);
         if (e.status >= 500) log.warn({ method, path: req.url, status: e.status, err: e.message }, 'request failed');
         else log.info({ method, path: req.url, status: e.status, err: e.message }, 'request refused');
         if (res.headersSent) return void res.end();

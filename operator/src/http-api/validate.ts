@@ -1,21 +1,24 @@
-// Requests of the HTTP API, checked field by field. Pure: text in, a typed request (or an ApiError
-// naming the field) out, so every rule is a table row in operator/test/http-api-validate.test.ts.
-import { API_VERSION, BACKEND_NAME_PATTERN, KIND, SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
-import type { SessionLivedBackend } from '../spawner/types.ts';
+// Requests of the HTTP API, checked field by field. Pure: text in, a typed request (or an HttpApiError
+// naming the field) out, so every rule is a table row in operator/test/http-api/validate.test.ts.
+import { SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
+import { newBackend } from '../../../common/spawner/backend.ts';
+import { isBackendName, NAME_RULE } from '../../../common/spawner/names.ts';
+import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../../common/spawner/spec.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 
-export const MAX_SECONDS = 31_536_000; // one year: the CRD's maximum
 export const MAX_ENV = 64;
-export const CREATED_BY_LABEL = 'app.kubernetes.io/created-by';
-export const CREATED_BY = 'spawner-http-api';
+export const CREATED_BY_HTTP_API = 'spawner-http-api';
 export const GENERATE_NAME = 'session-';
 
-export class ApiError extends Error {
+// What the HTTP API answers its caller: an HTTP status and a message (never the API server's own error,
+// which is KubeApiError and is translated by server.ts).
+export class HttpApiError extends Error {
   readonly status: number;
   readonly field?: string;
   readonly allow?: string; // with 405: the methods the path takes
   constructor(status: number, message: string, field?: string, allow?: string) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'HttpApiError';
     this.status = status;
     this.field = field;
     this.allow = allow;
@@ -33,13 +36,18 @@ export interface InitRequest {
 export const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-const bad = (field: string, message: string) => new ApiError(400, `${field}: ${message}`, field);
+const bad = (field: string, message: string) => new HttpApiError(400, `${field}: ${message}`, field);
 
 function wholeNumber(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw bad(field, `must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
   }
   return value;
+}
+
+// A spec field within the schema's bounds for it.
+function specField(value: unknown, field: keyof typeof SPEC_BOUNDS): number {
+  return wholeNumber(value, field, SPEC_BOUNDS[field].minimum, SPEC_BOUNDS[field].maximum);
 }
 
 function parseEnv(value: unknown): InitRequest['env'] {
@@ -63,11 +71,11 @@ export function parseInitRequest(text: string, defaults: { image: string }): Ini
     try {
       body = JSON.parse(text);
     } catch (err) {
-      throw new ApiError(400, `the body is not valid JSON: ${(err as Error).message}`);
+      throw new HttpApiError(400, `the body is not valid JSON: ${(err as Error).message}`);
     }
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'the body must be a JSON object, e.g. {"image": "…", "port": 8080}');
+    throw new HttpApiError(400, 'the body must be a JSON object, e.g. {"image": "…", "port": 8080}');
   }
   const obj = body as Record<string, unknown>;
   const unknown = Object.keys(obj).find((k) => !FIELDS.includes(k));
@@ -80,7 +88,7 @@ export function parseInitRequest(text: string, defaults: { image: string }): Ini
     }
     image = obj.image;
   }
-  const port = obj.port === undefined ? 8080 : wholeNumber(obj.port, 'port', 1, 65535);
+  const port = obj.port === undefined ? SPEC_DEFAULTS.httpPort : wholeNumber(obj.port, 'port', SPEC_BOUNDS.httpPort.minimum, SPEC_BOUNDS.httpPort.maximum);
   if (port === SIDECAR_PROXY_PORT || port === SIDECAR_ADMIN_PORT) {
     throw bad('port', `${port} is taken by the sidecar (${SIDECAR_PROXY_PORT} proxy, ${SIDECAR_ADMIN_PORT} admin)`);
   }
@@ -88,25 +96,23 @@ export function parseInitRequest(text: string, defaults: { image: string }): Ini
     image,
     port,
     env: obj.env === undefined ? [] : parseEnv(obj.env),
-    gracePeriodSeconds: obj.gracePeriodSeconds === undefined ? 300 : wholeNumber(obj.gracePeriodSeconds, 'gracePeriodSeconds', 0, MAX_SECONDS),
+    gracePeriodSeconds: obj.gracePeriodSeconds === undefined ? SPEC_DEFAULTS.gracePeriodSeconds : specField(obj.gracePeriodSeconds, 'gracePeriodSeconds'),
   };
-  if (obj.maxLifetimeSeconds !== undefined) request.maxLifetimeSeconds = wholeNumber(obj.maxLifetimeSeconds, 'maxLifetimeSeconds', 1, MAX_SECONDS);
+  if (obj.maxLifetimeSeconds !== undefined) request.maxLifetimeSeconds = specField(obj.maxLifetimeSeconds, 'maxLifetimeSeconds');
   return request;
 }
 
 export function backendFromInit(req: InitRequest, namespace: string): SessionLivedBackend {
-  const slb: SessionLivedBackend = {
-    apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
-    kind: KIND as SessionLivedBackend['kind'],
-    metadata: { generateName: GENERATE_NAME, namespace, labels: { [CREATED_BY_LABEL]: CREATED_BY } },
-    spec: {
-      template: { containers: [{ name: 'app', image: req.image, ...(req.env.length ? { env: req.env } : {}) }] },
-      httpPort: req.port,
-      gracePeriodSeconds: req.gracePeriodSeconds,
-    },
-  };
-  if (req.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = req.maxLifetimeSeconds;
-  return slb;
+  return newBackend({
+    namespace,
+    generateName: GENERATE_NAME,
+    createdBy: CREATED_BY_HTTP_API,
+    image: req.image,
+    port: req.port,
+    env: req.env,
+    gracePeriodSeconds: req.gracePeriodSeconds,
+    maxLifetimeSeconds: req.maxLifetimeSeconds,
+  });
 }
 
 // A path parameter that cannot be a backend's name: 400 naming it (it could never be found).
@@ -117,9 +123,7 @@ export function backendNameParam(raw: string): string {
   } catch {
     throw bad('name', 'is not a valid backend name');
   }
-  if (!BACKEND_NAME_PATTERN.test(name)) {
-    throw bad('name', "is not a valid backend name: lowercase letters, digits and '-', starting with a letter, at most 63 characters");
-  }
+  if (!isBackendName(name)) throw bad('name', `is not a valid backend name: ${NAME_RULE}`);
   return name;
 }
 
@@ -151,7 +155,7 @@ export type Route =
 export function route(method: string, rawPath: string): Route {
   const path = rawPath.split('?')[0]!;
   const allow = (expected: string): void => {
-    if (method !== expected) throw new ApiError(405, `${method} ${path} is not allowed: it takes ${expected}`, undefined, expected);
+    if (method !== expected) throw new HttpApiError(405, `${method} ${path} is not allowed: it takes ${expected}`, undefined, expected);
   };
   if (path === '/init') {
     allow('POST');
@@ -175,5 +179,5 @@ export function route(method: string, rawPath: string): Route {
     allow('DELETE');
     return { kind: 'delete', name };
   }
-  throw new ApiError(404, `no route ${method} ${path}: see docs/api/openapi.yaml`);
+  throw new HttpApiError(404, `no route ${method} ${path}: see docs/api/openapi.yaml`);
 }

@@ -10,13 +10,10 @@
 // meanwhile is never removed. The Pod's controller reference is the only record of the claim, so a crash
 // between any two steps leaves nothing to reconcile but the backend's own status.
 import type { V1Pod } from '@kubernetes/client-node';
-import {
-  CONDITION_POOL_CLAIM, LABEL_BACKEND, LABEL_CLAIMED_FROM, LABEL_POOL,
-} from '../../../common/contract.ts';
-import type { Condition } from '../../../schema/generated/types.ts';
+import { LABEL_BACKEND, LABEL_CLAIMED_FROM, LABEL_POOL } from '../../../common/contract.ts';
+import { CONDITION_POOL_CLAIM, setCondition } from '../../../common/spawner/conditions.ts';
+import type { Condition, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import { ownerReference } from '../spawner/desired.ts';
-import { setCondition } from '../spawner/status.ts';
-import type { SessionLivedBackend } from '../spawner/types.ts';
 import { byAge, classifyMember, isMemberOf, type WarmPool } from './members.ts';
 
 /** Ready members of the pool, built from its current template, that nobody in this process is claiming: oldest first. */

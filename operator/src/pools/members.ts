@@ -9,11 +9,14 @@ import {
 import type { WarmPool } from '../../../schema/generated/types.ts';
 import { desiredPod } from '../spawner/desired.ts';
 import { podFailure, podReady, type Verdict } from '../spawner/status.ts';
-import { timeMs, type SessionLivedBackend, type SpawnerConfig } from '../spawner/types.ts';
+import { SPEC_DEFAULTS } from '../../../common/spawner/spec.ts';
+import { timeMs } from '../../../common/spawner/time.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import type { SpawnerConfig } from '../spawner/types.ts';
 
 export type { WarmPool };
 
-export const DEFAULT_STARTUP_TIMEOUT_SECONDS = 300;
+export const DEFAULT_STARTUP_TIMEOUT_SECONDS = SPEC_DEFAULTS.startupTimeoutSeconds;
 
 export function poolOwnerReference(pool: WarmPool): V1OwnerReference {
   return { apiVersion: API_VERSION, kind: POOL_KIND, name: pool.metadata.name!, uid: pool.metadata.uid!, controller: true, blockOwnerDeletion: true };
@@ -97,7 +100,7 @@ export function classifyMember(pod: V1Pod, pool: WarmPool, hash: string, now: Da
   if (podReady(pod)) return { pod, state: 'ready' };
   const timeout = pool.spec.startupTimeoutSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS;
   const created = timeMs(pod.metadata?.creationTimestamp);
-  if (!Number.isNaN(created) && now.getTime() - created >= timeout * 1000) {
+  if (created !== undefined && now.getTime() - created >= timeout * 1000) {
     return { pod, state: 'timedOut', failure: { phase: 'Failed', reason: 'StartupTimeout', message: `member ${pod.metadata?.name} was not Ready within startupTimeoutSeconds (${timeout} s)` } };
   }
   return { pod, state: 'starting' };
@@ -105,7 +108,7 @@ export function classifyMember(pod: V1Pod, pool: WarmPool, hash: string, now: Da
 
 /** Oldest first, then by name: a stable order for claims and for choosing what to remove. */
 export function byAge(a: V1Pod, b: V1Pod): number {
-  const d = timeMs(a.metadata?.creationTimestamp) - timeMs(b.metadata?.creationTimestamp);
+  const d = (timeMs(a.metadata?.creationTimestamp) ?? Number.NaN) - (timeMs(b.metadata?.creationTimestamp) ?? Number.NaN);
   if (d !== 0 && !Number.isNaN(d)) return d;
   return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
 }

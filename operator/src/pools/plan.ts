@@ -16,7 +16,7 @@
 // taken is never removed.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, WarmPoolStatus } from '../../../schema/generated/types.ts';
-import { setCondition } from '../spawner/status.ts';
+import { setCondition } from '../../../common/spawner/conditions.ts';
 import { byAge, classifyMember, memberSelector, type ClassifiedMember, type WarmPool } from './members.ts';
 
 export const CONDITION_POOL_READY = 'Ready';

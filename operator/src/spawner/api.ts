@@ -1,7 +1,9 @@
-// The API operations the Spawner logic needs; implemented over client-node in kube-api.ts and by a
-// recording fake in the tests, so the reconcile steps can be checked call by call.
+// The API operations the Spawner logic needs; implemented over the API server in kube-api.ts and by a
+// recording fake in the tests, so the reconcile steps can be checked call by call. Both raise
+// common/kube/errors.ts's KubeApiError, classified by its predicates.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import type { SessionLivedBackend, SessionLivedBackendStatus } from './types.ts';
+import type { EventSpec } from '../../../common/spawner/events.ts';
+import type { SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
 
 export interface SpawnerApi {
   // Merge patches carrying metadata.resourceVersion: a stale view fails with 409 instead of overwriting.
@@ -15,33 +17,5 @@ export interface SpawnerApi {
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
   deleteService(namespace: string, name: string, uid: string): Promise<void>;
   deleteBackend(slb: SessionLivedBackend): Promise<void>;
-  recordEvent(slb: SessionLivedBackend, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
-}
-
-export class ApiError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
-// Both this module's ApiError (`code`) and common/kube/rest.ts's KubeApiError (`statusCode`) count.
-function httpCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  return typeof e?.code === 'number' ? e.code : undefined;
-}
-
-export function isAlreadyExists(err: unknown): boolean {
-  const reason = (err as { status?: { reason?: string } })?.status?.reason;
-  return httpCode(err) === 409 && (reason === 'AlreadyExists' || /already exists/i.test(String((err as Error).message ?? '')));
-}
-
-export function isNotFound(err: unknown): boolean {
-  return httpCode(err) === 404;
-}
-
-export function isConflict(err: unknown): boolean {
-  return httpCode(err) === 409 && !isAlreadyExists(err);
+  recordEvent(slb: SessionLivedBackend, event: EventSpec): Promise<void>;
 }

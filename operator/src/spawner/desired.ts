@@ -1,10 +1,12 @@
 // What the Pod and Service of a backend should look like: pure functions of the SLB and the operator's config.
-import type { V1Container, V1EnvVar, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1ObjectMeta, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
 import {
   API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SERVICE_PORT,
   SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
 } from '../../../common/contract.ts';
-import { effectiveSpec, type SessionLivedBackend, type SpawnerConfig } from './types.ts';
+import { effectiveSpec } from '../../../common/spawner/spec.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import type { SpawnerConfig } from './types.ts';
 
 export function ownerReference(slb: SessionLivedBackend): V1OwnerReference {
   return {
@@ -19,6 +21,11 @@ export function ownerReference(slb: SessionLivedBackend): V1OwnerReference {
 
 export function childLabels(slb: SessionLivedBackend): Record<string, string> {
   return { [LABEL_BACKEND]: slb.metadata.name!, [LABEL_MANAGED_BY]: MANAGED_BY };
+}
+
+// Every child is named after its backend, labelled for the informers and the sweeper, and controlled by it.
+function childMetadata(slb: SessionLivedBackend): V1ObjectMeta {
+  return { name: slb.metadata.name!, namespace: slb.metadata.namespace!, labels: childLabels(slb), ownerReferences: [ownerReference(slb)] };
 }
 
 function withEnv(env: V1EnvVar[] | undefined, extra: V1EnvVar[]): V1EnvVar[] {
@@ -73,12 +80,7 @@ export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1P
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {
-      name: slb.metadata.name!,
-      namespace: slb.metadata.namespace!,
-      labels: childLabels(slb),
-      ownerReferences: [ownerReference(slb)],
-    },
+    metadata: childMetadata(slb),
     spec: {
       // A session's state lives in memory: a restarted container would be a different session.
       restartPolicy: 'Never',
@@ -97,21 +99,11 @@ export function desiredService(slb: SessionLivedBackend): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: slb.metadata.name!,
-      namespace: slb.metadata.namespace!,
-      labels: childLabels(slb),
-      ownerReferences: [ownerReference(slb)],
-    },
+    metadata: childMetadata(slb),
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_BACKEND]: slb.metadata.name! },
       ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP', targetPort: spec.sidecarEnabled ? SIDECAR_PROXY_PORT : spec.httpPort }],
     },
   };
-}
-
-// The child's controller is this very SLB (same uid), not merely something of the same name.
-export function isControlledBy(child: { metadata?: { ownerReferences?: V1OwnerReference[] } }, slb: SessionLivedBackend): boolean {
-  return (child.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === slb.metadata.uid);
 }

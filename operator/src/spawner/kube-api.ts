@@ -1,19 +1,23 @@
 // SpawnerApi over the API server (common/kube/rest.ts, the runtime's own HTTP layer).
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { finalizersMergePatch } from '../../../common/kube/controller.ts';
+import { isNotFound } from '../../../common/kube/errors.ts';
+import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
-import { isNotFound, type SpawnerApi } from './api.ts';
-import { rfc3339, type SessionLivedBackend, type SessionLivedBackendStatus } from './types.ts';
+import { backendEvent, type EventReporter } from '../../../common/spawner/events.ts';
+import type { SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
+import type { SpawnerApi } from './api.ts';
 
 const MERGE_PATCH = 'application/merge-patch+json';
-const REPORTING_COMPONENT = 'spawner-operator';
+export const REPORTING_COMPONENT = 'spawner-operator';
 
 function backendPath(slb: SessionLivedBackend, sub = ''): string {
   return `/apis/${GROUP}/${VERSION}/namespaces/${slb.metadata.namespace}/${PLURAL}/${slb.metadata.name}${sub}`;
 }
 
 export function createKubeSpawnerApi(kc: KubeAccess, identity: string, timeoutMs = 30_000): SpawnerApi {
+  const reporter: EventReporter = { component: REPORTING_COMPONENT, instance: identity };
   const req = <T>(opts: Parameters<typeof requestJson>[1]) => requestJson<T>(kc, { timeoutMs, ...opts });
   const getOrUndefined = async <T>(path: string): Promise<T | undefined> => {
     try {
@@ -32,7 +36,7 @@ export function createKubeSpawnerApi(kc: KubeAccess, identity: string, timeoutMs
   };
   return {
     patchFinalizers: (slb, finalizers) =>
-      req({ method: 'PATCH', path: backendPath(slb), contentType: MERGE_PATCH, body: { metadata: { finalizers, resourceVersion: slb.metadata.resourceVersion } } }),
+      req({ method: 'PATCH', path: backendPath(slb), contentType: MERGE_PATCH, body: finalizersMergePatch(slb, finalizers) }),
     // The whole status is ours to state (other writers' conditions are carried over by computeStatus);
     // the resourceVersion makes a concurrent writer's change a 409 and a retry, never a lost update.
     patchStatus: (slb, status: SessionLivedBackendStatus) =>
@@ -44,26 +48,8 @@ export function createKubeSpawnerApi(kc: KubeAccess, identity: string, timeoutMs
     deletePod: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/pods/${name}`, uid),
     deleteService: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/services/${name}`, uid),
     deleteBackend: (slb) => deleteByUid(backendPath(slb), slb.metadata.uid!),
-    recordEvent: async (slb, type, reason, message) => {
-      const now = rfc3339(new Date());
-      await req({
-        method: 'POST',
-        path: `/api/v1/namespaces/${slb.metadata.namespace}/events`,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${slb.metadata.name}.`, namespace: slb.metadata.namespace },
-          involvedObject: {
-            apiVersion: slb.apiVersion, kind: slb.kind, name: slb.metadata.name, namespace: slb.metadata.namespace,
-            uid: slb.metadata.uid, resourceVersion: slb.metadata.resourceVersion,
-          },
-          type, reason, message: message.slice(0, 1024),
-          source: { component: REPORTING_COMPONENT },
-          reportingComponent: REPORTING_COMPONENT,
-          reportingInstance: identity,
-          firstTimestamp: now, lastTimestamp: now, count: 1,
-        },
-      });
+    recordEvent: async (slb, event) => {
+      await req({ method: 'POST', path: `/api/v1/namespaces/${slb.metadata.namespace}/events`, body: backendEvent(slb, event, reporter, new Date()) });
     },
   };
 }

@@ -3,14 +3,21 @@
 //   reconcile: 1. ensure our finalizer  2. ensure Pod and Service  3. write status if it changed
 //   finalize:  1. status Terminating    2. delete Pod and Service  3. once both are gone, drop the finalizer
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import { FINALIZER, type Phase } from '../../../common/contract.ts';
-import type { Logger } from '../../../common/log.ts';
-import { isAlreadyExists, isNotFound, type SpawnerApi } from './api.ts';
-import { ChildCache, LatestWrites } from './children.ts';
-import { desiredPod, desiredService, isControlledBy } from './desired.ts';
-import { phaseChangeEvent, REASON_EXPIRED, type EventSpec } from './events.ts';
+import { FINALIZER } from '../../../common/contract.ts';
+import type { ChildCache, LatestWrites } from '../../../common/kube/children.ts';
+import { hasFinalizer, withFinalizer, withoutFinalizer } from '../../../common/kube/controller.ts';
+import { isAlreadyExists, isNotFound } from '../../../common/kube/errors.ts';
+import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
+import { errText, type Logger } from '../../../common/log.ts';
+import { CONDITION_FAILED, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
+import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
+import { effectiveSpec } from '../../../common/spawner/spec.ts';
+import { timeMs } from '../../../common/spawner/time.ts';
+import type { Phase, SessionLivedBackend } from '../../../common/spawner/types.ts';
+import type { SpawnerApi } from './api.ts';
+import { desiredPod, desiredService } from './desired.ts';
 import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
-import { effectiveSpec, timeMs, type SessionLivedBackend, type SpawnerConfig } from './types.ts';
+import type { SpawnerConfig } from './types.ts';
 
 export interface Outcome {
   requeueAfterMs?: number;
@@ -41,17 +48,16 @@ function conflictMessage(kind: string, slb: SessionLivedBackend): string {
 async function emit(deps: SpawnerDeps, slb: SessionLivedBackend, event: EventSpec | undefined): Promise<void> {
   if (!event) return;
   try {
-    await deps.api.recordEvent(slb, event.type, event.reason, event.message);
+    await deps.api.recordEvent(slb, event);
   } catch (err) {
     // An Event is a courtesy; failing to record one must not block the backend.
-    deps.log.warn({ err: String(err), reason: event.reason }, 'could not record event');
+    deps.log.warn({ err: errText(err), reason: event.reason }, 'could not record event');
   }
 }
 
 async function ensureFinalizer(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<SessionLivedBackend> {
-  const finalizers = slb.metadata.finalizers ?? [];
-  if (finalizers.includes(FINALIZER)) return slb;
-  const updated = await deps.api.patchFinalizers(slb, [...finalizers, FINALIZER]);
+  if (hasFinalizer(slb, FINALIZER)) return slb;
+  const updated = await deps.api.patchFinalizers(slb, withFinalizer(slb, FINALIZER));
   deps.backends.remember(slb, updated);
   return updated;
 }
@@ -98,7 +104,7 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
   if (from !== to) {
     deps.log.info({ from: from ?? null, to, reason: next.reason }, 'phase changed');
     deps.onPhaseChange?.(updated, from, to);
-    const readyCondition = next.conditions?.find((c) => c.type === 'Ready');
+    const readyCondition = next.conditions?.find((c) => c.type === CONDITION_READY);
     // Not awaited: the Event is a courtesy (emit logs its failure), and under load its round trip would
     // hold a worker that the next backend is waiting for.
     void emit(deps, updated, phaseChangeEvent(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? ''));
@@ -106,17 +112,26 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
   return { slb: updated };
 }
 
-// Failed backends on no node have no sweeper to collect them: the operator does, after the grace period.
+// When a Failed backend failed: its Failed condition, written with the phase (a backend that failed
+// before the condition existed gets it on its next reconcile, dated then: late, never early).
+export function failedAt(slb: SessionLivedBackend): number | undefined {
+  const failed = findCondition(slb, CONDITION_FAILED);
+  return failed?.status === 'True' ? timeMs(failed.lastTransitionTime) : undefined;
+}
+
+// The operator is the one owner of Failed backends' expiry (the sweeper leaves them alone, and a backend
+// that never got a node has no sweeper anyway): a grace period after it failed, it is deleted.
 async function expireFailed(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
-  if (slb.status?.phase !== 'Failed' || slb.status.nodeName) return {};
-  const failedAt = timeMs(slb.status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
-  if (Number.isNaN(failedAt)) return {};
-  const dueInMs = failedAt + effectiveSpec(slb).gracePeriodSeconds * 1000 - deps.now().getTime();
+  if (slb.status?.phase !== 'Failed') return {};
+  const since = failedAt(slb);
+  if (since === undefined) return {};
+  const { gracePeriodSeconds } = effectiveSpec(slb);
+  const dueInMs = since + gracePeriodSeconds * 1000 - deps.now().getTime();
   if (dueInMs > 0) return { requeueAfterMs: dueInMs };
   await emit(deps, slb, {
     type: 'Normal',
-    reason: REASON_EXPIRED,
-    message: `deleted ${effectiveSpec(slb).gracePeriodSeconds} s after it failed (${slb.status.reason})`,
+    reason: REASON_FAILED_EXPIRED,
+    message: `deleted ${gracePeriodSeconds} s after it failed (${slb.status.reason})`,
   });
   await deps.api.deleteBackend(slb);
   return {};
@@ -186,7 +201,7 @@ async function deleteChild<T extends V1Pod | V1Service>(
 // Returns 'done' once the finalizer is released; otherwise when to look again.
 async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
   let slb = deps.backends.resolve(cached);
-  if (!(slb.metadata.finalizers ?? []).includes(FINALIZER)) return 'done';
+  if (!hasFinalizer(slb, FINALIZER)) return 'done';
   if (slb.status?.phase !== 'Terminating') {
     const { namespace, name } = slb.metadata as { namespace: string; name: string };
     slb = (await writeStatus(slb, { pod: deps.pods.get(namespace, name), service: deps.services.get(namespace, name) }, deps)).slb;
@@ -195,9 +210,8 @@ async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Pr
   const serviceLeft = await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid));
   // The children's delete events wake us; the requeue is a safety net for a missed one.
   if (podLeft || serviceLeft) return { requeueAfterMs: 5_000 };
-  const remaining = (slb.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-  await deps.api.patchFinalizers(slb, remaining);
-  deps.backends.forget(`${slb.metadata.namespace}/${slb.metadata.name}`);
+  await deps.api.patchFinalizers(slb, withoutFinalizer(slb, FINALIZER));
+  deps.backends.forget(objectKey(slb));
   deps.log.info('finalizer released');
   return 'done';
 }

@@ -1,7 +1,10 @@
 // What the status of a backend is, given what was observed of it: pure, so every case is a table row.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
-import { CONDITION_READY, CONDITION_SCHEDULED, type Phase } from '../../../common/contract.ts';
-import { effectiveSpec, rfc3339, timeMs, type Condition, type SessionLivedBackend, type SessionLivedBackendStatus, type SpawnerConfig } from './types.ts';
+import { CONDITION_FAILED, CONDITION_READY, CONDITION_SCHEDULED, setCondition } from '../../../common/spawner/conditions.ts';
+import { effectiveSpec } from '../../../common/spawner/spec.ts';
+import { rfc3339, timeMs } from '../../../common/spawner/time.ts';
+import type { Phase, SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
+import type { SpawnerConfig } from './types.ts';
 
 export interface Observed {
   pod?: V1Pod;
@@ -92,7 +95,7 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     return { phase: 'Failed', reason: 'PodLost', message: `Pod ${slb.metadata.name} disappeared; the session's state is gone` };
   }
   const created = timeMs(slb.metadata.creationTimestamp);
-  if (!Number.isNaN(created) && now.getTime() - created >= spec.startupTimeoutSeconds * 1000) {
+  if (created !== undefined && now.getTime() - created >= spec.startupTimeoutSeconds * 1000) {
     return {
       phase: 'Failed',
       reason: 'StartupTimeout',
@@ -100,14 +103,6 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     };
   }
   return { phase: 'Pending', reason: 'Starting', message: waitingFor(pod, spec.httpPort) };
-}
-
-export function setCondition(conditions: Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
-  const existing = conditions.find((c) => c.type === next.type);
-  const lastTransitionTime =
-    existing && existing.status === next.status ? existing.lastTransitionTime : rfc3339(now);
-  const updated: Condition = { ...next, lastTransitionTime };
-  return existing ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
 }
 
 export function computeStatus(slb: SessionLivedBackend, observed: Observed, now: Date, config: SpawnerConfig): SessionLivedBackendStatus {
@@ -135,6 +130,10 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
     message: verdict.message,
     observedGeneration: generation,
   }, now);
+  // When and why it failed: the moment the operator's expiry of Failed backends counts from.
+  if (verdict.phase === 'Failed') {
+    conditions = setCondition(conditions, { type: CONDITION_FAILED, status: 'True', reason: verdict.reason, message: verdict.message, observedGeneration: generation }, now);
+  }
 
   const status: SessionLivedBackendStatus = {
     phase: verdict.phase,
@@ -181,8 +180,9 @@ export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLived
   if (next.phase !== 'Pending' || previousPhase !== 'Pending') return { write: true };
   if (previous.phase === undefined) return { write: true };
   const created = timeMs(slb.metadata.creationTimestamp);
+  if (created === undefined) return { write: true };
   const age = now.getTime() - created;
-  if (Number.isNaN(created) || age >= PENDING_DETAIL_DELAY_MS) return { write: true };
+  if (age >= PENDING_DETAIL_DELAY_MS) return { write: true };
   return { write: false, retryInMs: PENDING_DETAIL_DELAY_MS - age };
 }
 
@@ -190,6 +190,6 @@ export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLived
 export function startupDeadlineInMs(slb: SessionLivedBackend, now: Date): number | undefined {
   if ((slb.status?.phase ?? 'Pending') !== 'Pending' || slb.status?.readyTime) return undefined;
   const created = timeMs(slb.metadata.creationTimestamp);
-  if (Number.isNaN(created)) return undefined;
+  if (created === undefined) return undefined;
   return Math.max(0, created + effectiveSpec(slb).startupTimeoutSeconds * 1000 - now.getTime());
 }

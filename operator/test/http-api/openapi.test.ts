@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
-import { ApiError, FIELDS, parseInitRequest, route } from '../../src/http-api/validate.ts';
+import { HttpApiError, FIELDS, parseInitRequest, route } from '../../src/http-api/validate.ts';
 
 interface Schema { properties: Record<string, { minimum?: number; maximum?: number; maxProperties?: number }>; additionalProperties: boolean }
 const doc = parse(readFileSync(new URL('../../../docs/api/openapi.yaml', import.meta.url), 'utf8')) as {
@@ -12,12 +12,12 @@ const doc = parse(readFileSync(new URL('../../../docs/api/openapi.yaml', import.
 const init = doc.components.schemas.InitRequest;
 const defaults = { image: 'a:1' };
 
-function refusal(body: unknown): ApiError | undefined {
+function refusal(body: unknown): HttpApiError | undefined {
   try {
     parseInitRequest(JSON.stringify(body), defaults);
     return undefined;
   } catch (err) {
-    return err as ApiError;
+    return err as HttpApiError;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { ApiError, backendFromInit, backendNameParam, parseInitRequest, route, sameView, statusView } from '../../src/http-api/validate.ts';
-import type { SessionLivedBackend } from '../../src/spawner/types.ts';
+import { HttpApiError, backendFromInit, backendNameParam, parseInitRequest, route, sameView, statusView } from '../../src/http-api/validate.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 
 const defaults = { image: 'localhost/spawner/drop-four:0.1.0' };
 
@@ -44,10 +44,10 @@ describe('parseInitRequest refuses with 400 naming the field', () => {
     } catch (err) {
       error = err;
     }
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).status).toBe(400);
-    expect((error as ApiError).field).toBe(field);
-    expect((error as ApiError).message).toMatch(message);
+    expect(error).toBeInstanceOf(HttpApiError);
+    expect((error as HttpApiError).status).toBe(400);
+    expect((error as HttpApiError).field).toBe(field);
+    expect((error as HttpApiError).message).toMatch(message);
   });
 
   test('too many variables', () => {
@@ -90,11 +90,11 @@ describe('route', () => {
     ['GET', '/backends/a%2Fb/status', 400, undefined, /name: is not a valid backend name/],
     ['GET', '/backends/%E0%A4%A/status', 400, undefined, /name: is not a valid backend name/],
   ])('%s %s → %d', (method, path, status, allow, message) => {
-    let error: ApiError | undefined;
+    let error: HttpApiError | undefined;
     try {
       route(method, path);
     } catch (err) {
-      error = err as ApiError;
+      error = err as HttpApiError;
     }
     expect(error?.status).toBe(status);
     expect(error?.allow).toBe(allow);

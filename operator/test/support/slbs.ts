@@ -2,7 +2,7 @@
 import type { CoreV1Api, CustomObjectsApi, V1Pod, V1Service } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { statusOf } from '../../../e2e/harness/kube.ts';
-import type { SessionLivedBackend } from '../../src/spawner/types.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 
 export type Slb = SessionLivedBackend;
 

@@ -9,8 +9,8 @@
 
 import type { BackendActivity } from '../../../common/contract.ts';
 import type { Logger } from '../../../common/log.ts';
-import type { ActivityListener } from '../activity.ts';
-import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../../common/kube/clock.ts';
+import type { ActivityListener } from '../activity-sources.ts';
 import { countersMoved, fromCounters, fromTables, type AccountContext, type Activity, type NetnsState, type TablesInput, type TablesResult } from './account.ts';
 import { canonicalIp, type TcpEntry } from './proc-net.ts';
 import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readInUse, readLocalAddresses, readTable } from './procfs.ts';

@@ -15,11 +15,12 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CONDITION_READY, GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
+import { CONDITION_READY } from '../../../common/spawner/conditions.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
 import { impersonating, kubectl, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
 import { spawnSidecar, type SidecarProcess } from '../../../sidecar/test/process.ts';
-import type { SessionLivedBackend } from '../../src/slb.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 export const SWEEPER_MAIN = path.join(repoRoot, 'sweeper/src/main.ts');

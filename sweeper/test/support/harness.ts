@@ -1,10 +1,12 @@
 // A Sweeper wired to a recording API and to loopback fake sidecars (one per backend), fed SLBs the way
-// the informer would feed it. Used by the tracker tests and the benchmark.
+// the informer would feed it. Used by the countdown tests and the benchmark.
 
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { BackoffPolicy } from '../../src/backoff.ts';
-import { activityEndpoint, slbKey, type ActivityEndpoint, type SessionLivedBackend } from '../../src/slb.ts';
+import type { BackoffPolicy } from '../../../common/kube/backoff.ts';
+import { objectKey } from '../../../common/kube/owners.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import { activityEndpoint, type ActivityEndpoint } from '../../src/slb.ts';
 import { Sweeper } from '../../src/sweeper.ts';
 import { FakeSidecar } from './fake-sidecar.ts';
 import { RecordingApi } from './recording-api.ts';
@@ -54,7 +56,7 @@ export class Harness {
   // Points the production endpoint (derived from status.podIP) at this backend's fake sidecar.
   #endpointOf(slb: SessionLivedBackend): ActivityEndpoint | undefined {
     const base = activityEndpoint(slb);
-    const sidecar = this.sidecars.get(slbKey(slb));
+    const sidecar = this.sidecars.get(objectKey(slb));
     if (!base || !sidecar) return base;
     return base.mode === 'stream'
       ? { mode: 'stream', eventsUrl: `${sidecar.baseUrl}/events`, statusUrl: `${sidecar.baseUrl}/status` }

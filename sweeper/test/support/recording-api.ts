@@ -2,8 +2,10 @@
 // of a sweep and make the API answer as the real one would: 422 when a JSON patch's `test` fails, 404
 // for a missing object, 409 when a delete's uid precondition does not match.
 
-import type { SessionLivedBackend } from '../../src/slb.ts';
-import { ApiError, type CoreEvent, type JsonPatchOp, type SweepApi } from '../../src/sweep.ts';
+import { statusError } from '../../../common/kube/errors.ts';
+import type { CoreEvent } from '../../../common/spawner/events.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import type { JsonPatchOp, SweepApi } from '../../src/sweep.ts';
 
 export type RecordedCall =
   | { call: 'getSlb'; namespace: string; name: string; at: number }
@@ -52,7 +54,7 @@ export class RecordingApi implements SweepApi {
   async patchSlbStatus(namespace: string, name: string, patch: JsonPatchOp[]): Promise<SessionLivedBackend> {
     this.#record({ call: 'patchSlbStatus', namespace, name, patch: structuredClone(patch), at: Date.now() });
     const slb = this.store.get(`${namespace}/${name}`);
-    if (!slb) throw new ApiError(404, 'not found');
+    if (!slb) throw statusError(404, 'NotFound', 'not found');
     const next = structuredClone(slb) as unknown as Record<string, unknown>;
     for (const op of patch) {
       const segments = op.path.split('/').slice(1);
@@ -60,11 +62,11 @@ export class RecordingApi implements SweepApi {
       let parent: Record<string, unknown> = next;
       for (const s of segments) {
         const child = parent[s];
-        if (typeof child !== 'object' || child === null) throw new ApiError(422, `path ${op.path} does not exist`);
+        if (typeof child !== 'object' || child === null) throw statusError(422, 'Invalid', `path ${op.path} does not exist`);
         parent = child as Record<string, unknown>;
       }
       if (op.op === 'test') {
-        if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) throw new ApiError(422, `test of ${op.path} failed`);
+        if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) throw statusError(422, 'Invalid', `test of ${op.path} failed`);
       } else {
         parent[last] = structuredClone(op.value);
       }
@@ -80,8 +82,8 @@ export class RecordingApi implements SweepApi {
     const at = Date.now();
     this.#record({ call: 'deleteSlb', namespace, name, uid, at });
     const slb = this.store.get(`${namespace}/${name}`);
-    if (!slb) throw new ApiError(404, 'not found');
-    if (slb.metadata.uid !== uid) throw new ApiError(409, 'Precondition failed: UID in precondition does not match');
+    if (!slb) throw statusError(404, 'NotFound', 'not found');
+    if (slb.metadata.uid !== uid) throw statusError(409, 'Conflict', 'Precondition failed: UID in precondition does not match');
     this.store.delete(`${namespace}/${name}`);
     this.onDelete?.(slb, at);
   }

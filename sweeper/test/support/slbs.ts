@@ -1,7 +1,7 @@
 // SLB objects for tests, shaped as the API server returns them (raw JSON, RFC 3339 timestamps).
 
 import { randomUUID } from 'node:crypto';
-import type { SessionLivedBackend } from '../../src/slb.ts';
+import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 
 export const NODE = 'node-a';
 

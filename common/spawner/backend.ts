@@ -1,0 +1,46 @@
+// The one builder of a new SessionLivedBackend from a few plain settings: the CLI's `spawner create`
+// flags and the HTTP API's POST /init both describe a backend this way.
+import type { V1Container } from '@kubernetes/client-node';
+import { API_VERSION, KIND } from '../contract.ts';
+import type { SessionLivedBackend } from './types.ts';
+
+export const APP_CONTAINER = 'app';
+// Who asked for the backend (spawner-cli, spawner-http-api): for `kubectl get slb -l …` and audits.
+export const CREATED_BY_LABEL = 'app.kubernetes.io/created-by';
+
+export interface NewBackend {
+  namespace: string;
+  name?: string; // the whole name, or
+  generateName?: string; // a prefix the API server completes
+  createdBy: string;
+  image: string;
+  port: number;
+  env?: Array<{ name: string; value: string }>;
+  gracePeriodSeconds: number;
+  maxLifetimeSeconds?: number;
+  startupTimeoutSeconds?: number;
+  sidecar?: boolean; // false: no sidecar, the app serves /status itself; unset: the operator's default
+}
+
+export function newBackend(b: NewBackend): SessionLivedBackend {
+  const app: V1Container = { name: APP_CONTAINER, image: b.image };
+  if (b.env?.length) app.env = b.env.map(({ name, value }) => ({ name, value }));
+  const slb: SessionLivedBackend = {
+    apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
+    kind: KIND as SessionLivedBackend['kind'],
+    metadata: {
+      namespace: b.namespace,
+      labels: { [CREATED_BY_LABEL]: b.createdBy },
+      ...(b.name !== undefined ? { name: b.name } : { generateName: b.generateName }),
+    },
+    spec: {
+      template: { containers: [app] },
+      httpPort: b.port,
+      gracePeriodSeconds: b.gracePeriodSeconds,
+    },
+  };
+  if (b.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = b.maxLifetimeSeconds;
+  if (b.startupTimeoutSeconds !== undefined) slb.spec.startupTimeoutSeconds = b.startupTimeoutSeconds;
+  if (b.sidecar === false) slb.spec.sidecar = { enabled: false };
+  return slb;
+}

@@ -1,0 +1,32 @@
+// A backend's spec with the API server's defaults applied. The defaults and bounds come from the schema
+// (schema/sessionlivedbackend.yaml, generated into schema/generated/types.ts): this is the one place code
+// reads them. The API server applies them on write, but objects built by hand (tests, objects stored before
+// a default existed) may lack them, so no component relies on that.
+import { sessionLivedBackendSpecBounds, sessionLivedBackendSpecDefaults } from '../../schema/generated/types.ts';
+import type { SessionLivedBackend } from './types.ts';
+
+export const SPEC_DEFAULTS = sessionLivedBackendSpecDefaults;
+export const SPEC_BOUNDS = sessionLivedBackendSpecBounds;
+
+export interface EffectiveSpec {
+  httpPort: number;
+  gracePeriodSeconds: number;
+  maxLifetimeSeconds: number | undefined;
+  startupTimeoutSeconds: number;
+  sidecarEnabled: boolean;
+  // Where the activity JSON is served when the sidecar is disabled (the app's own /status).
+  statusPort: number;
+}
+
+export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'>): EffectiveSpec {
+  const s = slb.spec ?? ({} as Partial<SessionLivedBackend['spec']>);
+  const httpPort = s.httpPort ?? SPEC_DEFAULTS.httpPort;
+  return {
+    httpPort,
+    gracePeriodSeconds: s.gracePeriodSeconds ?? SPEC_DEFAULTS.gracePeriodSeconds,
+    maxLifetimeSeconds: s.maxLifetimeSeconds,
+    startupTimeoutSeconds: s.startupTimeoutSeconds ?? SPEC_DEFAULTS.startupTimeoutSeconds,
+    sidecarEnabled: s.sidecar?.enabled ?? true,
+    statusPort: s.sidecar?.statusPort ?? httpPort,
+  };
+}
