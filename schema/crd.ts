@@ -3,6 +3,7 @@
 // x-kubernetes-* extensions).
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { NAME_CEL_RULES, type CelRule } from '../common/spawner/names.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -37,10 +38,19 @@ export async function loadKindFiles(): Promise<Json[]> {
   return Promise.all(KIND_PATHS.map(async (p) => parse(await readFile(p, 'utf8')) as Json));
 }
 
-/** Every kind's source with its fragments inlined. */
+// Object-level CEL rules written in code, because code applies the same rule: the backend name rule
+// (common/spawner/names.ts), which the CLI and the HTTP API check before they send anything.
+const CODE_VALIDATIONS: Record<string, CelRule[]> = { SessionLivedBackend: NAME_CEL_RULES };
+
+/** Every kind's source with its fragments inlined, and its rules from code added. */
 export async function loadSources(): Promise<SchemaSource[]> {
   const fragments = await loadFragments();
-  return (await loadKindFiles()).map((file) => resolveUses(file, fragments) as unknown as SchemaSource);
+  return (await loadKindFiles()).map((file) => {
+    const source = resolveUses(file, fragments) as unknown as SchemaSource;
+    const fromCode = CODE_VALIDATIONS[source.names.kind] ?? [];
+    if (fromCode.length) source.validations = [...(source.validations ?? []), ...(fromCode as unknown as JsonObject[])];
+    return source;
+  });
 }
 
 export async function loadSource(kind: string): Promise<SchemaSource> {

@@ -1,5 +1,6 @@
 // The CRD as the real API server serves it: installed and Established, short names and printer columns,
-// and bad backends refused at admission (schema, CEL, strict field validation) with the field named.
+// and bad backends refused at admission (schema, CEL, strict field validation) with the field named,
+// names included (the root-level CEL rules can read metadata.name and metadata.generateName).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL } from '../../common/contract.ts';
@@ -104,5 +105,46 @@ describe('the WarmPool CRD', () => {
   test.each(cases)('refuses %s, naming the field', async (_what, name, spec, message) => {
     const err = await kubectl(['create', '-f', '-'], { input: pool(name, spec) }).then(() => '', (e: Error) => e.message);
     expect(err).toMatch(message);
+  });
+});
+
+// What a user sees from `kubectl create -f`: stdout on success, the API server's refusal otherwise.
+async function kubectlCreate(metadata: Record<string, string>): Promise<{ ok: boolean; said: string }> {
+  const doc = { apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', metadata: { namespace, ...metadata }, spec: { template: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } } };
+  try {
+    return { ok: true, said: await kubectl(['create', '-f', '-'], { input: JSON.stringify(doc) }) };
+  } catch (err) {
+    return { ok: false, said: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+describe('backend names are refused unless they are a DNS-1035 label of at most 63 characters (common/spawner/names.ts)', () => {
+  test.each([
+    ['starting with a digit', '1game'],
+    ['with a dot', 'a.b'],
+    ['64 characters', 'a'.repeat(64)],
+    ['70 characters', 'a'.repeat(70)],
+    ['ending with a dash', 'game-'],
+  ])('refuses a name %s, naming metadata.name and the rule', async (_what, name) => {
+    const r = await kubectlCreate({ name });
+    expect(r.ok).toBe(false);
+    expect(r.said).toContain('metadata.name must be lowercase letters, digits and \'-\'');
+    expect(r.said).toContain('at most 63 characters');
+  });
+
+  test('refuses a generateName prefix with no room left for the 5 random characters, naming metadata.generateName', async () => {
+    const r = await kubectlCreate({ generateName: 'b'.repeat(60) });
+    expect(r.ok).toBe(false);
+    expect(r.said).toContain('metadata.generateName must be');
+    expect(r.said).toContain('at most 58 characters');
+  });
+
+  test.each([
+    ['a 63-character name', { name: 'a'.repeat(63) }],
+    ['a usual name', { name: 'room-7' }],
+    ['a 58-character prefix', { generateName: 'c'.repeat(58) }],
+  ])('accepts %s', async (_what, metadata) => {
+    const r = await kubectlCreate(metadata);
+    expect(r).toMatchObject({ ok: true });
   });
 });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { evaluate } from '@marcbachmann/cel-js';
+import { Environment, Optional } from '@marcbachmann/cel-js';
 import { loadSources, openApiSchema, validationSchema, type Json, type SchemaSource } from '../crd.ts';
 
 // Documents are checked by a real JSON Schema validator (ajv), and the CEL rules by a CEL evaluator, the
@@ -20,7 +20,10 @@ beforeAll(async () => {
   }
 });
 
-type Rule = { rule: string; message: string };
+type Rule = { rule: string; message: string; optionalOldSelf?: boolean };
+
+// As the API server's CEL: optional types on, so a rule with optionalOldSelf sees oldSelf as an optional.
+const cel = new Environment({ enableOptionalTypes: true, unlistedVariablesAreDyn: true });
 type Node = { [key: string]: Json };
 
 // CEL sees JSON objects as maps and JSON integers as int (BigInt in this evaluator).
@@ -32,15 +35,17 @@ function toCel(value: unknown): unknown {
 }
 
 // Every CEL rule of the schema, evaluated where the document has a value, like the API server does after
-// defaulting. Transition rules (oldSelf) run only on an update, when the old value exists too.
+// defaulting. Transition rules (oldSelf) run only on an update, when the old value exists too, unless
+// they say optionalOldSelf: then they run on create as well, with oldSelf an empty optional.
 function celFailures(schema: Node, value: unknown, old: unknown): string[] {
   if (value === undefined) return [];
   const failures: string[] = [];
   for (const r of (schema['x-kubernetes-validations'] ?? []) as Rule[]) {
     const transition = r.rule.includes('oldSelf');
-    if (transition && old === undefined) continue;
-    const vars = transition ? { self: toCel(value), oldSelf: toCel(old) } : { self: toCel(value) };
-    if (evaluate(r.rule, vars) !== true) failures.push(r.message);
+    if (transition && old === undefined && !r.optionalOldSelf) continue;
+    const oldSelf = r.optionalOldSelf ? (old === undefined ? Optional.none() : Optional.of(toCel(old))) : toCel(old);
+    const vars = transition ? { self: toCel(value), oldSelf } : { self: toCel(value) };
+    if (cel.evaluate(r.rule, vars) !== true) failures.push(r.message);
   }
   const props = (schema.properties ?? {}) as Record<string, Node>;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
