@@ -10,7 +10,8 @@
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,7 @@ import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { down, up } from '../../e2e/harness/cluster.ts';
 import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
+import { entrypoint, MAIN, NODE, nodeImage } from '../../images/node-images.ts';
 import {
   createNamespace, deleteNamespace, installOperatorRbac, metricValue, operatorKubeconfig, startOperator, tempDir,
   type OperatorProcess,
@@ -31,6 +33,7 @@ import { slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
 import { difference, formatServerTime, operatorWrites, parseRequestTotals, readMetricsText, serverTime, type OperatorWrites } from './apiserver-metrics.ts';
 import { baselineOnce, formatBaseline, SHAPE_LABEL, SHAPES, waitNamespaceGone, type BaselineResult, type Shape } from './baseline.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
+import { formatRouteLookup, measureRouteLookup, type RouteLookupResult } from './route-lookup.ts';
 import { percentile, runPool, spread } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -47,7 +50,14 @@ const { values: args } = parseArgs({
     // '--feature-gates=DisableAllocatorDualWrite=true' (Service creation cost, see the README).
     'apiserver-args': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
+    // With all N Ready, write a V8 heap snapshot of the operator (bench/operator/heapsnapshot-top.ts reads it).
+    'heap-snapshot': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
+    // Operator variants compared in one run, each a fresh process per N: 'NAME:NODE FLAGS' (repeatable),
+    // e.g. --variant 'shipped:' --variant 'semi1:--max-semi-space-size=1'. Default: one, as shipped.
+    variant: { type: 'string', multiple: true, default: [] },
+    // Run operator/src/main.ts by type stripping instead of the image's compiled JavaScript and flags.
+    'from-source': { type: 'boolean', default: false },
     // Also measure the cluster without the operator: the benchmark itself creates each backend's objects
     // in each routing shape (baseline.ts), as a zero-cost operator would; the ceiling the operator's
     // figures are up against. At the sizes of --baseline-n, before the operator's run of that size.
@@ -59,6 +69,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     // Leader failover rounds (each: SIGTERM, then SIGKILL), with the largest N's backends in place.
     'failover-rounds': { type: 'string', default: '3' },
+    // With the largest N's backends Ready: the route service's answer for new backends asked the instant
+    // they are Ready (this many, one at a time) and for existing ones (cache hits). 0 skips it.
+    'route-probes': { type: 'string', default: '20' },
+    'route-hits': { type: 'string', default: '2000' },
   },
 });
 function sizesOf(flag: string, raw: string): number[] {
@@ -70,6 +84,11 @@ const sizes = sizesOf('n', args.n!);
 const baselineSizes = args.baseline ? sizesOf('baseline-n', args['baseline-n']!) : [];
 const shapes = args.shapes!.split(',').map((x) => x.trim()) as Shape[];
 for (const sh of shapes) if (!SHAPES.includes(sh)) throw new Error(`--shapes: one of ${SHAPES.join(', ')}, got '${sh}'`);
+const variants = (args.variant!.length ? args.variant! : ['shipped:']).map((v) => {
+  const colon = v.indexOf(':');
+  if (colon < 1) throw new Error(`--variant: NAME:NODE FLAGS, got '${v}'`);
+  return { name: v.slice(0, colon), nodeArgs: v.slice(colon + 1).split(/\s+/).filter(Boolean) };
+});
 const rounds = Number(args.rounds);
 const failoverRounds = Number(args['failover-rounds']);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: a whole number ≥ 1, got '${args.rounds}'`);
@@ -104,6 +123,7 @@ const heapText = (h: Heap) => `V8 heap used ${h.usedMb.toFixed(0)} MB of ${h.tot
 
 interface Result {
   n: number;
+  variant: string;
   createSeconds: number; // first create sent → last create answered
   toPodsSeconds: number; // first create sent → last Pod seen
   toReadySeconds: number; // first create sent → last backend seen Ready
@@ -120,6 +140,13 @@ interface Result {
   load: string;
   serverTime: string[]; // creation phase: mean API server time per request kind
   failover?: FailoverResult;
+  route?: RouteLookupResult;
+}
+
+// What runs with all N backends Ready, before they are deleted.
+interface Hooks {
+  route?: (namespace: string, backends: Slb[]) => Promise<RouteLookupResult>;
+  failover?: () => Promise<FailoverResult>;
 }
 
 // The operator under test; failover replaces it with the replica that took over.
@@ -127,9 +154,7 @@ interface Current {
   operator: OperatorProcess;
 }
 
-async function benchOnce(
-  kc: KubeConfig, current: Current, n: number, parallel: number, beforeDelete?: () => Promise<FailoverResult>,
-): Promise<Result> {
+async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: number, hooks: Hooks = {}): Promise<Result> {
   const operator = current.operator;
   const { core } = apiClients(kc);
   const namespace = await createNamespace(core, `bench-${n}`);
@@ -197,9 +222,11 @@ async function benchOnce(
   const afterCreate = parseRequestTotals(afterCreateText);
   const peak = processUsage(operator.pid);
   const heap = await heapFigures(operator);
+  if (args['heap-snapshot']) await heapSnapshot(operator);
   const podTimes = [...seenPod.values()];
   const readyTimes = [...seenReady.values()];
-  const failover = await beforeDelete?.();
+  const route = await hooks.route?.(namespace, slbs.list() as Slb[]);
+  const failover = await hooks.failover?.();
   const deleter = current.operator;
 
   // Deletion: all at once, until the backends and their children are gone.
@@ -222,6 +249,7 @@ async function benchOnce(
 
   return {
     n,
+    variant: '',
     createSeconds: (created - started) / 1000,
     toPodsSeconds: (Math.max(...podTimes) - started) / 1000,
     toReadySeconds: (Math.max(...readyTimes) - started) / 1000,
@@ -235,6 +263,7 @@ async function benchOnce(
     end: processUsage(deleter.pid),
     endHeap: await heapFigures(deleter),
     failover,
+    route,
     load: `${loadBefore} → ${os.loadavg()[0]!.toFixed(1)}`,
     cpuAtStart,
     heap,
@@ -247,7 +276,7 @@ function report(r: Result): string {
   const w = r.createWrites;
   const d = r.deleteWrites;
   return [
-    `N=${r.n}${Number(args.rate) > 0 ? ` at ${args.rate} creates/s` : ' as fast as the API server takes them'} (load average ${r.load})`,
+    `N=${r.n}${Number(args.rate) > 0 ? ` at ${args.rate} creates/s` : ' as fast as the API server takes them'}, operator ${r.variant} (load average ${r.load})`,
     `  creates accepted          ${(r.n / r.createSeconds).toFixed(0)} SLBs/s (${r.createSeconds.toFixed(2)} s)`,
     `  to Pods created           ${(r.n / r.toPodsSeconds).toFixed(0)} SLBs/s (last Pod at ${r.toPodsSeconds.toFixed(2)} s)`,
     `  to Ready                  ${(r.n / r.toReadySeconds).toFixed(0)} SLBs/s (last Ready at ${r.toReadySeconds.toFixed(2)} s)`,
@@ -265,9 +294,41 @@ function report(r: Result): string {
   ].join('\n');
 }
 
+// SIGUSR2 makes the operator (started with --heapsnapshot-signal) write a snapshot into its log's folder.
+async function heapSnapshot(operator: OperatorProcess): Promise<void> {
+  const dir = path.dirname(operator.logFile);
+  const before = new Set(readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')));
+  process.kill(operator.pid, 'SIGUSR2');
+  const file = await waitFor(() => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)), { what: 'a heap snapshot', timeoutMs: 120_000 });
+  // Written once its size stops changing.
+  let size = -1;
+  await waitFor(() => {
+    const now = statSync(path.join(dir, file)).size;
+    const done = now === size && now > 0;
+    size = now;
+    return done || undefined;
+  }, { what: 'the heap snapshot to be written', timeoutMs: 300_000, intervalMs: 1000 });
+  log(`heap snapshot ${path.join(dir, file)} (${(size / 1e6).toFixed(0)} MB): node bench/operator/heapsnapshot-top.ts <file>`);
+}
+
+// The operator as its image runs it: the compiled JavaScript (images/stage-app.sh) and the image's Node
+// flags (images/node-images.ts); --from-source runs the TypeScript by type stripping instead.
+const fromSource = args['from-source']!;
+let operatorEntry = path.join(repoRoot, 'operator/src/main.ts');
+const operatorNodeArgs = fromSource ? [] : entrypoint('operator').filter((a) => a !== NODE && a !== MAIN);
+
+function stageOperator(dir: string): void {
+  if (fromSource) return;
+  const image = nodeImage('operator');
+  const dest = path.join(dir, 'operator-image');
+  const staged = spawnSync('bash', [path.join(repoRoot, 'images/stage-app.sh'), image.workspace, image.entry, dest], { stdio: 'inherit' });
+  if (staged.status !== 0) throw new Error(`images/stage-app.sh failed (status ${staged.status})`);
+  operatorEntry = path.join(dest, MAIN);
+}
+
 // One table for the whole run: the baseline shapes, the operator at each N against the ceiling measured in
 // the same run, writes per backend, memory, and failover. Medians over the rounds, (min–max) beside.
-function summary(baselines: BaselineResult[], results: Result[], failover: FailoverResult | undefined, loads: string): string {
+function summary(baselines: BaselineResult[], results: Result[], failover: FailoverResult | undefined, route: RouteLookupResult | undefined, loads: string): string {
   const out: string[] = ['', `== summary (load average over the run ${loads}; median (min–max) over ${rounds} round(s)) ==`];
   const baselineNs = [...new Set(baselines.map((b) => b.n))];
   for (const n of baselineNs) {
@@ -281,22 +342,31 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
       );
     }
   }
-  out.push('', 'operator at N         to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB        heap used/total MB     CPU ms/backend');
-  for (const n of sizes) {
-    const rs = results.filter((r) => r.n === n);
+  out.push('', 'operator at N, variant to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB        heap used/total MB     CPU ms/backend');
+  for (const n of sizes) for (const v of variants) {
+    const rs = results.filter((r) => r.n === n && r.variant === v.name);
     if (!rs.length) continue;
     const ceiling = baselines.filter((b) => b.n === n && b.shape === 'pods');
     const ratio = (mine: number[], theirs: number[]) => (theirs.length ? `${spread(mine.map((m, i) => (100 * m) / theirs[Math.min(i, theirs.length - 1)]!))} %` : '-');
     const toPods = rs.map((r) => r.n / r.toPodsSeconds);
     const toReady = rs.map((r) => r.n / r.toReadySeconds);
     out.push(
-      `  ${String(n).padEnd(18)} ${spread(toPods).padStart(12)} ${spread(toReady).padStart(14)}    ` +
+      `  ${`${n} ${v.name}`.padEnd(18)} ${spread(toPods).padStart(12)} ${spread(toReady).padStart(14)}    ` +
         `${`${ratio(toPods, ceiling.map((c) => c.podsSeenPerS))}, ${ratio(toReady, ceiling.map((c) => c.readyPerS))}`.padEnd(36)}` +
         `${spread(rs.map((r) => r.createWrites.total / r.n), 2).padStart(18)}   ${spread(rs.map((r) => r.peak.rssMb)).padStart(12)}  ` +
         `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))}`.padEnd(22)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
     );
   }
   out.push('  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap with all N Ready)');
+  out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry}`));
+  if (route) {
+    out.push(
+      '',
+      `first request to a new backend, ${route.n} backends in place (route service, decision B)`,
+      `  answer when asked the instant Ready: ${spread(route.firstMs, 2)} ms (${route.firstFromCache} of ${route.firstMs.length} from the cache); verdicts ${JSON.stringify(route.firstVerdicts)}`,
+      `  cache hit among ${route.n}: p50 ${percentile(route.hitMs, 50).toFixed(2)} ms, p99 ${percentile(route.hitMs, 99).toFixed(2)} ms; route service RSS ${route.routerRssMb.toFixed(0)} MB`,
+    );
+  }
   if (failover) {
     out.push(
       '',
@@ -325,23 +395,25 @@ async function main(): Promise<void> {
   try {
     await installOperatorRbac(kubeconfig);
     const operatorKc = await operatorKubeconfig(kc, dir);
-    const start = (identity: string) =>
+    stageOperator(dir);
+    const startVariant = (v: (typeof variants)[number]) => (identity: string) =>
       startOperator({
         kubeconfig: operatorKc,
         dir,
         identity,
         leaseName,
+        main: operatorEntry,
         extraArgs: args.concurrency ? [`--concurrency=${args.concurrency}`] : [],
-        nodeArgs: [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...args['node-args']!.split(' ').filter(Boolean)],
+        nodeArgs: [
+          ...operatorNodeArgs, ...v.nodeArgs,
+          ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
+          ...(args['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] : []),
+        ],
       });
-    current = { operator: await start('bench') };
-    await current.operator.ready();
-    await current.operator.leading();
-    const idle = processUsage(current.operator.pid);
-    log(`operator pid ${current.operator.pid}, log ${current.operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
     const baselines: BaselineResult[] = [];
     const results: Result[] = [];
     let failover: FailoverResult | undefined;
+    let route: RouteLookupResult | undefined;
     const largest = Math.max(...sizes);
     for (let round = 0; round < rounds; round++) {
       for (const n of sizes) {
@@ -354,22 +426,45 @@ async function main(): Promise<void> {
             process.stdout.write(`${formatBaseline(b)}\n`);
           }
         }
-        const wantFailover = failoverRounds > 0 && round === rounds - 1 && n === largest && !failover;
-        const holder = current;
-        const r = await benchOnce(kc, holder, n, Number(args.parallel), wantFailover
-          ? async () => {
-            const f = await measureFailover(holder.operator, start, failoverRounds, log);
-            holder.operator = f.leader;
-            failover = f;
-            return f;
+        for (let i = 0; i < variants.length; i++) {
+          const v = variants[(i + round) % variants.length]!;
+          const start = startVariant(v);
+          const holder: Current = { operator: await start(`bench-${v.name}-${n}-${round}`) };
+          current = holder;
+          await holder.operator.ready();
+          await holder.operator.leading();
+          const idle = processUsage(holder.operator.pid);
+          log(`operator ${v.name} pid ${holder.operator.pid}, log ${holder.operator.logFile}; after start-up: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuSeconds.toFixed(2)} s`);
+          const last = round === rounds - 1 && n === largest && v === variants[0];
+          const hooks: Hooks = {};
+          if (last && Number(args['route-probes']) > 0) {
+            hooks.route = async (namespace, backends) => {
+              route = await measureRouteLookup({
+                kc, kubeconfigFile: kubeconfig!, namespace, backends, newBackends: Number(args['route-probes']), hits: Number(args['route-hits']),
+                dir, fromSource, log,
+              });
+              process.stdout.write(`${formatRouteLookup(route)}\n`);
+              return route;
+            };
           }
-          : undefined);
-        results.push(r);
-        process.stdout.write(`${report(r)}\n`);
+          if (last && failoverRounds > 0) {
+            hooks.failover = async () => {
+              const f = await measureFailover(holder.operator, start, failoverRounds, log);
+              holder.operator = f.leader;
+              failover = f;
+              return f;
+            };
+          }
+          const r = await benchOnce(kc, holder, n, Number(args.parallel), hooks);
+          r.variant = v.name;
+          results.push(r);
+          process.stdout.write(`${report(r)}\n`);
+          await holder.operator.stop();
+        }
       }
     }
     const loads = `${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`;
-    process.stdout.write(`${summary(baselines, results, failover, loads)}\n`);
+    process.stdout.write(`${summary(baselines, results, failover, route, loads)}\n`);
   } finally {
     await current?.operator.stop();
     if (args.profile) log(`CPU profile in ${dir}`);

@@ -83,6 +83,7 @@ export interface OperatorOptions {
   extraArgs?: string[];
   env?: Record<string, string>;
   nodeArgs?: string[]; // flags for Node itself, e.g. --cpu-prof
+  main?: string; // the entry to run (default operator/src/main.ts); the benchmark runs the image's compiled one
 }
 
 export interface OperatorProcess {
@@ -116,7 +117,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   const logFile = path.join(o.dir, `operator-${o.identity}-${++started}.log`);
   const args = [
     ...(o.nodeArgs ?? []),
-    operatorMain,
+    o.main ?? operatorMain,
     `--kubeconfig=${o.kubeconfig}`,
     `--identity=${o.identity}`,
     `--metrics-port=${metricsPort}`,
