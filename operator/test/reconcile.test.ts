@@ -38,7 +38,7 @@ describe('reconcile', () => {
   test('a new backend: finalizer, Pod, Service; Pending details wait; Ready in one status write (4 writes)', async () => {
     const w = world(0.1);
     const backend = created();
-    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 900 });
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 4900 });
     expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game']);
 
     // The informers catch up; the Pod becomes Ready.
@@ -58,6 +58,17 @@ describe('reconcile', () => {
     expect(w.api.actions).toEqual([]);
   });
 
+  test('in a burst, a backend whose Pod was created late is not given a Pending write for its wait in the queue', async () => {
+    const w = world(30);
+    const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    const young = pod(backend, 'creating');
+    young.metadata!.creationTimestamp = at(29).toISOString() as unknown as Date;
+    w.cachedPods.set('sessions/game', young);
+    w.cachedServices.set('sessions/game', service(backend));
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 4000 });
+    expect(w.api.actions).toEqual([]);
+  });
+
   test('a reconcile that runs before the informers saw its own writes repeats none of them', async () => {
     const w = world(0.1);
     const stale = created();
@@ -67,12 +78,14 @@ describe('reconcile', () => {
     expect(w.api.actions).toEqual([]);
   });
 
-  test('Pending details are written once the backend has been starting for a second', async () => {
-    const w = world(2);
+  test('Pending details are written once the Pod has been starting for longer than the start-up SLO', async () => {
+    const w = world(36);
     const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
-    w.cachedPods.set('sessions/game', pod(backend, 'creating'));
+    const slow = pod(backend, 'creating');
+    slow.metadata!.creationTimestamp = at(30).toISOString() as unknown as Date;
+    w.cachedPods.set('sessions/game', slow);
     w.cachedServices.set('sessions/game', service(backend));
-    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 298_000 });
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 264_000 });
     expect(w.api.actions).toEqual(['patch status Pending']);
     expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Ready')!.message).toBe('waiting for container app: ContainerCreating');
   });
@@ -207,14 +220,14 @@ describe('a backend that is gone from under the operator', () => {
     }
   }
   test.each([
-    ['reconcile', created(), {}],
-    ['finalize', slb({ status: { phase: 'Terminating' }, metadata: { finalizers: [FIN], deletionTimestamp: at(1) } }), 'done'],
-  ] as const)('%s ends quietly on its 404 instead of failing and retrying', async (step, backend, expected) => {
+    ['reconcile', created(), {}, ['patch finalizers (404)']],
+    ['finalize', slb({ status: { phase: 'Terminating' }, metadata: { finalizers: [FIN], deletionTimestamp: at(1) } }), 'done', ['patch finalizers (404)']],
+  ] as const)('%s ends quietly on its 404 instead of failing and retrying', async (step, backend, expected, actions) => {
     const w = world(1);
     const api = new GoneApi();
     const deps = { ...w.deps, api };
     const result = step === 'reconcile' ? await reconcile(backend, deps) : await finalize(backend, deps);
     expect(result).toEqual(expected);
-    expect(api.actions).toEqual(['patch finalizers (404)']);
+    expect(api.actions).toEqual(actions);
   });
 });

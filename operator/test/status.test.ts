@@ -78,14 +78,23 @@ describe('computeStatus', () => {
 
 describe('statusWriteDecision', () => {
   const pending = computeStatus(fresh, { pod: pod(fresh, 'creating'), service: service(fresh) }, at(0.2), config);
+  const podCreatedAt = (seconds: number) => {
+    const p = pod(fresh, 'creating');
+    p.metadata!.creationTimestamp = at(seconds).toISOString() as unknown as Date;
+    return p;
+  };
   test.each([
-    ['no change, no write', slb({ status: pending }), pending, 5, { write: false }],
-    ['Pending details on a young backend wait for the rest of a second', slb({ status: { phase: 'Pending' } }), pending, 0.2, { write: false, retryInMs: 800 }],
-    ['Pending details on an older backend are written', slb({ status: { phase: 'Pending' } }), pending, 1.5, { write: true }],
-    ['a phase change is written at once', slb({ status: { phase: 'Pending' } }), { ...pending, phase: 'Ready' as const }, 0.2, { write: true }],
-    ['no status at all is written at once', slb(), pending, 0.2, { write: true }],
-  ])('%s', (_what, backend, next, seconds, expected) => {
-    expect(statusWriteDecision(backend, next, at(seconds))).toEqual(expected);
+    ['no change, no write', slb({ status: pending }), pending, 5, undefined, { write: false }],
+    ['Pending details of a Pod just created wait until the start is slow', slb({ status: { phase: 'Pending' } }), pending, 0.2, podCreatedAt(0), { write: false, retryInMs: 4800 }],
+    ['Pending details of a slow Pod are written', slb({ status: { phase: 'Pending' } }), pending, 5.5, podCreatedAt(0), { write: true }],
+    // A burst: the backend waited 30 s in the queue; its Pod is a second old, which is no news yet.
+    ['a backend that waited in the queue: timed from its Pod', slb({ status: { phase: 'Pending' } }), pending, 31, podCreatedAt(30), { write: false, retryInMs: 4000 }],
+    ['no Pod yet: timed from the backend', slb({ status: { phase: 'Pending' } }), pending, 6, undefined, { write: true }],
+    ['no Pod yet, young backend: wait', slb({ status: { phase: 'Pending' } }), pending, 1, undefined, { write: false, retryInMs: 4000 }],
+    ['a phase change is written at once', slb({ status: { phase: 'Pending' } }), { ...pending, phase: 'Ready' as const }, 0.2, podCreatedAt(0), { write: true }],
+    ['no status at all is written at once', slb(), pending, 0.2, undefined, { write: true }],
+  ])('%s', (_what, backend, next, seconds, observedPod, expected) => {
+    expect(statusWriteDecision(backend, next, at(seconds), observedPod)).toEqual(expected);
   });
 });
 

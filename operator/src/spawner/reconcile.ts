@@ -95,7 +95,7 @@ async function ensureChild<T extends V1Pod | V1Service>(
 async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps): Promise<{ slb: SessionLivedBackend; retryInMs?: number }> {
   const now = deps.now();
   const next = computeStatus(slb, observed, now, deps.config);
-  const decision = statusWriteDecision(slb, next, now);
+  const decision = statusWriteDecision(slb, next, now, observed.pod);
   if (!decision.write) return { slb, retryInMs: decision.retryInMs };
   const updated = await deps.api.patchStatus(slb, next);
   deps.backends.remember(slb, updated);
@@ -157,29 +157,34 @@ export function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promis
 }
 
 async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
-  let slb = deps.backends.resolve(cached);
-  slb = await ensureFinalizer(slb, deps);
+  // The finalizer first, then the children: a child never outlives its backend, not even for the moment
+  // the garbage collector would need (children created beside a finalizer that then found the backend
+  // gone were measured outliving it; operator/test/crash.int.test.ts).
+  let slb = await ensureFinalizer(deps.backends.resolve(cached), deps);
+  const children = await ensureChildren(slb, deps);
+  const observed: Observed = { pod: children.pod.child, service: children.service.child, conflict: children.pod.conflict ?? children.service.conflict };
+  const written = await writeStatus(slb, observed, deps);
+  slb = written.slb;
+  const expiry = await expireFailed(slb, deps);
+  return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), expiry.requeueAfterMs);
+}
 
+async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
   // A failed backend gets no new children: its Pod, if any, stays for its logs until the backend goes.
   const failed = slb.status?.phase === 'Failed';
   const wasReady = slb.status?.readyTime !== undefined;
   const api = deps.api;
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
-  // Pod and Service are created side by side: one round trip to the API server instead of two. A Pod of
-  // this name that is not ours means no Service either (known from the cache; the rare conflict found only
-  // by a create's 409 leaves an owned Service behind, which goes with the backend).
+  // Pod and Service are created side by side. A Pod of this name that is not ours means no Service
+  // either (known from the cache; the rare conflict found only by a create's 409 leaves an owned Service
+  // behind, which goes with the backend).
   const cachedPod = deps.pods.get(namespace, name);
   const podConflict = cachedPod !== undefined && !isControlledBy(cachedPod, slb);
   const [pod, service] = await Promise.all([
     ensureChild('Pod', slb, deps.pods, !failed && !wasReady, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name)),
     ensureChild('Service', slb, deps.services, !failed && !podConflict, () => api.createService(desiredService(slb)), () => api.getService(namespace, name)),
   ]);
-
-  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict };
-  const written = await writeStatus(slb, observed, deps);
-  slb = written.slb;
-  const expiry = await expireFailed(slb, deps);
-  return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), expiry.requeueAfterMs);
+  return { pod, service };
 }
 
 async function deleteChild<T extends V1Pod | V1Service>(

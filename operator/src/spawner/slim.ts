@@ -8,6 +8,8 @@ function slimMeta(m: V1ObjectMeta | undefined): V1ObjectMeta {
   if (m?.labels) out.labels = m.labels;
   if (m?.ownerReferences) out.ownerReferences = m.ownerReferences;
   if (m?.deletionTimestamp) out.deletionTimestamp = m.deletionTimestamp;
+  // When the Pod was created: a slow start's progress is reported from then (status.ts).
+  if (m?.creationTimestamp) out.creationTimestamp = m.creationTimestamp;
   return out;
 }
 

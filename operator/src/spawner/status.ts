@@ -167,21 +167,25 @@ function canonical(value: unknown): string {
   );
 }
 
-// While Pending, progress details (scheduled, pulling…) are written only once a backend has been starting
-// for a moment: most backends are Ready sooner, and then one status write says it all.
-export const PENDING_DETAIL_DELAY_MS = 1000;
+// While Pending, progress details (scheduled, the containers' state…) are written only once the start
+// is slow: most Pods are Ready sooner, and then one status write says it all. Slow is timed from the
+// Pod's creation (from the backend's while there is no Pod yet), not from the backend's: in a burst a
+// backend may wait seconds in the operator's queue before its Pod exists, which is no news, and a write
+// per backend for it would be a fifth write per backend where four do. The bound is Kubernetes' own
+// start-up SLO (p99 ≤ 5 s with images cached): a Pod slower than that is worth a progress report.
+export const PENDING_DETAIL_DELAY_MS = 5000;
 
 export type StatusWrite = { write: true } | { write: false; retryInMs?: number };
 
-export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLivedBackendStatus, now: Date): StatusWrite {
+export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLivedBackendStatus, now: Date, pod?: V1Pod): StatusWrite {
   const previous = slb.status ?? {};
   if (sameStatus(previous, next)) return { write: false };
   const previousPhase = previous.phase ?? 'Pending'; // the CRD defaults status.phase to Pending
   if (next.phase !== 'Pending' || previousPhase !== 'Pending') return { write: true };
   if (previous.phase === undefined) return { write: true };
-  const created = timeMs(slb.metadata.creationTimestamp);
-  if (created === undefined) return { write: true };
-  const age = now.getTime() - created;
+  const since = timeMs(pod?.metadata?.creationTimestamp) ?? timeMs(slb.metadata.creationTimestamp);
+  if (since === undefined) return { write: true };
+  const age = now.getTime() - since;
   if (age >= PENDING_DETAIL_DELAY_MS) return { write: true };
   return { write: false, retryInMs: PENDING_DETAIL_DELAY_MS - age };
 }
