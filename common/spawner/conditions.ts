@@ -3,11 +3,13 @@
 import { rfc3339 } from './time.ts';
 import type { Condition, SessionLivedBackend } from './types.ts';
 
-// Condition types. The operator owns Scheduled, Ready and Failed (when and why it failed: the moment the
-// expiry of Failed backends counts from); the sweeper owns Swept.
+// Condition types. The operator owns Scheduled, Ready, Failed (when and why it failed: the moment the
+// expiry of Failed backends counts from) and ChildrenCreated (False while the API server refuses to create
+// a child, with its reason and message); the sweeper owns Swept.
 export const CONDITION_SCHEDULED = 'Scheduled';
 export const CONDITION_READY = 'Ready';
 export const CONDITION_FAILED = 'Failed';
+export const CONDITION_CHILDREN_CREATED = 'ChildrenCreated';
 export const CONDITION_SWEPT = 'Swept';
 // On a backend with spec.poolRef: whether it claimed a started member (True) or started cold (False).
 export const CONDITION_POOL_CLAIM = 'PoolClaim';

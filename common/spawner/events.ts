@@ -7,6 +7,8 @@ import type { Phase, SessionLivedBackend } from './types.ts';
 export const REASON_READY = 'Ready';
 export const REASON_PENDING = 'Pending';
 export const REASON_TERMINATING = 'Terminating';
+// The API server refused to create one of a backend's children (the ReplicaSet controller's reason).
+export const REASON_FAILED_CREATE = 'FailedCreate';
 // A Failed backend deleted by the operator once its grace period has passed.
 export const REASON_FAILED_EXPIRED = 'FailedExpired';
 

@@ -16,6 +16,7 @@ export const operatorOptions = {
   leaseNamespace: { flag: 'lease-namespace', env: 'POD_NAMESPACE', help: 'namespace of the leader-election Lease', default: 'spawner-system', parse: parsers.string } as OptionSpec<string>,
   leaseName: { flag: 'lease-name', env: 'SPAWNER_LEASE_NAME', help: 'name of the leader-election Lease', default: 'spawner-operator', parse: parsers.string } as OptionSpec<string>,
   identity: { flag: 'identity', env: 'POD_NAME', help: 'this replica\'s name in the Lease', default: hostname(), parse: parsers.string } as OptionSpec<string>,
+  keepFailedPods: { flag: 'keep-failed-pods', env: 'SPAWNER_KEEP_FAILED_PODS', help: "keep a Failed backend's Pod (for its logs) until the backend is deleted, instead of deleting it once the failure is recorded", default: false, parse: parsers.bool } as OptionSpec<boolean>,
   resyncSeconds: { flag: 'resync-seconds', env: 'SPAWNER_RESYNC_SECONDS', help: 'look at every backend again this often', default: 600, parse: parsers.nonNegativeInt } as OptionSpec<number>,
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', help: 'trace, debug, info, warn or error', default: 'info', parse: parsers.oneOf('trace', 'debug', 'info', 'warn', 'error') } as OptionSpec<string>,
   ...httpApiOptions, // off unless --api (SPAWNER_API_ENABLED=true)

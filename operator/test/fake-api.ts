@@ -12,6 +12,8 @@ export class RecordingApi implements SpawnerApi {
   readonly services = new Map<string, V1Service>();
   readonly events: { type: string; reason: string; message: string }[] = [];
   backend: SessionLivedBackend | undefined;
+  // What the API server answers a create of this kind instead of creating it (statusError(...)).
+  readonly refuse = new Map<'pod' | 'service', unknown>();
   private rv = 100;
   private uids = 0;
 
@@ -38,6 +40,7 @@ export class RecordingApi implements SpawnerApi {
   }
   async createPod(pod: V1Pod) {
     this.record(`create pod ${pod.metadata!.name}`);
+    if (this.refuse.has('pod')) throw this.refuse.get('pod');
     const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
     if (this.pods.has(key)) throw statusError(409, 'AlreadyExists', `pods "${pod.metadata!.name}" already exists`);
     const created = { ...pod, metadata: { ...pod.metadata, uid: `pod-${++this.uids}`, resourceVersion: String(++this.rv) } };
@@ -46,6 +49,7 @@ export class RecordingApi implements SpawnerApi {
   }
   async createService(svc: V1Service) {
     this.record(`create service ${svc.metadata!.name}`);
+    if (this.refuse.has('service')) throw this.refuse.get('service');
     const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
     if (this.services.has(key)) throw statusError(409, 'AlreadyExists', `services "${svc.metadata!.name}" already exists`);
     const created = { ...svc, metadata: { ...svc.metadata, uid: `svc-${++this.uids}`, resourceVersion: String(++this.rv) } };

@@ -103,7 +103,8 @@ describe('reconcile', () => {
     const backend = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z', nodeName: 'node-1' }, metadata: { finalizers: [FIN] } });
     w.cachedServices.set('sessions/game', service(backend));
     await reconcile(backend, w.deps);
-    expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost']);
+    // Failed lets go of what it holds: the Service goes at once (the Pod is gone already).
+    expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost', 'delete service game uid=uid-svc']);
   });
 
   test('a same-named Pod the backend does not own is never touched; the backend fails naming the conflict', async () => {
@@ -113,9 +114,9 @@ describe('reconcile', () => {
     await reconcile(backend, w.deps);
     // Pod and Service are created side by side; the conflict shows only in the Pod's 409, by when the
     // Service (owned by the backend, so it goes with it) is made.
-    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'get pod game', 'patch status Failed', 'event Warning NameConflict']);
+    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'get pod game', 'patch status Failed', 'event Warning NameConflict', 'delete service game uid=svc-1']);
     expect(w.api.backend!.status!.message).toContain('a Pod named sessions/game already exists and is not controlled by this backend');
-    expect(w.api.actions.some((a) => a.startsWith('delete'))).toBe(false);
+    expect(w.api.actions.some((a) => a.startsWith('delete pod'))).toBe(false);
   });
 
   test('a Pod of ours that the create raced with is taken as ours, not as a conflict', async () => {
@@ -229,5 +230,87 @@ describe('a backend that is gone from under the operator', () => {
     const result = step === 'reconcile' ? await reconcile(backend, deps) : await finalize(backend, deps);
     expect(result).toEqual(expected);
     expect(api.actions).toEqual(actions);
+  });
+});
+
+describe('a child the API server refuses to create', () => {
+  const quota = () => statusError(403, 'Forbidden', 'pods "game" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0');
+  const invalid = () => statusError(422, 'Invalid', 'Pod "game" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "data"');
+  const startup = (seconds: number) => slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] }, spec: { startupTimeoutSeconds: seconds } });
+
+  test('a quota refusal is recorded at once (condition and Warning Event), retried with growing delays, and Failed at the deadline with its message', async () => {
+    const w = world(0.2); // a young backend: the refusal is written anyway
+    w.api.refuse.set('pod', quota());
+    const backend = startup(20);
+    expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 1000 });
+    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'patch status Pending', 'event Warning FailedCreate']);
+    const refused = w.api.backend!.status!.conditions!.find((c) => c.type === 'ChildrenCreated')!;
+    expect(refused).toMatchObject({ status: 'False', reason: 'Forbidden', lastTransitionTime: '2026-01-01T00:00:00Z' });
+    expect(refused.message).toContain('exceeded quota: q');
+    expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Ready')!.message).toMatch(/exceeded quota.*retrying until startupTimeoutSeconds \(20 s\)/);
+    expect(w.api.events.find((e) => e.reason === 'FailedCreate')!.message).toContain('the API server refused to create Pod sessions/game (403 Forbidden)');
+
+    // The same refusal again: no new write, no new Event; the delay grows with how long it has stood.
+    const stored = w.api.backend!;
+    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
+    w.api.actions.length = 0;
+    w.setTime(8);
+    expect(await reconcile(stored, w.deps)).toEqual({ requeueAfterMs: 8000 });
+    expect(w.api.actions).toEqual(['create pod game']);
+
+    // The deadline fires whatever the children's state, and Failed carries the last refusal.
+    w.api.actions.length = 0;
+    w.setTime(20);
+    expect(await reconcile(stored, w.deps)).toEqual({ requeueAfterMs: 300_000 }); // the Failed expiry
+    expect(w.api.actions).toEqual(['create pod game', 'patch status Failed', 'event Warning StartupTimeout', 'delete service game uid=svc-1']);
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Failed', reason: 'StartupTimeout' });
+    expect(w.api.backend!.status!.message).toMatch(/^not Ready within startupTimeoutSeconds \(20 s\); last state: the API server refused to create Pod sessions\/game \(403 Forbidden\): pods "game" is forbidden: exceeded quota/);
+  });
+
+  test('the quota clears before the deadline: the Pod is created and the condition turns True', async () => {
+    const w = world(1);
+    w.api.refuse.set('pod', quota());
+    await reconcile(startup(60), w.deps);
+    w.api.refuse.delete('pod');
+    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
+    w.setTime(3);
+    await reconcile(w.api.backend!, w.deps);
+    expect(w.api.pods.has('sessions/game')).toBe(true);
+    expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'ChildrenCreated')).toMatchObject({ status: 'True', reason: 'Created' });
+  });
+
+  test('an invalid child fails the backend at once with the API server\'s reason, and nothing is left running', async () => {
+    const w = world(0.2);
+    w.api.refuse.set('pod', invalid());
+    const result = await reconcile(startup(300), w.deps);
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Failed', reason: 'Invalid' });
+    expect(w.api.backend!.status!.message).toMatch(/volumeMounts\[0\]\.name: Not found.*retrying cannot fix this/);
+    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'patch status Failed', 'event Warning FailedCreate', 'event Warning Invalid', 'delete service game uid=svc-1']);
+    expect(result).toEqual({ requeueAfterMs: 299_800 }); // its expiry, counted from the failure (whole seconds)
+  });
+
+  test.each([
+    ['deletes the Pod of a backend that failed', false, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete pod game uid=uid-pod', 'delete service game uid=uid-svc']],
+    ['with --keep-failed-pods keeps it for its logs (the Service still goes)', true, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete service game uid=uid-svc']],
+  ])('%s', async (_what, keepFailedPods, actions) => {
+    const w = world(5);
+    w.deps.config = { ...config, keepFailedPods };
+    const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    w.cachedPods.set('sessions/game', pod(backend, 'imagePull'));
+    w.cachedServices.set('sessions/game', service(backend));
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(actions);
+    // Once the delete is requested, a later reconcile does not repeat it.
+    w.api.actions.length = 0;
+    await reconcile(w.api.backend!, w.deps);
+    expect(w.api.actions).toEqual([]);
+  });
+
+  test('a transient error (500) still lets the status and the deadline be written, then goes through the queue\'s backoff', async () => {
+    const w = world(30);
+    w.api.refuse.set('pod', statusError(500, 'InternalError', 'etcdserver: request timed out'));
+    await expect(reconcile(startup(20), w.deps)).rejects.toThrow('etcdserver: request timed out');
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Failed', reason: 'StartupTimeout' });
+    expect(w.api.backend!.status!.conditions!.some((c) => c.type === 'ChildrenCreated')).toBe(false);
   });
 });

@@ -43,6 +43,23 @@ describe('decidePhase', () => {
   });
 });
 
+describe('decidePhase with refused creates', () => {
+  const quota = { kind: 'Pod', name: 'sessions/game', code: 403, reason: 'Forbidden', message: 'exceeded quota: q', permanent: false };
+  const invalid = { kind: 'Pod', name: 'sessions/game', code: 422, reason: 'Invalid', message: 'spec.x: Invalid value', permanent: true };
+  const refusedBefore = slb({ status: { phase: 'Pending', conditions: [{ type: 'ChildrenCreated', status: 'False', reason: 'Forbidden', message: 'the API server refused to create Pod sessions/game (403 Forbidden): exceeded quota: q', lastTransitionTime: '2026-01-01T00:00:01Z' }] } });
+  test.each<[string, ReturnType<typeof slb>, object, number, string, string, RegExp]>([
+    ['invalid: Failed at once with the API server\'s reason', fresh, { refusals: [invalid] }, 1, 'Failed', 'Invalid', /Invalid value; retrying cannot fix this/],
+    ['quota, before the deadline: Pending, saying so', fresh, { refusals: [quota] }, 1, 'Pending', 'Starting', /exceeded quota: q; retrying until startupTimeoutSeconds \(300 s\)/],
+    ['quota at the deadline: StartupTimeout carrying the refusal', fresh, { refusals: [quota] }, 300, 'Failed', 'StartupTimeout', /^not Ready within startupTimeoutSeconds \(300 s\); last state: the API server refused to create Pod sessions\/game \(403 Forbidden\): exceeded quota: q$/],
+    ['a refusal recorded earlier still counts at the deadline', refusedBefore, {}, 300, 'Failed', 'StartupTimeout', /last state: the API server refused .*exceeded quota: q$/],
+    ['an invalid Service fails the backend too', fresh, { pod: pod(fresh, 'ready'), refusals: [{ ...invalid, kind: 'Service' }] }, 1, 'Failed', 'Invalid', /create Service sessions\/game/],
+  ])('%s', (_what, backend, observed, seconds, phase, reason, message) => {
+    const verdict = decidePhase(backend, observed, at(seconds));
+    expect(verdict).toMatchObject({ phase, reason });
+    expect(verdict.message).toMatch(message);
+  });
+});
+
 describe('computeStatus', () => {
   test('Ready carries url, node, pod, service, readyTime and both conditions true', () => {
     const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), config);

@@ -1,6 +1,9 @@
 // The Spawner reconcile steps. Each step is idempotent: after a crash at any point, running the whole
 // reconcile again converges (the API server's resourceVersion and uid preconditions make the writes safe).
-//   reconcile: 1. ensure our finalizer  2. ensure Pod and Service  3. write status if it changed
+//   reconcile: 1. ensure our finalizer  2. ensure Pod and Service (a refused or failed create is an
+//              observation, not an exception)  3. write status if it changed, whatever the creates
+//              did, so the startup deadline fires whatever the children's state  4. a Failed backend
+//              lets go of its children  5. a create that failed transiently is retried with backoff
 //   finalize:  1. status Terminating    2. delete Pod and Service  3. once both are gone, drop the finalizer
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../common/contract.ts';
@@ -9,13 +12,14 @@ import { hasFinalizer, withFinalizer, withoutFinalizer } from '../../../common/k
 import { isAlreadyExists, isNotFound } from '../../../common/kube/errors.ts';
 import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
 import { errText, type Logger } from '../../../common/log.ts';
-import { CONDITION_FAILED, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
+import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
 import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { timeMs } from '../../../common/spawner/time.ts';
 import type { Phase, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import type { SpawnerApi } from './api.ts';
 import { desiredPod, desiredService } from './desired.ts';
+import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } from './refusals.ts';
 import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { SpawnerConfig } from './types.ts';
 
@@ -62,8 +66,18 @@ async function ensureFinalizer(slb: SessionLivedBackend, deps: SpawnerDeps): Pro
   return updated;
 }
 
+// What became of one child: there (ours), a same-named object that is not ours, a create the API server
+// refused, or an error worth retrying as it is.
+interface ChildOutcome<T> {
+  child?: T;
+  conflict?: string;
+  refusal?: Refusal;
+  transient?: unknown;
+}
+
 // Finds the child of the backend's name; creates it if missing and allowed. A same-named object the
-// backend does not control is reported as a conflict, never adopted.
+// backend does not control is reported as a conflict, never adopted. Never throws: a failed create is
+// part of what is observed, so the status is written (and the startup deadline checked) whatever happens.
 async function ensureChild<T extends V1Pod | V1Service>(
   kind: 'Pod' | 'Service',
   slb: SessionLivedBackend,
@@ -71,7 +85,7 @@ async function ensureChild<T extends V1Pod | V1Service>(
   allowCreate: boolean,
   create: () => Promise<T>,
   fetch: () => Promise<T | undefined>,
-): Promise<{ child?: T; conflict?: string }> {
+): Promise<ChildOutcome<T>> {
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
   const existing = cache.get(namespace, name);
   if (existing) return isControlledBy(existing, slb) ? { child: existing } : { conflict: conflictMessage(kind, slb) };
@@ -81,14 +95,18 @@ async function ensureChild<T extends V1Pod | V1Service>(
     cache.rememberCreated(created);
     return { child: created };
   } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-    // Not in our (label-filtered) cache but present: either someone else's, or ours not seen yet.
-    const found = await fetch();
-    if (found && isControlledBy(found, slb)) {
-      cache.rememberCreated(found);
-      return { child: found };
+    if (!isAlreadyExists(err)) return classifyCreateError(kind, `${namespace}/${name}`, err);
+    try {
+      // Not in our (label-filtered) cache but present: either someone else's, or ours not seen yet.
+      const found = await fetch();
+      if (found && isControlledBy(found, slb)) {
+        cache.rememberCreated(found);
+        return { child: found };
+      }
+      return found ? { conflict: conflictMessage(kind, slb) } : {};
+    } catch (fetchErr) {
+      return { transient: fetchErr };
     }
-    return found ? { conflict: conflictMessage(kind, slb) } : {};
   }
 }
 
@@ -99,6 +117,11 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
   if (!decision.write) return { slb, retryInMs: decision.retryInMs };
   const updated = await deps.api.patchStatus(slb, next);
   deps.backends.remember(slb, updated);
+  const refused = refusalEvent(findCondition(slb, CONDITION_CHILDREN_CREATED), findCondition(updated, CONDITION_CHILDREN_CREATED));
+  if (refused) {
+    deps.log.warn({ refusal: refused.message }, 'a child create was refused');
+    void emit(deps, updated, refused);
+  }
   const from = slb.status?.phase;
   const to = next.phase!;
   if (from !== to) {
@@ -161,16 +184,23 @@ async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): P
   // the garbage collector would need (children created beside a finalizer that then found the backend
   // gone were measured outliving it; operator/test/crash.int.test.ts).
   let slb = await ensureFinalizer(deps.backends.resolve(cached), deps);
-  const children = await ensureChildren(slb, deps);
-  const observed: Observed = { pod: children.pod.child, service: children.service.child, conflict: children.pod.conflict ?? children.service.conflict };
+  const { pod, service } = await ensureChildren(slb, deps);
+  const children = [pod, service];
+  const refusals = children.flatMap((c) => (c.refusal ? [c.refusal] : []));
+  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict, refusals };
   const written = await writeStatus(slb, observed, deps);
   slb = written.slb;
+  if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps);
   const expiry = await expireFailed(slb, deps);
-  return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), expiry.requeueAfterMs);
+  // A create that failed for a reason retrying may fix (5xx, 429, the network) goes through the work
+  // queue's backoff, now that the status (and its deadline) is written.
+  const transient = children.find((c) => c.transient !== undefined);
+  if (transient) throw transient.transient;
+  return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), refusalRetryInMs(slb, deps.now()), expiry.requeueAfterMs);
 }
 
 async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
-  // A failed backend gets no new children: its Pod, if any, stays for its logs until the backend goes.
+  // A failed backend gets no new children.
   const failed = slb.status?.phase === 'Failed';
   const wasReady = slb.status?.readyTime !== undefined;
   const api = deps.api;
@@ -187,10 +217,22 @@ async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
   return { pod, service };
 }
 
+// A Failed backend holds nothing it does not need: its children are deleted once the failure is recorded.
+// --keep-failed-pods keeps the Pod (its logs) until the backend itself goes.
+async function releaseChildren(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<void> {
+  const released: string[] = [];
+  if (!deps.config.keepFailedPods && (await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid), true))) released.push('Pod');
+  if (await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid), true)) released.push('Service');
+  if (released.length) deps.log.info({ released, reason: slb.status?.reason }, 'failed: children deleted');
+}
+
+// Deletes the backend's child (by uid) unless a delete is already under way. True while it still exists;
+// with `onlyNew`, true only when this call sent the delete.
 async function deleteChild<T extends V1Pod | V1Service>(
   slb: SessionLivedBackend,
   cache: ChildCache<T>,
   remove: (namespace: string, name: string, uid: string) => Promise<void>,
+  onlyNew = false,
 ): Promise<boolean> {
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
   const child = cache.get(namespace, name);
@@ -199,8 +241,9 @@ async function deleteChild<T extends V1Pod | V1Service>(
   if (!child.metadata?.deletionTimestamp && !cache.deleteRequested(uid)) {
     await remove(namespace, name, uid);
     cache.rememberDeleted(uid);
+    return true;
   }
-  return true; // still there until the informer says it is gone
+  return !onlyNew; // still there until the informer says it is gone
 }
 
 // Returns 'done' once the finalizer is released; otherwise when to look again.

@@ -1,15 +1,17 @@
 // What the status of a backend is, given what was observed of it: pure, so every case is a table row.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
-import { CONDITION_FAILED, CONDITION_READY, CONDITION_SCHEDULED, setCondition } from '../../../common/spawner/conditions.ts';
+import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, CONDITION_SCHEDULED, findCondition, setCondition } from '../../../common/spawner/conditions.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { rfc3339, timeMs } from '../../../common/spawner/time.ts';
 import type { Phase, SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
+import { childrenCreatedCondition, describeRefusal, permanentRefusal, standingRefusal, type Refusal } from './refusals.ts';
 import type { SpawnerConfig } from './types.ts';
 
 export interface Observed {
   pod?: V1Pod;
   service?: V1Service;
   conflict?: string; // a Pod or Service of the backend's name that it does not control
+  refusals?: Refusal[]; // creates the API server refused in this reconcile
 }
 
 export interface Verdict {
@@ -81,6 +83,12 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     return { phase: 'Failed', reason: previous.reason ?? 'Failed', message: previous.message ?? 'the backend failed' };
   }
   if (observed.conflict) return { phase: 'Failed', reason: 'NameConflict', message: observed.conflict };
+  const refused = permanentRefusal(observed.refusals ?? []);
+  if (refused) {
+    return { phase: 'Failed', reason: refused.reason, message: `${describeRefusal(refused)}; retrying cannot fix this: correct the backend's spec and create it again` };
+  }
+  // What the backend waits on when the API server refuses a child: said while Pending and when it times out.
+  const refusal = observed.refusals?.length ? observed.refusals.map(describeRefusal).join('; ') : standingRefusal(slb);
   const { pod } = observed;
   if (pod) {
     const failure = podFailure(pod);
@@ -99,9 +107,10 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     return {
       phase: 'Failed',
       reason: 'StartupTimeout',
-      message: `not Ready within startupTimeoutSeconds (${spec.startupTimeoutSeconds} s); last state: ${waitingFor(pod, spec.httpPort)}`,
+      message: `not Ready within startupTimeoutSeconds (${spec.startupTimeoutSeconds} s); last state: ${refusal ?? waitingFor(pod, spec.httpPort)}`,
     };
   }
+  if (refusal) return { phase: 'Pending', reason: 'Starting', message: `${refusal}; retrying until startupTimeoutSeconds (${spec.startupTimeoutSeconds} s)` };
   return { phase: 'Pending', reason: 'Starting', message: waitingFor(pod, spec.httpPort) };
 }
 
@@ -130,6 +139,8 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
     message: verdict.message,
     observedGeneration: generation,
   }, now);
+  const childrenCreated = childrenCreatedCondition(findCondition(slb, CONDITION_CHILDREN_CREATED), observed.refusals ?? [], !!pod && !!observed.service, generation);
+  if (childrenCreated) conditions = setCondition(conditions, childrenCreated, now);
   // When and why it failed: the moment the operator's expiry of Failed backends counts from.
   if (verdict.phase === 'Failed') {
     conditions = setCondition(conditions, { type: CONDITION_FAILED, status: 'True', reason: verdict.reason, message: verdict.message, observedGeneration: generation }, now);
@@ -175,11 +186,15 @@ function canonical(value: unknown): string {
 // start-up SLO (p99 ≤ 5 s with images cached): a Pod slower than that is worth a progress report.
 export const PENDING_DETAIL_DELAY_MS = 5000;
 
+const childrenRecord = (status: SessionLivedBackendStatus): SessionLivedBackendStatus => ({ conditions: (status.conditions ?? []).filter((c) => c.type === CONDITION_CHILDREN_CREATED) });
+
 export type StatusWrite = { write: true } | { write: false; retryInMs?: number };
 
 export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLivedBackendStatus, now: Date, pod?: V1Pod): StatusWrite {
   const previous = slb.status ?? {};
   if (sameStatus(previous, next)) return { write: false };
+  // A refusal is recorded at once, however young the backend.
+  if (!sameStatus(childrenRecord(previous), childrenRecord(next))) return { write: true };
   const previousPhase = previous.phase ?? 'Pending'; // the CRD defaults status.phase to Pending
   if (next.phase !== 'Pending' || previousPhase !== 'Pending') return { write: true };
   if (previous.phase === undefined) return { write: true };

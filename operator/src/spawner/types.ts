@@ -2,4 +2,5 @@
 export interface SpawnerConfig {
   sidecarImage: string;
   publicUrl: string; // without a trailing slash; a backend's url is `${publicUrl}/p/${name}/`
+  keepFailedPods?: boolean; // keep a Failed backend's Pod (for its logs) until the backend goes
 }
