@@ -21,7 +21,7 @@ export const MAIN = `${APP}/main.js`;
 
 // Type stripping is off in every image: a `.ts` file reaching the start path would fail at once
 // instead of silently costing every process the stripper (images/test proves none does).
-const COMMON_ARGS = ['--no-experimental-strip-types'];
+export const COMMON_ARGS = ['--no-experimental-strip-types'];
 
 export const NODE_IMAGES: Record<string, NodeImage> = {
   operator: { workspace: 'operator', entry: 'operator/src/main.ts', nodeArgs: [] },

@@ -3,6 +3,7 @@
 import { loadConfigOrExit } from '../../common/config.ts';
 import { listenHostOf, sidecarSpecs } from './config.ts';
 import { createLog } from './log.ts';
+import { memoryReducingGc } from './memory.ts';
 import { startSidecar } from './sidecar.ts';
 
 const config = loadConfigOrExit('sidecar', sidecarSpecs);
@@ -26,6 +27,7 @@ try {
     probeFastMs: config.probeFastMs,
     probeSlowMs: config.probeSlowMs,
     log,
+    reduceMemory: memoryReducingGc(),
   });
 } catch (err) {
   log.fatal({ err }, 'cannot start');

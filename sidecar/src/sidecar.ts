@@ -5,6 +5,7 @@ import { ActivityTracker, type Clock } from './activity.ts';
 import { createAdminServer } from './admin.ts';
 import { EventHub } from './events.ts';
 import type { Log } from './log.ts';
+import { MemoryReducer } from './memory.ts';
 import { createProxy, type Proxy } from './proxy.ts';
 import { ReadinessProbe } from './readiness.ts';
 
@@ -21,6 +22,8 @@ export interface SidecarOptions {
   probeSlowMs: number;
   log: Log;
   clock?: Clock;
+  // V8's memory-reducing GC (memory.ts); without it memory is left to V8's own heuristics.
+  reduceMemory?: () => void;
 }
 
 export interface Sidecar {
@@ -96,6 +99,15 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     throw err;
   }
   probe.start();
+  const reducer = options.reduceMemory && new MemoryReducer({
+    lastActivityMs: () => tracker.lastActivityMs,
+    heap: () => ({ committedBytes: process.memoryUsage().heapTotal }),
+    gc: options.reduceMemory,
+    clock: options.clock,
+    onReduced: (before, after, tookMs) =>
+      log.info({ heapMb: Math.round(before / 1048576), afterMb: Math.round(after / 1048576), tookMs: Math.round(tookMs) }, 'returned memory after a burst of connections'),
+  });
+  reducer?.start();
   log.info({ proxyPort, adminPort, upstream: `${options.upstreamHost}:${options.upstreamPort}` }, 'sidecar started');
 
   let shuttingDown: Promise<void> | undefined;
@@ -111,6 +123,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     proxy.destroyAgent();
     await proxyClosed;
     probe.stop();
+    reducer?.stop();
     events.close();
     admin.closeAllConnections();
     await closeServer(admin);

@@ -2,7 +2,7 @@
 // serving, then SIGTERM → drain → exit 0.
 import { describe, expect, jest, test } from '@jest/globals';
 import type { BackendActivity } from '../../common/contract.ts';
-import { getJson, request, startUpstream } from './helpers.ts';
+import { getJson, openWs, request, startUpstream, waitFor } from './helpers.ts';
 import { runSidecarMain, spawnSidecar } from './process.ts';
 
 jest.setTimeout(60_000);
@@ -38,6 +38,32 @@ describe('process', () => {
       }
       expect(sidecar.logLines.find((l) => l.msg === 'sidecar started')).toMatchObject({ namespace: 'team', name: 'b1', component: 'sidecar' });
       expect(sidecar.logLines.map((l) => l.msg)).toContain('sidecar stopped');
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe('memory', () => {
+  test('after a burst of WebSockets opened and closed, and a quiet spell, it hands the heap back (once)', async () => {
+    const upstream = await startUpstream((_req, res) => res.end('ok'));
+    try {
+      const sidecar = await spawnSidecar({
+        args: [`--upstream-port=${upstream.port}`, '--proxy-port=0', '--admin-port=0', '--listen-host=127.0.0.1'],
+      });
+      try {
+        // 3,000 connections, 200 at a time: enough to grow the heap well past the reducer's threshold.
+        for (let batch = 0; batch < 15; batch++) {
+          const sockets = await Promise.all(Array.from({ length: 200 }, () => openWs(sidecar.proxyPort)));
+          await Promise.all(sockets.map((ws) => new Promise((resolve) => ws.once('close', resolve).close())));
+        }
+        const reduced = await waitFor(() => sidecar.logLines.find((l) => l.msg === 'returned memory after a burst of connections'), 'the memory reducer', 45_000);
+        expect(Number(reduced.afterMb)).toBeLessThan(Number(reduced.heapMb));
+        expect(await getJson<BackendActivity>(sidecar.adminPort, '/status')).toMatchObject({ active_connections: 0 });
+      } finally {
+        expect(await sidecar.stop()).toBe(0);
+      }
+      expect(sidecar.logLines.filter((l) => l.msg === 'returned memory after a burst of connections')).toHaveLength(1);
     } finally {
       await upstream.close();
     }

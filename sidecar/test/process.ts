@@ -1,11 +1,14 @@
-// The sidecar as its own process (`node sidecar/src/main.ts`), as the Pod runs it: for the process
-// tests, the sweeper's integration tests and the benchmark. Ports come from its 'sidecar started' log
-// line, so port 0 works.
+// The sidecar as its own process (`node [the image's Node flags] sidecar/src/main.ts`), as the Pod
+// runs it: for the process tests and the sweeper's integration tests. Ports come from its 'sidecar
+// started' log line, so port 0 works.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { nodeImage } from '../../images/node-images.ts';
 
 export const SIDECAR_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// The sidecar image's own Node flags (e.g. --expose-gc for the memory reducer).
+const IMAGE_NODE_ARGS = nodeImage('sidecar').nodeArgs;
 
 export interface SidecarProcess {
   child: ChildProcess;
@@ -23,7 +26,7 @@ export interface SpawnOptions {
 }
 
 export function spawnSidecar(options: SpawnOptions): Promise<SidecarProcess> {
-  const child = spawn(process.execPath, [SIDECAR_MAIN, ...options.args], {
+  const child = spawn(process.execPath, [...IMAGE_NODE_ARGS, SIDECAR_MAIN, ...options.args], {
     env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,7 +78,7 @@ export function spawnSidecar(options: SpawnOptions): Promise<SidecarProcess> {
 
 // Runs main.ts to completion (for configuration errors): exit code and stderr.
 export async function runSidecarMain(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [SIDECAR_MAIN, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...IMAGE_NODE_ARGS, SIDECAR_MAIN, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const [code] = (await once(child, 'exit')) as [number | null];
