@@ -4,6 +4,7 @@
 # from the project's own files: npm packages (package-lock.json) and Go modules (e2e/cluster/*/go.mod).
 #
 #   nginx               the router, tested on loopback and baked into the nginx image
+#   wrk                 bench/sidecar's HTTP load (beside autocannon, which flatters a slow proxy)
 #   chromium            the browser tests (driven by playwright-core; never a downloaded browser)
 #   openssl             the throw-away PKI of the test cluster
 #   gcc, libc6-dev      the static pause program of the node images
@@ -11,7 +12,7 @@
 #   containernetworking-plugins, iptables, conntrack, iproute2, ethtool, socat, util-linux (nsenter, mount)
 set -euo pipefail
 
-packages=(nginx chromium openssl gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack iproute2 ethtool socat util-linux kmod procps)
+packages=(nginx wrk chromium openssl gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack iproute2 ethtool socat util-linux kmod procps)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -49,11 +49,24 @@ http {
 `;
 }
 
-export async function startNginx(o: { dir: string; listenPort: number; upstreamPort: number; workerConnections: number }): Promise<ChildProcess> {
+export interface NginxOptions {
+  dir: string;
+  listenPort: number;
+  upstreamPort: number;
+  workerConnections: number;
+}
+
+/** Writes the configuration; returns the command line that starts nginx with it. */
+export async function prepareNginx(o: NginxOptions): Promise<[string, string[]]> {
   const binary = nginxBinary();
   if (!binary) throw new Error('nginx not found: apt-get install -y nginx-light');
   await mkdir(o.dir, { recursive: true });
   const conf = path.join(o.dir, 'nginx.conf');
   await writeFile(conf, nginxConfig(o));
-  return spawn(binary, ['-p', o.dir, '-c', conf, '-e', path.join(o.dir, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return [binary, ['-p', o.dir, '-c', conf, '-e', path.join(o.dir, 'error.log')]];
+}
+
+export async function startNginx(o: NginxOptions): Promise<ChildProcess> {
+  const [binary, args] = await prepareNginx(o);
+  return spawn(binary, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
