@@ -8,11 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { createInformer } from '../../../common/kube/informer.ts';
-import { httpStatus, KubeApiError } from '../../../common/kube/errors.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
-import { forBackend, type Logger } from '../../../common/log.ts';
+import { errText, forBackend, type Logger } from '../../../common/log.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import { httpApiErrorFromKube } from './answers.ts';
 import type { HttpApiSettings } from './config.ts';
+import { admitStream, TokenBucket } from './limits.ts';
 import { HttpApiError, backendFromInit, parseInitRequest, route, sameView, statusView, type StatusView } from './validate.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -40,25 +41,6 @@ export function tokenMatches(header: string | undefined, token: string): boolean
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-// What the API server's answer means for our caller.
-export function httpApiErrorFromKube(err: unknown, name?: string): HttpApiError {
-  if (err instanceof HttpApiError) return err;
-  if (err instanceof KubeApiError) {
-    const message = err.status?.message ?? err.message;
-    const code = httpStatus(err);
-    if (code === 404) {
-      return name ? new HttpApiError(404, `backend "${name}" not found`) : new HttpApiError(503, `the SessionLivedBackend CRD is not installed: ${message}`);
-    }
-    // Admission (schema, CEL) refused the object; its message names the field.
-    if (code === 422 || code === 400) return new HttpApiError(400, message);
-    if (code === 401 || code === 403) {
-      return new HttpApiError(500, `the operator's service account is not allowed to do this (see manifests/operator/api-rbac.yaml): ${message}`);
-    }
-    return new HttpApiError(502, `the Kubernetes API server answered ${code}: ${message}`);
-  }
-  return new HttpApiError(503, `the Kubernetes API server cannot be reached: ${(err as Error).message}`);
-}
-
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
@@ -83,11 +65,18 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const collection = `/apis/${GROUP}/${VERSION}/namespaces/${opts.namespace}/${PLURAL}`;
   const streams = new Set<() => void>(); // closers of open SSE streams
+  const limits = opts.limits;
+  // One token, so "per token" is per replica: each replica keeps its own bucket and stream count.
+  const inits = new TokenBucket(limits.initPerSecond, limits.initBurst, Date.now());
 
   const getBackend = (name: string) => requestJson<SessionLivedBackend>(kc, { path: `${collection}/${name}`, timeoutMs });
 
   async function init(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const request = parseInitRequest(await readBody(req), { image: opts.defaultImage });
+    const admitted = inits.take(Date.now());
+    if (!admitted.ok) {
+      throw new HttpApiError(429, `too many backends requested: at most ${limits.initPerSecond} per second (bursts of ${limits.initBurst}); retry after ${admitted.retryAfterSeconds} s`, { retryAfterSeconds: admitted.retryAfterSeconds });
+    }
+    const request = parseInitRequest(await readBody(req), { image: opts.defaultImage, ...limits });
     let created: SessionLivedBackend;
     try {
       created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: collection, body: backendFromInit(request, opts.namespace), timeoutMs });
@@ -95,7 +84,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       throw httpApiErrorFromKube(err);
     }
     const name = created.metadata.name!;
-    forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port }, 'backend created through the HTTP API');
+    forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port, gracePeriodSeconds: request.gracePeriodSeconds, maxLifetimeSeconds: request.maxLifetimeSeconds }, 'backend created through the HTTP API');
     sendJson(res, 201, { name, url: `${opts.publicUrl}/p/${name}/`, statusUrl: `/backends/${name}/status` }, { Location: `/backends/${name}/status` });
   }
 
@@ -121,6 +110,10 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   // Server-Sent Events: `status` with the current view on connect and on every change, `deleted` (then
   // the stream ends) when the backend is gone. A watch by name, restarted by the informer as needed.
   async function stream(name: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const admitted = admitStream(streams.size, limits.maxStreams);
+    if (!admitted.ok) {
+      throw new HttpApiError(429, `too many status streams open: at most ${limits.maxStreams}; close one, or poll /backends/${name}/status`, { retryAfterSeconds: admitted.retryAfterSeconds });
+    }
     let first: SessionLivedBackend;
     try {
       first = await getBackend(name);
@@ -201,13 +194,16 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     handle().then(
       () => log.debug({ method, path: req.url, status: res.statusCode, ms: Date.now() - started }, 'request'),
       (err: unknown) => {
-        const e = err instanceof HttpApiError ? err : httpApiErrorFromKube(err);
-        if (e.status >= 500) log.warn({ method, path: req.url, status: e.status, err: e.message }, 'request failed');
-        else log.info({ method, path: req.url, status: e.status, err: e.message }, 'request refused');
+        const e = httpApiErrorFromKube(err);
+        // The caller gets e; the log gets what the cluster said, which the caller must not see.
+        const detail = e.cause === undefined ? undefined : errText(e.cause);
+        if (e.status >= 500) log.warn({ method, path: req.url, status: e.status, err: e.message, detail }, 'request failed');
+        else log.info({ method, path: req.url, status: e.status, err: e.message, detail }, 'request refused');
         if (res.headersSent) return void res.end();
         const headers: Record<string, string> = {};
         if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="spawner"';
         if (e.allow) headers.Allow = e.allow;
+        if (e.retryAfterSeconds !== undefined) headers['Retry-After'] = String(e.retryAfterSeconds);
         // The body may be unread (401, 413): do not let the client keep sending into a closed request.
         if (!req.readableEnded) headers.Connection = 'close';
         sendJson(res, e.status, e.field ? { error: e.message, field: e.field } : { error: e.message }, headers);

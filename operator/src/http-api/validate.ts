@@ -5,23 +5,27 @@ import { newBackend } from '../../../common/spawner/backend.ts';
 import { isBackendName, NAME_RULE } from '../../../common/spawner/names.ts';
 import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../../common/spawner/spec.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import { defaultGracePeriodSeconds, type HttpApiLimits } from './config.ts';
 
 export const MAX_ENV = 64;
 export const CREATED_BY_HTTP_API = 'spawner-http-api';
 export const GENERATE_NAME = 'session-';
 
-// What the HTTP API answers its caller: an HTTP status and a message (never the API server's own error,
-// which is KubeApiError and is translated by server.ts).
+// What the HTTP API answers its caller: an HTTP status and a message that says what failed in the
+// caller's terms. Never the API server's own error (KubeApiError), which server.ts translates and logs.
 export class HttpApiError extends Error {
   readonly status: number;
   readonly field?: string;
   readonly allow?: string; // with 405: the methods the path takes
-  constructor(status: number, message: string, field?: string, allow?: string) {
-    super(message);
+  readonly retryAfterSeconds?: number; // with 429 and 503: when to try again
+  // `cause`: what the cluster said, for the log only.
+  constructor(status: number, message: string, o: { field?: string; allow?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = 'HttpApiError';
     this.status = status;
-    this.field = field;
-    this.allow = allow;
+    this.field = o.field;
+    this.allow = o.allow;
+    this.retryAfterSeconds = o.retryAfterSeconds;
   }
 }
 
@@ -30,13 +34,18 @@ export interface InitRequest {
   port: number;
   env: Array<{ name: string; value: string }>;
   gracePeriodSeconds: number;
-  maxLifetimeSeconds?: number;
+  maxLifetimeSeconds: number;
+}
+
+// What POST /init falls back on and how far it lets a caller go (see config.ts).
+export interface InitDefaults extends Pick<HttpApiLimits, 'maxGracePeriodSeconds' | 'defaultMaxLifetimeSeconds' | 'maxLifetimeSeconds'> {
+  image: string;
 }
 
 export const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-const bad = (field: string, message: string) => new HttpApiError(400, `${field}: ${message}`, field);
+const bad = (field: string, message: string) => new HttpApiError(400, `${field}: ${message}`, { field });
 
 function wholeNumber(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -45,9 +54,9 @@ function wholeNumber(value: unknown, field: string, min: number, max: number): n
   return value;
 }
 
-// A spec field within the schema's bounds for it.
-function specField(value: unknown, field: keyof typeof SPEC_BOUNDS): number {
-  return wholeNumber(value, field, SPEC_BOUNDS[field].minimum, SPEC_BOUNDS[field].maximum);
+// A spec field within the schema's lower bound and this API's maximum (never above the schema's).
+function limitedField(value: unknown, field: 'gracePeriodSeconds' | 'maxLifetimeSeconds', max: number): number {
+  return wholeNumber(value, field, SPEC_BOUNDS[field].minimum, Math.min(max, SPEC_BOUNDS[field].maximum));
 }
 
 function parseEnv(value: unknown): InitRequest['env'] {
@@ -65,7 +74,7 @@ function parseEnv(value: unknown): InitRequest['env'] {
   });
 }
 
-export function parseInitRequest(text: string, defaults: { image: string }): InitRequest {
+export function parseInitRequest(text: string, defaults: InitDefaults): InitRequest {
   let body: unknown = {};
   if (text.trim() !== '') {
     try {
@@ -92,14 +101,16 @@ export function parseInitRequest(text: string, defaults: { image: string }): Ini
   if (port === SIDECAR_PROXY_PORT || port === SIDECAR_ADMIN_PORT) {
     throw bad('port', `${port} is taken by the sidecar (${SIDECAR_PROXY_PORT} proxy, ${SIDECAR_ADMIN_PORT} admin)`);
   }
-  const request: InitRequest = {
+  return {
     image,
     port,
     env: obj.env === undefined ? [] : parseEnv(obj.env),
-    gracePeriodSeconds: obj.gracePeriodSeconds === undefined ? SPEC_DEFAULTS.gracePeriodSeconds : specField(obj.gracePeriodSeconds, 'gracePeriodSeconds'),
+    gracePeriodSeconds:
+      obj.gracePeriodSeconds === undefined ? defaultGracePeriodSeconds(defaults) : limitedField(obj.gracePeriodSeconds, 'gracePeriodSeconds', defaults.maxGracePeriodSeconds),
+    // Every backend of the API has a lifetime: an open tab must not hold a Pod for ever.
+    maxLifetimeSeconds:
+      obj.maxLifetimeSeconds === undefined ? defaults.defaultMaxLifetimeSeconds : limitedField(obj.maxLifetimeSeconds, 'maxLifetimeSeconds', defaults.maxLifetimeSeconds),
   };
-  if (obj.maxLifetimeSeconds !== undefined) request.maxLifetimeSeconds = specField(obj.maxLifetimeSeconds, 'maxLifetimeSeconds');
-  return request;
 }
 
 export function backendFromInit(req: InitRequest, namespace: string): SessionLivedBackend {
@@ -155,7 +166,7 @@ export type Route =
 export function route(method: string, rawPath: string): Route {
   const path = rawPath.split('?')[0]!;
   const allow = (expected: string): void => {
-    if (method !== expected) throw new HttpApiError(405, `${method} ${path} is not allowed: it takes ${expected}`, undefined, expected);
+    if (method !== expected) throw new HttpApiError(405, `${method} ${path} is not allowed: it takes ${expected}`, { allow: expected });
   };
   if (path === '/init') {
     allow('POST');

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
+import { DEFAULT_HTTP_API_LIMITS } from '../../src/http-api/config.ts';
 import { HttpApiError, FIELDS, parseInitRequest, route } from '../../src/http-api/validate.ts';
 
 interface Schema { properties: Record<string, { minimum?: number; maximum?: number; maxProperties?: number }>; additionalProperties: boolean }
@@ -10,7 +11,8 @@ const doc = parse(readFileSync(new URL('../../../docs/api/openapi.yaml', import.
   components: { schemas: { InitRequest: Schema } };
 };
 const init = doc.components.schemas.InitRequest;
-const defaults = { image: 'a:1' };
+// The documented bounds are those of the shipped configuration.
+const defaults = { image: 'a:1', ...DEFAULT_HTTP_API_LIMITS };
 
 function refusal(body: unknown): HttpApiError | undefined {
   try {

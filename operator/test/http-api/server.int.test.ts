@@ -39,7 +39,7 @@ beforeAll(async () => {
     identity: 'http-api-test',
     watchNamespace: ns,
     leaderElect: false,
-    extraArgs: ['--api=true', `--api-port=${apiPort}`, `--api-namespace=${ns}`, '--api-default-image=example.invalid/default-app:1'],
+    extraArgs: ['--api=true', `--api-port=${apiPort}`, `--api-namespace=${ns}`, '--api-default-image=example.invalid/default-app:1', '--api-max-streams=1'],
     env: { SPAWNER_API_TOKEN: token },
   });
   await operator.ready(120_000);
@@ -113,6 +113,8 @@ describe('POST /init', () => {
     const slb = await getSlb(custom, ns, name);
     expect(slb?.spec.template?.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/default-app:1' });
     expect(slb?.metadata.labels).toMatchObject({ 'app.kubernetes.io/created-by': 'spawner-http-api' });
+    // Every backend of the API has a lifetime, the configured default when the request names none.
+    expect(slb?.spec).toMatchObject({ gracePeriodSeconds: 300, maxLifetimeSeconds: 28_800 });
   });
 
   test('every field reaches the SessionLivedBackend', async () => {
@@ -126,6 +128,8 @@ describe('POST /init', () => {
     ['an unknown field', { image: 'a', replicas: 2 }, 'replicas'],
     ['an out-of-range port', { port: 70000 }, 'port'],
     ['a negative grace period', { gracePeriodSeconds: -1 }, 'gracePeriodSeconds'],
+    ['a grace period above the API\'s maximum', { gracePeriodSeconds: 7200 }, 'gracePeriodSeconds'],
+    ['a lifetime above the API\'s maximum', { maxLifetimeSeconds: 90_000 }, 'maxLifetimeSeconds'],
   ])('400 for %s, naming the field; nothing is created', async (_what, body, field) => {
     const before = (await custom.listNamespacedCustomObject({ group: 'spawner.dev', version: 'v1', namespace: ns, plural: 'sessionlivedbackends' })) as { items: unknown[] };
     const r = await call('POST', '/init', body);
@@ -209,4 +213,27 @@ test('the operator refuses to start with the API on and no token, naming the var
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   expect(code).toBe(2);
   expect(stderr).toContain('SPAWNER_API_TOKEN (or --api-token) is required when the HTTP API is enabled');
+});
+
+describe('open status streams per token', () => {
+  test('beyond --api-max-streams (1 here) a stream is refused with 429 and Retry-After; once one closes, another opens', async () => {
+    const name = await init();
+    const first = new AbortController();
+    const open = await fetch(`${base}/backends/${name}/status/stream`, { headers: auth, signal: first.signal });
+    expect(open.status).toBe(200);
+    const refused = await fetch(`${base}/backends/${name}/status/stream`, { headers: auth });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.json()).toEqual({ error: expect.stringMatching(/too many status streams open: at most 1/) });
+    first.abort();
+    await waitFor(
+      async () => {
+        const ac = new AbortController();
+        const again = await fetch(`${base}/backends/${name}/status/stream`, { headers: auth, signal: ac.signal });
+        ac.abort();
+        return again.status === 200 ? true : undefined;
+      },
+      { what: 'a stream to open once the first one closed', timeoutMs: 30_000, intervalMs: 250 },
+    );
+  });
 });

@@ -4,24 +4,27 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { memoryLogger } from '../../../common/kube/testing/memlog.ts';
 import { freePorts } from '../../../e2e/harness/net.ts';
+import { DEFAULT_HTTP_API_LIMITS } from '../../src/http-api/config.ts';
 import { startHttpApi, tokenMatches, type HttpApi } from '../../src/http-api/server.ts';
 
 const token = 'test-token-0123456789abcdef';
 let api: HttpApi;
 let base: string;
+let closedPort = 0;
+let kc: KubeConfig;
 const { log, lines } = memoryLogger();
 
 beforeAll(async () => {
   // An API server address nothing listens on: requests that get past validation fail to connect.
-  const [closed] = (await freePorts(1)) as [number];
-  const kc = new KubeConfig();
+  [closedPort] = (await freePorts(1)) as [number];
+  kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${closed}` }],
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${closedPort}` }],
     users: [{ name: 'u' }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  api = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', kubeConfig: kc, publicUrl: 'http://h', log, requestTimeoutMs: 5000 });
+  api = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits: DEFAULT_HTTP_API_LIMITS, kubeConfig: kc, publicUrl: 'http://h', log, requestTimeoutMs: 5000 });
   base = `http://127.0.0.1:${api.port}`;
 });
 
@@ -57,7 +60,8 @@ describe('answers without Kubernetes', () => {
     ['GET', '/init', auth, undefined, 405, { error: expect.stringMatching(/it takes POST/) }, { allow: 'POST' }],
     ['GET', '/backends/Bad/status', auth, undefined, 400, { field: 'name' }, {}],
     ['GET', '/nowhere', auth, undefined, 404, { error: expect.stringMatching(/no route GET \/nowhere/) }, {}],
-    ['POST', '/init', auth, '{}', 503, { error: expect.stringMatching(/the Kubernetes API server cannot be reached/) }, {}],
+    ['POST', '/init', auth, '{"gracePeriodSeconds":7200}', 400, { field: 'gracePeriodSeconds', error: expect.stringMatching(/from 0 to 3600/) }, {}],
+    ['POST', '/init', auth, '{}', 503, { error: 'the cluster cannot be reached right now; try again shortly' }, { 'retry-after': '5' }],
     ['GET', '/backends/g/status', auth, undefined, 503, { error: expect.stringMatching(/cannot be reached/) }, {}],
   ])('%s %s %j %s → %d', async (method, path, headers, body, status, json, expectHeaders) => {
     const res = await fetch(base + path, { method, headers: { 'Content-Type': 'application/json', ...headers }, body });
@@ -72,8 +76,34 @@ describe('answers without Kubernetes', () => {
     expect(res.status).toBe(413);
   });
 
-  test('refusals are logged with their status', () => {
+  test('refusals are logged with their status; the log, not the caller, gets what the cluster said', async () => {
     expect(lines.some((l) => l.msg === 'request refused' && l.status === 401)).toBe(true);
-    expect(lines.some((l) => l.msg === 'request failed' && l.status === 503)).toBe(true);
+    const failed = lines.find((l) => l.msg === 'request failed' && l.status === 503)!;
+    expect(failed.detail).toEqual(expect.stringMatching(/\w/));
+    const res = await fetch(`${base}/init`, { method: 'POST', headers: auth, body: '{}' });
+    const answer = await res.text();
+    expect(answer).not.toContain(String(failed.detail));
+    expect(answer).not.toContain(String(closedPort));
+  });
+});
+
+describe('bounds per token', () => {
+  let tight: HttpApi;
+  let tightBase: string;
+  beforeAll(async () => {
+    const limits = { ...DEFAULT_HTTP_API_LIMITS, initPerSecond: 0.01, initBurst: 2 };
+    tight = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits, kubeConfig: kc, publicUrl: 'http://h', log, requestTimeoutMs: 5000 });
+    tightBase = `http://127.0.0.1:${tight.port}`;
+  });
+  afterAll(async () => tight?.close());
+
+  test('POST /init beyond its burst is answered 429 with Retry-After, before anything reaches the cluster', async () => {
+    const post = () => fetch(`${tightBase}/init`, { method: 'POST', headers: auth, body: '{}' });
+    expect((await post()).status).toBe(503); // admitted (the cluster is unreachable here)
+    expect((await post()).status).toBe(503);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.json()).toEqual({ error: expect.stringMatching(/too many backends requested: at most 0.01 per second \(bursts of 2\)/) });
   });
 });

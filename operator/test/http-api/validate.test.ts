@@ -1,17 +1,25 @@
 import { describe, expect, test } from '@jest/globals';
 import { HttpApiError, backendFromInit, backendNameParam, parseInitRequest, route, sameView, statusView } from '../../src/http-api/validate.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
+import { DEFAULT_HTTP_API_LIMITS } from '../../src/http-api/config.ts';
 
-const defaults = { image: 'localhost/spawner/drop-four:0.1.0' };
+// The shipped limits: grace at most 3600 s; lifetime 28800 s unless asked, at most 86400 s.
+const defaults = { image: 'localhost/spawner/drop-four:0.1.0', ...DEFAULT_HTTP_API_LIMITS };
 
 describe('parseInitRequest accepts', () => {
   test.each<[string, string, object]>([
-    ['an empty body: every default', '', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300 }],
-    ['{}', '{}', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300 }],
+    ['an empty body: every default, a lifetime included', '', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300, maxLifetimeSeconds: 28_800 }],
+    ['{}', '{}', { image: defaults.image, port: 8080, env: [], gracePeriodSeconds: 300, maxLifetimeSeconds: 28_800 }],
     ['every field', '{"image":"a:1","port":3000,"env":{"MODE":"demo","X.Y":""},"gracePeriodSeconds":0,"maxLifetimeSeconds":3600}',
       { image: 'a:1', port: 3000, env: [{ name: 'MODE', value: 'demo' }, { name: 'X.Y', value: '' }], gracePeriodSeconds: 0, maxLifetimeSeconds: 3600 }],
-    ['the largest values', '{"port":65535,"gracePeriodSeconds":31536000,"maxLifetimeSeconds":31536000}', { port: 65535, gracePeriodSeconds: 31_536_000, maxLifetimeSeconds: 31_536_000 }],
+    ['the largest values this API allows', '{"port":65535,"gracePeriodSeconds":3600,"maxLifetimeSeconds":86400}', { port: 65535, gracePeriodSeconds: 3600, maxLifetimeSeconds: 86_400 }],
   ])('%s', (_what, body, expected) => expect(parseInitRequest(body, defaults)).toMatchObject(expected));
+
+  test.each<[string, Partial<typeof defaults>, string, object]>([
+    ['a maximum grace below the CRD default lowers the default', { maxGracePeriodSeconds: 60 }, '{}', { gracePeriodSeconds: 60 }],
+    ['configured maxima up to the CRD\'s own', { maxGracePeriodSeconds: 31_536_000, maxLifetimeSeconds: 31_536_000 }, '{"gracePeriodSeconds":31536000,"maxLifetimeSeconds":31536000}', { gracePeriodSeconds: 31_536_000, maxLifetimeSeconds: 31_536_000 }],
+    ['another default lifetime', { defaultMaxLifetimeSeconds: 600 }, '{}', { maxLifetimeSeconds: 600 }],
+  ])('with other limits: %s', (_what, limits, body, expected) => expect(parseInitRequest(body, { ...defaults, ...limits })).toMatchObject(expected));
 });
 
 describe('parseInitRequest refuses with 400 naming the field', () => {
@@ -29,9 +37,11 @@ describe('parseInitRequest refuses with 400 naming the field', () => {
     ['port as a string', '{"port":"8080"}', 'port', /port: must be a whole number .* \(got "8080"\)/],
     ['port fractional', '{"port":80.5}', 'port', /port: must be a whole number/],
     ['port of the sidecar', '{"port":9090}', 'port', /port: 9090 is taken by the sidecar/],
-    ['negative grace', '{"gracePeriodSeconds":-1}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number from 0 to 31536000/],
-    ['grace beyond a year', '{"gracePeriodSeconds":31536001}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number/],
-    ['lifetime 0', '{"maxLifetimeSeconds":0}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number from 1/],
+    ['negative grace', '{"gracePeriodSeconds":-1}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number from 0 to 3600/],
+    ['grace above this API\'s maximum', '{"gracePeriodSeconds":3601}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number from 0 to 3600 \(got 3601\)/],
+    ['grace of a year', '{"gracePeriodSeconds":31536000}', 'gracePeriodSeconds', /gracePeriodSeconds: must be a whole number/],
+    ['lifetime 0', '{"maxLifetimeSeconds":0}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number from 1 to 86400/],
+    ['lifetime above this API\'s maximum', '{"maxLifetimeSeconds":86401}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number from 1 to 86400/],
     ['lifetime null', '{"maxLifetimeSeconds":null}', 'maxLifetimeSeconds', /maxLifetimeSeconds: must be a whole number .* \(got null\)/],
     ['env as a list', '{"env":["A=1"]}', 'env', /env: must be an object of NAME: "value" pairs/],
     ['env name', '{"env":{"1A":"x"}}', 'env.1A', /env.1A: not a valid variable name/],
