@@ -2,7 +2,10 @@
 // a fake clock. The proxy reports what happens; the admin port reads snapshots.
 import type { BackendActivity } from '../../common/contract.ts';
 
-export type Clock = () => number; // milliseconds, like Date.now
+import type { Clock } from '../../common/kube/clock.ts';
+
+// The one clock type's reading (milliseconds, like Date.now): all the sidecar asks of time.
+export type Now = Clock['now'];
 
 // Whole seconds, rounded down: a sweeper that arms `grace - seconds_inactive` can only be late by up to
 // a second, never early.
@@ -12,7 +15,7 @@ export function secondsInactive(liveConnections: number, lastActivityMs: number,
 }
 
 export class ActivityTracker {
-  #clock: Clock;
+  #clock: Now;
   #inFlightRequests = 0;
   #upgradedConnections = 0;
   #lastActivityMs: number;
@@ -21,7 +24,7 @@ export class ActivityTracker {
   #listeners = new Set<() => void>();
 
   // Start-up counts as activity: a backend nobody ever connects to is idle from the moment it started.
-  constructor(clock: Clock = Date.now) {
+  constructor(clock: Now = Date.now) {
     this.#clock = clock;
     this.#lastActivityMs = clock();
   }

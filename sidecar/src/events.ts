@@ -2,7 +2,7 @@
 // sidecar/README.md); the formatting and the throttling decision are pure and tested by tables.
 import type { ServerResponse } from 'node:http';
 import type { BackendActivity } from '../../common/contract.ts';
-import type { ActivityTracker, Clock } from './activity.ts';
+import type { ActivityTracker, Now } from './activity.ts';
 
 export const HEARTBEAT = ': heartbeat\n\n';
 
@@ -33,13 +33,13 @@ export interface EventHubOptions {
   heartbeatMs: number;
   minIntervalMs: number;
   retryMs: number;
-  clock?: Clock;
+  clock?: Now;
 }
 
 export class EventHub {
   #tracker: ActivityTracker;
   #options: EventHubOptions;
-  #clock: Clock;
+  #clock: Now;
   // Each stream with the state it was last sent: a subscriber hears about a change only if its own
   // picture is out of date, whenever it joined (a single shared key would go stale while nobody
   // listens, and then swallow the first real change after someone subscribes).

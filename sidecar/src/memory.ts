@@ -6,6 +6,7 @@
 // in about 25 ms. So: when no connection has opened or closed for `quietMs` and the heap has grown
 // by `growthBytes` since the last reduction, run V8's memory-reducing GC (the one it runs under
 // memory pressure), once.
+import type { Now } from './activity.ts';
 
 export interface HeapReading {
   committedBytes: number; // what the heap holds from the system (v8.getHeapStatistics().total_heap_size)
@@ -20,7 +21,7 @@ export interface MemoryReducerOptions {
   lastActivityMs: () => number; // when a connection last opened or closed
   heap: () => HeapReading;
   gc: () => void; // the memory-reducing collection
-  clock?: () => number;
+  clock?: Now;
   checkEveryMs?: number;
   quietMs?: number;
   growthBytes?: number;

@@ -1,7 +1,7 @@
 // Wires the parts together and owns their lifecycle: start listening, drain on shutdown, close all.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { ActivityTracker, type Clock } from './activity.ts';
+import { ActivityTracker, type Now } from './activity.ts';
 import { createAdminServer } from './admin.ts';
 import { EventHub } from './events.ts';
 import type { Log } from './log.ts';
@@ -21,7 +21,7 @@ export interface SidecarOptions {
   probeFastMs: number;
   probeSlowMs: number;
   log: Log;
-  clock?: Clock;
+  clock?: Now;
   // V8's memory-reducing GC (memory.ts); without it memory is left to V8's own heuristics.
   reduceMemory?: () => void;
 }

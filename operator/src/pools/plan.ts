@@ -14,6 +14,7 @@
 // Only unclaimed members are ever looked at (a claimed Pod is controlled by its backend, not the pool);
 // the I/O layer deletes with a resourceVersion precondition, so a member claimed after this view was
 // taken is never removed.
+import { backoffDelay, type BackoffPolicy } from '../../../common/kube/backoff.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, WarmPoolStatus } from '../../../schema/generated/types.ts';
 import { setCondition } from '../../../common/spawner/conditions.ts';
@@ -62,8 +63,10 @@ export interface PoolPlan {
 }
 
 // One failure is replaced at once (a node went away, an eviction); a second in a row starts the backoff.
+const MEMBER_BACKOFF: BackoffPolicy = { initialMs: BACKOFF_INITIAL_MS, maxMs: BACKOFF_MAX_MS, factor: 2, jitter: 0 };
+
 export function backoffDelayMs(failures: number): number {
-  return failures <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** (failures - 2));
+  return failures <= 1 ? 0 : backoffDelay(MEMBER_BACKOFF, failures - 2);
 }
 
 function youngestFirst(a: ClassifiedMember, b: ClassifiedMember): number {
