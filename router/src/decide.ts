@@ -1,6 +1,7 @@
 // The route service's decisions, as pure functions of what it knows: the backend as last seen (the
 // informer's cache, or a fresh read from the API server) and what the token says.
 import { SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
 import type { Phase } from '../../common/spawner/types.ts';
 import type { TokenCheck } from '../../common/spawner/access.ts';
 
@@ -38,7 +39,7 @@ export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
     phase,
     deleting: slb.metadata?.deletionTimestamp !== undefined && slb.metadata?.deletionTimestamp !== null,
     podIP: slb.status?.podIP || undefined,
-    port: sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? 8080),
+    port: sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? SPEC_DEFAULTS.httpPort),
     public: slb.spec?.access === 'Public',
   };
 }
