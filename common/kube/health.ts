@@ -4,11 +4,11 @@
 // reachability: restarting the pod does not fix the network, and an API server that is down at start
 // must not restart every replica (or every node's sweeper) in a loop.
 
-import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errText, type Logger } from '../log.ts';
 import type { InformerLike } from './metrics.ts';
+import { http } from '../node-http.ts';
 
 export interface CheckResult {
   ok: boolean;

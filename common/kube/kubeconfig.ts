@@ -7,7 +7,7 @@
 // full client, loaded only then.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import * as https from 'node:https';
+import { https } from '../node-http.ts';
 
 export interface KubeCluster {
   name?: string;

@@ -7,10 +7,9 @@
 // to the generated clients while giving us the status code of every request, per-request timeouts and
 // aborts, and line-by-line control of the watch stream.
 
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { errorFromResponse } from './errors.ts';
 import type { KubeAccess } from './kubeconfig.ts';
+import { http, https } from '../node-http.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

@@ -3,7 +3,6 @@
 // Kubernetes API server with the operator's own credentials. Every replica serves it: it keeps no
 // state of its own, so no leader is needed.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeAccess } from '../../../common/kube/kubeconfig.ts';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
@@ -15,6 +14,7 @@ import { httpApiErrorFromKube } from './answers.ts';
 import type { HttpApiSettings } from './config.ts';
 import { admitStream, TokenBucket } from './limits.ts';
 import { HttpApiError, backendFromInit, parseInitRequest, route, sameView, statusView, type StatusView } from './validate.ts';
+import { http } from '../../../common/node-http.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
