@@ -52,6 +52,9 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     // With all N Ready, write a V8 heap snapshot of the operator (bench/operator/heapsnapshot-top.ts reads it).
     'heap-snapshot': { type: 'boolean', default: false },
+    // After all N are Ready, the operator's memory again once it has been idle this long (V8's memory
+    // reducer gives back what the burst's garbage took): what a long-running operator holds.
+    'settle-seconds': { type: 'string', default: '30' },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
     // Operator variants compared in one run, each a fresh process per N: 'NAME:NODE FLAGS' (repeatable),
     // e.g. --variant 'shipped:' --variant 'semi1:--max-semi-space-size=1'. Default: one, as shipped.
@@ -133,6 +136,7 @@ interface Result {
   createWrites: OperatorWrites;
   deleteWrites: OperatorWrites;
   peak: { rssMb: number; cpuSeconds: number };
+  settled: { rssMb: number; heap: Heap };
   end: { rssMb: number; cpuSeconds: number };
   cpuAtStart: number;
   heap: Heap;
@@ -222,6 +226,8 @@ async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: 
   const afterCreate = parseRequestTotals(afterCreateText);
   const peak = processUsage(operator.pid);
   const heap = await heapFigures(operator);
+  await sleep(Number(args['settle-seconds']) * 1000);
+  const settled = { rssMb: processUsage(operator.pid).rssMb, heap: await heapFigures(operator) };
   if (args['heap-snapshot']) await heapSnapshot(operator);
   const podTimes = [...seenPod.values()];
   const readyTimes = [...seenReady.values()];
@@ -260,6 +266,7 @@ async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: 
     deleteWrites: operatorWrites(difference(afterCreate, afterDelete)),
     serverTime: formatServerTime(serverTime(beforeText, afterCreateText), n),
     peak,
+    settled,
     end: processUsage(deleter.pid),
     endHeap: await heapFigures(deleter),
     failover,
@@ -286,6 +293,7 @@ function report(r: Result): string {
     `  delete all → gone         ${(r.n / r.deleteSeconds).toFixed(0)} SLBs/s (${r.deleteSeconds.toFixed(2)} s)`,
     `  operator writes/SLB delete    ${per(d.finalizer + d.status + d.serviceDelete)} + pod deletes ${per(d.podDelete)} (kwok's final pod delete counts here too) (finalizer ${per(d.finalizer)}, status ${per(d.status)}, service ${per(d.serviceDelete)}; 409s ${d.conflicts}) + events ${per(d.events)}`,
     `  operator RSS              ${r.peak.rssMb.toFixed(0)} MB with ${r.n} Ready (${heapText(r.heap)})`,
+    `                            ${r.settled.rssMb.toFixed(0)} MB ${args['settle-seconds']} s later (${heapText(r.settled.heap)})`,
     `                            ${r.end.rssMb.toFixed(0)} MB after deleting them all (${heapText(r.endHeap)})${r.failover ? ' (the replica that took over in the failover rounds)' : ''}`,
     `  operator CPU              ${(r.peak.cpuSeconds - r.cpuAtStart).toFixed(2)} s to create (${((r.peak.cpuSeconds - r.cpuAtStart) / r.n * 1000).toFixed(2)} ms/SLB)` +
       (r.failover ? '' : `, ${(r.end.cpuSeconds - r.peak.cpuSeconds).toFixed(2)} s to delete; ${r.end.cpuSeconds.toFixed(1)} s since the process started`),
@@ -342,7 +350,7 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
       );
     }
   }
-  out.push('', 'operator at N, variant to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB        heap used/total MB     CPU ms/backend');
+  out.push('', 'operator at N, variant to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB (settled)       heap used/total MB (settled)    CPU ms/backend');
   for (const n of sizes) for (const v of variants) {
     const rs = results.filter((r) => r.n === n && r.variant === v.name);
     if (!rs.length) continue;
@@ -353,11 +361,11 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
     out.push(
       `  ${`${n} ${v.name}`.padEnd(18)} ${spread(toPods).padStart(12)} ${spread(toReady).padStart(14)}    ` +
         `${`${ratio(toPods, ceiling.map((c) => c.podsSeenPerS))}, ${ratio(toReady, ceiling.map((c) => c.readyPerS))}`.padEnd(36)}` +
-        `${spread(rs.map((r) => r.createWrites.total / r.n), 2).padStart(18)}   ${spread(rs.map((r) => r.peak.rssMb)).padStart(12)}  ` +
-        `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))}`.padEnd(22)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
+        `${spread(rs.map((r) => r.createWrites.total / r.n), 2).padStart(18)}   ${`${spread(rs.map((r) => r.peak.rssMb))} (${spread(rs.map((r) => r.settled.rssMb))})`.padEnd(22)} ` +
+        `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))} (${spread(rs.map((r) => r.settled.heap.usedMb))} / ${spread(rs.map((r) => r.settled.heap.totalMb))})`.padEnd(30)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
     );
   }
-  out.push('  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap with all N Ready)');
+  out.push(`  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap the moment all N are Ready, and ${args['settle-seconds']} s later)`);
   out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry}`));
   if (route) {
     out.push(
