@@ -10,14 +10,14 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, KubeConfig, KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
-import { LABEL_MANAGED_BY, MANAGED_BY } from '../../common/contract.ts';
+import { LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
 import { createInformer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { statusOf, waitFor } from '../../e2e/harness/kube.ts';
 import { createNamespace } from '../../operator/test/support/operator-process.ts';
 import { slbManifest } from '../../operator/test/support/slbs.ts';
-import { desiredPod, desiredService } from '../../operator/src/spawner/desired.ts';
+import { desiredPod } from '../../operator/src/spawner/desired.ts';
 import { readMetricsText, serverTime, type ServerTimeRow } from './apiserver-metrics.ts';
 import { runPool } from './stats.ts';
 
@@ -54,13 +54,21 @@ export function podFor(namespace: string, name: string, shape: Shape): V1Pod {
   return pod;
 }
 
+// The per-backend Service the operator created before decision B: port 80 to the sidecar's proxy port,
+// selecting the backend's Pod by its label; headless, the same without a cluster IP.
 export function serviceFor(namespace: string, name: string, shape: Shape): V1Service | undefined {
   if (shape === 'pods' || shape === 'shared-headless') return undefined;
-  const slb = { ...slbManifest(namespace, name), metadata: { name, namespace, uid: 'none' } };
-  const svc = desiredService(slb);
-  delete svc.metadata!.ownerReferences;
-  if (shape === 'headless') svc.spec = { ...svc.spec!, type: 'ClusterIP', clusterIP: 'None' };
-  return svc;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace, labels: { [LABEL_BACKEND]: name, [LABEL_MANAGED_BY]: MANAGED_BY } },
+    spec: {
+      type: 'ClusterIP',
+      ...(shape === 'headless' ? { clusterIP: 'None' } : {}),
+      selector: { [LABEL_BACKEND]: name },
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: SIDECAR_PROXY_PORT }],
+    },
+  };
 }
 
 export function sharedService(namespace: string): V1Service {

@@ -23,6 +23,8 @@ export interface PrimaryResource {
   path?: string; // overrides the path derived from the above
   labelSelector?: string;
   fieldSelector?: string;
+  // Keeps only what the controller reads of each cached object (see OwnedResource.transform).
+  transform?(obj: KubernetesObject): KubernetesObject;
 }
 
 export interface OwnedResource {
@@ -31,7 +33,8 @@ export interface OwnedResource {
   path: string; // '/api/v1/pods' or '/api/v1/namespaces/x/pods'
   labelSelector?: string; // e.g. only the children the operator labelled
   fieldSelector?: string;
-  // Keeps only what the controller reads of each cached object (managedFields are always dropped).
+  // Builds what the controller keeps of each cached object, afresh from what it reads (a slim copy, never
+  // with managedFields). Without one, objects are cached whole but for their managedFields.
   transform?(obj: KubernetesObject): KubernetesObject;
 }
 
@@ -194,8 +197,9 @@ export class ControllerManager {
     const name = def.name ?? def.for.kind.toLowerCase();
     const log = this.log.child({ controller: name });
     const inf = this.o.informer ?? {};
-    const cachedForm = (transform?: (obj: KubernetesObject) => KubernetesObject) =>
-      transform ? (obj: KubernetesObject) => transform(stripManagedFields(obj)) : stripManagedFields;
+    // A transform builds the cached object afresh from what it keeps, managedFields never among it;
+    // without one, the object is cached whole but for its managedFields.
+    const cachedForm = (transform?: (obj: KubernetesObject) => KubernetesObject) => transform ?? stripManagedFields;
     const mk = (path: string, labelSelector?: string, fieldSelector?: string, transform?: (obj: KubernetesObject) => KubernetesObject) =>
       createInformer<KubernetesObject>({
         kubeConfig: this.o.kubeConfig,
@@ -207,7 +211,7 @@ export class ControllerManager {
         transform: cachedForm(transform),
         ...inf,
       });
-    const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector);
+    const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector, def.for.transform);
     const queue = new WorkQueue({
       name,
       ...this.o.queue,

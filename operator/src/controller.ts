@@ -5,7 +5,7 @@ import { API_VERSION, FINALIZER, KIND, LABEL_MANAGED_BY, MANAGED_BY, PLURAL } fr
 import { LatestWrites } from '../../common/kube/children.ts';
 import { defineController, type ReconcileContext } from '../../common/kube/controller.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
-import { slimPod, slimService } from './spawner/slim.ts';
+import { slimBackend, slimPod, slimService } from './spawner/slim.ts';
 import { finalize, reconcile, type SpawnerDeps } from './spawner/reconcile.ts';
 import type { SpawnerConfig } from './spawner/types.ts';
 import type { SpawnerApi } from './spawner/api.ts';
@@ -42,7 +42,7 @@ export function spawnerController(opts: SpawnerControllerOptions) {
 
   return defineController<SessionLivedBackend>({
     name: SPAWNER_CONTROLLER,
-    for: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: ns },
+    for: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: ns, transform: (obj) => slimBackend(obj as SessionLivedBackend) },
     owns: [
       { apiVersion: 'v1', kind: 'Pod', path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods', labelSelector: children, transform: slimPod },
       { apiVersion: 'v1', kind: 'Service', path: ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services', labelSelector: children, transform: slimService },
