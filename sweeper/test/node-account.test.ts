@@ -12,8 +12,8 @@ const PEER = '10.244.0.3'; // the router's Pod
 const DB = '10.96.5.5';
 const ctx: AccountContext = { appPort: 8080, nodeAddresses: new Set([NODE, '192.168.1.10']), podAddresses: new Set([POD]) };
 
-type Spec = [local: string, remote: string, state: number, timeWaitLeftMs?: number];
-function entry([local, remote, state, left]: Spec): TcpEntry {
+type Spec = [local: string, remote: string, state: number, timeWaitLeftMs?: number, inode?: number];
+function entry([local, remote, state, left, inode]: Spec): TcpEntry {
   const [lip, lport] = local.split(':');
   const [rip, rport] = remote.split(':');
   return {
@@ -22,7 +22,7 @@ function entry([local, remote, state, left]: Spec): TcpEntry {
     state,
     timer: left === undefined ? 0 : 3,
     timerLeftMs: left ?? 0,
-    inode: state === TcpState.TIME_WAIT ? 0 : 1234,
+    inode: inode ?? (state === TcpState.TIME_WAIT ? 0 : 1234),
   };
 }
 const LISTEN: Spec = ['0.0.0.0:8080', '0.0.0.0:0', TcpState.LISTEN];
@@ -32,7 +32,7 @@ interface Read {
   at: number; // ms after T0
   passiveOpens: number;
   currEstab?: number;
-  pod: Spec[];
+  pod: Spec[] | 'unchanged'; // 'unchanged': the counters said the Pod's table has nothing new
   host?: Spec[]; // the node's entries toward the Pod, when its table is read
 }
 
@@ -41,7 +41,7 @@ function input(r: Read): TablesInput {
     countersAt: T0 + r.at,
     counters: { passiveOpens: r.passiveOpens, currEstab: r.currEstab ?? 0 },
     podAt: T0 + r.at + 1,
-    pod: [LISTEN, ...r.pod].map(entry),
+    pod: r.pod === 'unchanged' ? 'unchanged' : [LISTEN, ...r.pod].map(entry),
     host: r.host === undefined ? undefined : { at: T0 + r.at + 2, entries: r.host.map(entry) },
   };
 }
@@ -215,6 +215,53 @@ const cases: Case[] = [
       { active: 0, last: 1 },
       { active: 0, last: 5001, unexplained: 1 },
     ],
+  },
+  {
+    name: 'Pod table not read (nothing new in it): a probe is explained by the node\'s table alone',
+    reads: [
+      { at: 0, passiveOpens: 7, pod: [] },
+      { at: 1000, passiveOpens: 8, pod: 'unchanged', host: [[`${NODE}:51000`, `${POD}:8080`, TIME_WAIT, 59_800]] },
+      { at: 2000, passiveOpens: 9, pod: 'unchanged', host: [[`${NODE}:51000`, `${POD}:8080`, TIME_WAIT, 58_800], [`${NODE}:51002`, `${POD}:8080`, TIME_WAIT, 59_700]] },
+    ],
+    expect: [{ active: 0, last: 1 }, { active: 0, last: 1, unexplained: 0 }, { active: 0, last: 1, unexplained: 0 }],
+  },
+  {
+    name: 'Pod table not read: a connection nobody explains is activity; an open one stays open',
+    reads: [
+      { at: 0, passiveOpens: 7, currEstab: 1, pod: [[`${POD}:8080`, `${PEER}:4000`, ESTABLISHED]] },
+      { at: 1000, passiveOpens: 8, currEstab: 1, pod: 'unchanged', host: [] },
+      { at: 2000, passiveOpens: 8, currEstab: 0, pod: [] },
+    ],
+    expect: [{ active: 1, last: 1 }, { active: 1, last: 1001, unexplained: 1 }, { active: 0, last: 2001 }],
+  },
+  {
+    name: 'a connection seen in the Pod at one read and only in the node\'s table later is not explained twice',
+    reads: [
+      { at: 0, passiveOpens: 0, pod: [] },
+      { at: 1000, passiveOpens: 1, currEstab: 1, pod: [[`${POD}:8080`, `${NODE}:51000`, ESTABLISHED]] },
+      { at: 2000, passiveOpens: 2, currEstab: 0, pod: [], host: [[`${NODE}:51000`, `${POD}:8080`, TIME_WAIT, 59_500]] },
+    ],
+    // The second accepted connection left nothing anywhere: activity.
+    expect: [{ active: 0, last: 1 }, { active: 0, last: 1, unexplained: 0 }, { active: 0, last: 2001, unexplained: 1 }],
+  },
+  {
+    name: 'a loopback pair in TIME_WAIT reused by a new connection (tcp_tw_reuse) is a new connection, explained again',
+    reads: [
+      { at: 0, passiveOpens: 0, pod: [] },
+      { at: 1000, passiveOpens: 1, pod: [['127.0.0.1:8080', '127.0.0.1:40000', TIME_WAIT, 59_900]] },
+      { at: 3000, passiveOpens: 2, currEstab: 2, pod: [['127.0.0.1:8080', '127.0.0.1:40000', ESTABLISHED, undefined, 77], ['127.0.0.1:40000', '127.0.0.1:8080', ESTABLISHED, undefined, 78]] },
+      { at: 4000, passiveOpens: 3, pod: [['127.0.0.1:8080', '127.0.0.1:40000', TIME_WAIT, 59_900]] },
+    ],
+    expect: [{ active: 0, last: 1 }, { active: 0, last: 1, unexplained: 0 }, { active: 0, last: 1, unexplained: 0 }, { active: 0, last: 1, unexplained: 0 }],
+  },
+  {
+    name: 'the same pair with another socket (another inode) is another connection',
+    reads: [
+      { at: 0, passiveOpens: 0, pod: [] },
+      { at: 1000, passiveOpens: 1, currEstab: 1, pod: [[`${POD}:8080`, `${NODE}:51000`, ESTABLISHED, undefined, 10]] },
+      { at: 2000, passiveOpens: 2, currEstab: 1, pod: [[`${POD}:8080`, `${NODE}:51000`, ESTABLISHED, undefined, 11]] },
+    ],
+    expect: [{ active: 0, last: 1 }, { active: 0, last: 1, unexplained: 0 }, { active: 0, last: 1, unexplained: 0 }],
   },
   {
     name: 'a counter that went backwards is another namespace: start again',

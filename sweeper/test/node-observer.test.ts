@@ -10,6 +10,7 @@ import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { BackendActivity } from '../../common/contract.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import { createLogger } from '../../common/log.ts';
 import type { ActivityListener } from '../src/activity-sources.ts';
 import { NodeObserver, type ObservedPod } from '../src/node/observer.ts';
 import { NetnsLab, type Netns, type PodProcess, type Program } from './support/netns-lab.ts';
@@ -18,6 +19,8 @@ import { sleep, until } from './support/harness.ts';
 jest.setTimeout(90_000);
 
 const APP_PORT = 8080;
+// SPAWNER_TEST_OBSERVER_LOG=trace prints what the observer reads and why.
+const testLog = process.env.SPAWNER_TEST_OBSERVER_LOG ? createLogger('observer', process.env.SPAWNER_TEST_OBSERVER_LOG) : memoryLogger().log;
 const TICK_MS = 150;
 
 class Seen implements ActivityListener {
@@ -66,7 +69,7 @@ async function backend(args: string[] = [], driver: 'cgroupfs' | 'systemd' = 'cg
 }
 
 function observe(pod: PodProcess, opts: { podIPs?: string[] } = {}): Seen {
-  observer ??= new NodeObserver({ log: memoryLogger().log, intervalMs: TICK_MS });
+  observer ??= new NodeObserver({ log: testLog, intervalMs: TICK_MS });
   const seen = new Seen();
   const target: ObservedPod = { uid: pod.podUid, appPort: APP_PORT, podIPs: opts.podIPs ?? [pod.ns.ip] };
   observer.observe(pod.podUid, target, seen);
@@ -85,9 +88,11 @@ function tcpProbe(ip: string): Promise<void> {
 }
 
 // An HTTP request from the node's namespace (an httpGet probe); `Connection: close` like the kubelet's.
-function nodeRequest(ip: string): Promise<void> {
+// `appClosesFirst`: the app answers with Connection: close too, so the TIME_WAIT stays in the Pod.
+function nodeRequest(ip: string, appClosesFirst = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get({ host: ip, port: APP_PORT, path: '/', agent: false, headers: { connection: 'close' } }, (res) => {
+    const path = appClosesFirst ? '/?close=server' : '/';
+    http.get({ host: ip, port: APP_PORT, path, agent: false, headers: { connection: 'close' } }, (res) => {
       res.resume().on('end', () => resolve());
     }).on('error', reject);
   });
@@ -172,7 +177,7 @@ describe('semantics', () => {
     await pod.program.send('open-outbound', { key: 'db', host: peerNs.ip, port: 5432 }); // kept open throughout
     for (let i = 0; i < 12; i++) {
       await tcpProbe(pod.ns.ip);
-      await nodeRequest(pod.ns.ip);
+      await nodeRequest(pod.ns.ip, i % 2 === 0);
       await pod.program.send('request-outbound', { host: peerNs.ip, port: 5432 });
       await pod.program.send('loopback');
       await sleep(TICK_MS * Math.random() * 2);
@@ -188,7 +193,7 @@ describe('semantics', () => {
     const afterRequest = seen.lastActivityAt;
     for (let i = 0; i < 8; i++) {
       await tcpProbe(pod.ns.ip);
-      await nodeRequest(pod.ns.ip);
+      await nodeRequest(pod.ns.ip, i % 2 === 1);
       await sleep(TICK_MS * Math.random());
     }
     await ticks(4);
@@ -240,10 +245,32 @@ describe('cost', () => {
     await ticks(6);
     expect(observer!.stats.counterReads).toBeGreaterThan(counters);
     expect(observer!.stats.tableReads).toBe(tables);
+    // The app closes first: a TIME_WAIT appears, so the (IPv4) table is read for its time.
     const before = seen.lastActivityAt;
-    await peer.send('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' });
+    const r = await peer.send<{ answeredAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer: 'server' });
     await until(() => seen.lastActivityAt > before, 'request observed through the IPv4 table', 10_000);
     expect(observer!.stats.tableReads).toBeGreaterThan(tables);
+    expect(seen.lastActivityAt).toBeGreaterThanOrEqual(r.answeredAt - 20); // its TIME_WAIT start, to the clock tick
+  });
+
+  // A probe caught half-way (its socket still open, or in CLOSE_WAIT until the app closes it, when the
+  // counters are read) moves CurrEstab and costs a table read; the others cost none.
+  test("probes are explained by the node's table; most never make the Pod's table be read", async () => {
+    const pod = await backend();
+    const seen = observe(pod);
+    await until(() => seen.last !== undefined, 'first observation');
+    await ticks(2);
+    const tables = observer!.stats.tableReads;
+    const hostReads = observer!.stats.hostTableReads;
+    const probes = 10;
+    for (let i = 0; i < probes; i++) {
+      await tcpProbe(pod.ns.ip);
+      await ticks(1.5);
+    }
+    expect(observer!.stats.hostTableReads).toBeGreaterThan(hostReads);
+    expect(observer!.stats.tableReads - tables).toBeLessThan(probes);
+    expect(seen.observations.every((o) => o.active_connections === 0)).toBe(true);
+    expect(seen.observations.length).toBe(1); // nothing changed since the first observation
   });
 
   test('readNow reads the tables at once', async () => {

@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from '@jest/globals';
 import {
-  canonicalIp, parseLocalAddresses, parseTcpCounters, parseTcpInUse, parseTcpLine, parseTcpTable, podUidOfCgroup, TcpState,
+  canonicalIp, parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpLine, parseTimeWaitEvents, parseTcpTable, podUidOfCgroup, TcpState,
 } from '../src/node/proc-net.ts';
 
 const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -71,10 +71,15 @@ Udp: 0 0
   test('a file without the Tcp lines is an error, not zeros', () => {
     expect(() => parseTcpCounters('Ip: a\nIp: 1\n')).toThrow(/Tcp/);
   });
-  test('sockets in use per family from sockstat and sockstat6', () => {
-    expect(parseTcpInUse('sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP')).toBe(3);
-    expect(parseTcpInUse('TCP6: inuse 1\nUDP6: inuse 0\n', 'TCP6')).toBe(1);
-    expect(() => parseTcpInUse('UDP6: inuse 0\n', 'TCP6')).toThrow();
+  test('sockets in use per family, and TIME_WAIT sockets, from sockstat and sockstat6', () => {
+    expect(parseSockstat('sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP')).toEqual({ inUse: 3, timeWait: 5 });
+    expect(parseSockstat('TCP6: inuse 1\nUDP6: inuse 0\n', 'TCP6')).toEqual({ inUse: 1, timeWait: 0 });
+    expect(() => parseSockstat('UDP6: inuse 0\n', 'TCP6')).toThrow();
+  });
+  test("TcpExt's TIME_WAIT counters added up, by name", () => {
+    const netstat = 'TcpExt: SyncookiesSent ArpFilter TW TWRecycled TWKilled PAWSActive\nTcpExt: 0 0 97 2 1 0\nIpExt: InNoRoutes\nIpExt: 0\n';
+    expect(parseTimeWaitEvents(netstat)).toBe(100);
+    expect(() => parseTimeWaitEvents('TcpExt: SyncookiesSent\nTcpExt: 0\n')).toThrow(/TW/);
   });
 });
 

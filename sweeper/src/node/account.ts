@@ -37,9 +37,30 @@ export interface AccountContext {
   podAddresses: ReadonlySet<string>; // the Pod's own addresses
 }
 
+// One end of a connection as last seen in a table: enough to tell the same connection from a new one
+// that reuses its address pair (loopback connections may reuse a TIME_WAIT pair after 1 s:
+// net.ipv4.tcp_tw_reuse = 2, the default).
+type SocketSeen = { kind: 'open'; inode: number } | { kind: 'orphan' } | { kind: 'timeWait'; endedAt: number };
+
 interface Known {
-  inPod: boolean;
-  inHost: boolean;
+  pod?: SocketSeen; // its end in the Pod's table, at the last read of it
+  host?: SocketSeen; // its end in the node's table, at the last read of it
+}
+
+const REUSED_AFTER_MS = 2_000; // TIME_WAIT starts computed at two reads differ by a few clock ticks at most
+
+function socketSeen(entry: TcpEntry, at: number): SocketSeen {
+  const ended = timeWaitEnd(entry, at);
+  if (ended !== undefined) return { kind: 'timeWait', endedAt: ended };
+  return entry.inode > 0 ? { kind: 'open', inode: entry.inode } : { kind: 'orphan' };
+}
+
+// Whether `now` can be the same socket as `before`: a socket never leaves TIME_WAIT for another state,
+// and keeps its inode while it has one.
+function sameSocket(before: SocketSeen, now: SocketSeen): boolean {
+  if (before.kind === 'timeWait') return now.kind === 'timeWait' && Math.abs(now.endedAt - before.endedAt) < REUSED_AFTER_MS;
+  if (before.kind === 'open' && now.kind === 'open') return before.inode === now.inode;
+  return true;
 }
 
 interface Included {
@@ -70,8 +91,11 @@ export interface Activity {
 export interface TablesInput {
   countersAt: number; // when the counters were read (before the tables)
   counters: Counters;
-  podAt: number; // when the Pod's table was read
-  pod: readonly TcpEntry[];
+  podAt: number; // when the Pod's table was read (or would have been)
+  // The Pod's sockets (tcp + tcp6), or 'unchanged' when the counters showed no connection opened or
+  // closed and no new TIME_WAIT: the connections counted came and went leaving nothing in the Pod, so
+  // only the node's table can explain them (a probe) or not (someone else, who closed first).
+  pod: readonly TcpEntry[] | 'unchanged';
   // The node's table entries whose remote end is one of the Pod's addresses, when it was read.
   host?: { at: number; entries: readonly TcpEntry[] };
 }
@@ -133,7 +157,7 @@ function isCounted(remote: Endpoint, ctx: AccountContext): boolean {
 // The first read of a namespace (or the first after its counter went backwards: not the same
 // namespace any more). Nothing is known about the time before it, so the idle countdown starts now:
 // a restarted sweeper never sweeps early.
-export function firstRead(input: TablesInput, ctx: AccountContext): TablesResult {
+export function firstRead(input: TablesInput & { pod: readonly TcpEntry[] }, ctx: AccountContext): TablesResult {
   const at = input.podAt;
   const listenPorts = new Set(input.pod.filter((e) => e.state === TcpState.LISTEN).map((e) => e.local.port));
   const known = new Map<string, Known>();
@@ -142,7 +166,7 @@ export function firstRead(input: TablesInput, ctx: AccountContext): TablesResult
   for (const e of input.pod) {
     if (NOT_ACCEPTED.has(e.state) && !OPEN.has(e.state)) continue;
     const key = connectionKey(e.local, e.remote);
-    if (!NOT_ACCEPTED.has(e.state)) known.set(key, { inPod: true, inHost: false });
+    if (!NOT_ACCEPTED.has(e.state)) known.set(key, { pod: socketSeen(e, at) });
     if (e.local.port === ctx.appPort && listenPorts.has(e.local.port) && isCounted(e.remote, ctx)) {
       const open = OPEN.has(e.state);
       if (open) active++;
@@ -152,8 +176,7 @@ export function firstRead(input: TablesInput, ctx: AccountContext): TablesResult
   for (const e of input.host?.entries ?? []) {
     if (e.state === TcpState.SYN_SENT) continue;
     const key = connectionKey(e.local, e.remote);
-    const k = known.get(key);
-    known.set(key, { inPod: k?.inPod ?? false, inHost: true });
+    known.set(key, { ...known.get(key), host: socketSeen(e, input.host!.at) });
   }
   const state: NetnsState = {
     countersAt: input.countersAt,
@@ -172,33 +195,40 @@ export function firstRead(input: TablesInput, ctx: AccountContext): TablesResult
 }
 
 export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx: AccountContext): TablesResult {
-  if (prev === undefined || input.counters.passiveOpens < prev.counters.passiveOpens) return firstRead(input, ctx);
+  const counterReset = prev !== undefined && input.counters.passiveOpens < prev.counters.passiveOpens;
+  if (input.pod === 'unchanged' && (prev === undefined || counterReset)) throw new Error('a first read needs the Pod table');
+  if (prev === undefined || counterReset) return firstRead({ ...input, pod: input.pod as readonly TcpEntry[] }, ctx);
+  const last: NetnsState = prev;
   const at = input.podAt;
   const windowStart = prev.countersAt; // connections counted now were accepted after this
+  const podTable = input.pod === 'unchanged' ? undefined : input.pod;
   const listenPorts = new Set(prev.listenPorts);
-  for (const e of input.pod) if (e.state === TcpState.LISTEN) listenPorts.add(e.local.port);
+  for (const e of podTable ?? []) if (e.state === TcpState.LISTEN) listenPorts.add(e.local.port);
 
   const known = new Map<string, Known>();
   let explained = 0;
   let mayBelongToNextRead = false;
   const explain = (key: string, entry: TcpEntry, entryAt: number, side: 'pod' | 'host'): void => {
-    const before = known.get(key) ?? prev.known.get(key);
-    const mark: Known = { inPod: side === 'pod' || (before?.inPod ?? false), inHost: side === 'host' || (before?.inHost ?? false) };
+    const now = known.get(key);
+    const before = prev.known.get(key);
+    const socket = socketSeen(entry, entryAt);
+    // A new connection on an address pair still listed from an old one: not the one explained then.
+    const reused = before?.[side] !== undefined && !sameSocket(before[side]!, socket);
     // Already explained at an earlier read (or already in this one, from the other table).
-    const seenBefore = before !== undefined && (before.inPod || before.inHost);
-    known.set(key, mark);
+    const seenBefore = (now !== undefined || before !== undefined) && !reused;
+    known.set(key, { ...now, [side]: socket });
     if (seenBefore) return;
-    const ended = timeWaitEnd(entry, entryAt);
+    const ended = socket.kind === 'timeWait' ? socket.endedAt : undefined;
     // A TIME_WAIT that ended before the last read belongs to a connection counted then.
     if (ended !== undefined && ended <= windowStart) return;
     explained++;
     if (ended === undefined || ended > input.countersAt) mayBelongToNextRead = true;
   };
 
-  const included = new Map<string, Included>();
-  let active = 0;
-  let lastActivityAt = prev.lastActivityAt;
-  for (const e of input.pod) {
+  const included = podTable ? new Map<string, Included>() : new Map(prev.included);
+  let active = podTable ? 0 : prev.activeConnections;
+  let lastActivityAt = active > 0 ? Math.max(prev.lastActivityAt, at) : prev.lastActivityAt;
+  for (const e of podTable ?? []) {
     if (e.state === TcpState.LISTEN || e.state === TcpState.SYN_SENT) continue;
     const key = connectionKey(e.local, e.remote);
     const podSide = e.local;
@@ -218,7 +248,7 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
   }
   // Open at the last read and without any entry now: it ended in between.
   for (const [key, was] of prev.included) {
-    if (was.open && !included.has(key)) lastActivityAt = Math.max(lastActivityAt, at);
+    if (podTable && was.open && !included.has(key)) lastActivityAt = Math.max(lastActivityAt, at);
   }
 
   if (input.host) {
@@ -229,10 +259,12 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
       explain(connectionKey(e.local, e.remote), e, input.host.at, 'host');
     }
   }
-  // Keep what the other table still vouches for when only one was read.
+  // Keep what a table not read this time still vouches for.
   for (const [key, k] of prev.known) {
-    if (known.has(key)) continue;
-    if (!input.host && k.inHost) known.set(key, { inPod: false, inHost: true });
+    const carried: Known = { ...known.get(key) };
+    if (!podTable && k.pod && !carried.pod) carried.pod = k.pod;
+    if (!input.host && k.host && !carried.host) carried.host = k.host;
+    if (carried.pod || carried.host) known.set(key, carried);
   }
 
   const balance = prev.balance + (input.counters.passiveOpens - prev.counters.passiveOpens) - explained;
@@ -257,13 +289,13 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
     return {
       countersAt: input.countersAt,
       counters: input.counters,
-      tablesAt: at,
+      tablesAt: podTable ? at : last.tablesAt,
       balance,
       mark,
       known,
       included,
       listenPorts,
-      listening: listensOn(input.pod, ctx.appPort),
+      listening: podTable ? listensOn(podTable, ctx.appPort) : last.listening,
       activeConnections: active,
       lastActivityAt,
     };

@@ -13,7 +13,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../../common/kube/
 import type { ActivityListener } from '../activity-sources.ts';
 import { countersMoved, fromCounters, fromTables, type AccountContext, type Activity, type NetnsState, type TablesInput, type TablesResult } from './account.ts';
 import { canonicalIp, type TcpEntry } from './proc-net.ts';
-import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readInUse, readLocalAddresses, readTable } from './procfs.ts';
+import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, type Sockets } from './procfs.ts';
 
 export interface ObservedPod {
   uid: string; // the Pod's metadata.uid: its processes' cgroup paths carry it
@@ -54,6 +54,7 @@ interface Watched {
   pid: number | undefined;
   podAddresses: Set<string>;
   state: NetnsState | undefined;
+  sockets: Sockets | undefined; // at the last read that looked past the counters
   hadEntries: { v4: boolean; v6: boolean };
   emitted: Activity | undefined;
   unreachable: string | undefined;
@@ -104,6 +105,7 @@ export class NodeObserver {
       pid: undefined,
       podAddresses: new Set(),
       state: undefined,
+      sockets: undefined,
       hadEntries: { v4: true, v6: true },
       emitted: undefined,
       unreachable: undefined,
@@ -250,16 +252,30 @@ export class NodeObserver {
         this.#commitCounters(w, fromCounters(s, counters, countersAt));
         return undefined;
       }
-      const inUse = readInUse(root, pid);
-      // A family with no socket in use can only hold leftovers of what the last read saw there.
-      const v4 = s === undefined || inUse.v4 > 0 || w.hadEntries.v4;
-      const v6 = s === undefined || inUse.v6 > 0 || w.hadEntries.v6;
-      const four = v4 ? readTable(root, pid, 'v4') : [];
-      const six = v6 ? readTable(root, pid, 'v6') : [];
-      this.stats.tableReads++;
-      if (v4) w.hadEntries.v4 = four.length > 0;
-      if (v6) w.hadEntries.v6 = six.length > 0;
-      const input: TablesInput = { countersAt, counters, podAt: this.#clock.now(), pod: four.length === 0 ? six : six.length === 0 ? four : [...four, ...six] };
+      const sockets = readSockets(root, pid);
+      const before = w.sockets;
+      w.sockets = sockets;
+      // Connections were accepted, none is open that was not, none closed, no TIME_WAIT appeared: they
+      // came and went leaving nothing in the Pod's table, so reading it (milliseconds) would show
+      // nothing new. Only the node's table can tell whose they were.
+      const podUnchanged =
+        !forceTables && s !== undefined && s.listening && !due && before !== undefined &&
+        counters.currEstab === s.counters.currEstab &&
+        sockets.timeWait <= before.timeWait && sockets.timeWaitEvents === before.timeWaitEvents;
+      let pod: TablesInput['pod'] = 'unchanged';
+      if (!podUnchanged) {
+        this.#log.trace({ key: w.key, counters, sockets, before, last: s?.counters }, 'reading the Pod table');
+        // A family with no socket in use can only hold leftovers of what the last read saw there.
+        const v4 = s === undefined || sockets.v4 > 0 || w.hadEntries.v4;
+        const v6 = s === undefined || sockets.v6 > 0 || w.hadEntries.v6;
+        const four = v4 ? readTable(root, pid, 'v4') : [];
+        const six = v6 ? readTable(root, pid, 'v6') : [];
+        this.stats.tableReads++;
+        if (v4) w.hadEntries.v4 = four.length > 0;
+        if (v6) w.hadEntries.v6 = six.length > 0;
+        pod = four.length === 0 ? six : six.length === 0 ? four : [...four, ...six];
+      }
+      const input: TablesInput = { countersAt, counters, podAt: this.#clock.now(), pod };
       const result = fromTables(s, input, this.#context(w));
       return { result, input, wantsHostTable: result.wantsHostTable };
     } catch (err) {

@@ -179,12 +179,34 @@ export function parseTcpCounters(snmp: string): TcpCounters {
   return { activeOpens: get('ActiveOpens'), passiveOpens: get('PassiveOpens'), currEstab: get('CurrEstab') };
 }
 
-// `TCP: inuse N …` (sockstat) or `TCP6: inuse N` (sockstat6): sockets of that family in use (listening
-// or connected; TIME_WAIT not included). None means that family's table has nothing but leftovers.
-export function parseTcpInUse(sockstat: string, family: 'TCP' | 'TCP6'): number {
-  const m = new RegExp(`^${family}: inuse (\\d+)`, 'm').exec(sockstat);
+export interface SocketCounts {
+  inUse: number; // sockets of this family in use (listening or connected; TIME_WAIT not included)
+  timeWait: number; // TIME_WAIT (and FIN_WAIT2 orphan) sockets of the namespace, both families
+}
+
+// `TCP: inuse N orphan N tw N …` (sockstat) or `TCP6: inuse N` (sockstat6, which has no tw).
+export function parseSockstat(text: string, family: 'TCP' | 'TCP6'): SocketCounts {
+  const m = new RegExp(`^${family}: inuse (\\d+)(?:.* tw (\\d+))?`, 'm').exec(text);
   if (!m) throw new Error(`no ${family}: line in sockstat`);
-  return Number(m[1]);
+  return { inUse: Number(m[1]), timeWait: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+// TcpExt's TIME_WAIT counters (netstat): TW, TWKilled, TWRecycled added up. Kernels differ in when
+// they count TW (this one at creation, older ones when the timer expires), so this sum is used only
+// to tell "maybe a new TIME_WAIT" from "certainly none": together with sockstat's current count, any
+// TIME_WAIT created since the last read moves one of them, on either kind of kernel.
+export function parseTimeWaitEvents(netstat: string): number {
+  const lines = netstat.split('\n').filter((l) => l.startsWith('TcpExt:'));
+  if (lines.length < 2) throw new Error('no TcpExt: lines in netstat');
+  const names = lines[0]!.trim().split(/\s+/);
+  const values = lines[1]!.trim().split(/\s+/);
+  let sum = 0;
+  for (const name of ['TW', 'TWKilled', 'TWRecycled']) {
+    const v = Number(values[names.indexOf(name)]);
+    if (names.indexOf(name) < 0 || !Number.isFinite(v)) throw new Error(`netstat TcpExt: has no ${name}`);
+    sum += v;
+  }
+  return sum;
 }
 
 // The addresses a namespace owns: LOCAL entries of fib_trie's Local table, and every if_inet6 line.

@@ -4,7 +4,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import {
-  parseLocalAddresses, parseTcpCounters, parseTcpInUse, parseTcpTable, podUidOfCgroup,
+  parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTimeWaitEvents, podUidOfCgroup,
   type TcpCounters, type TcpEntry,
 } from './proc-net.ts';
 
@@ -46,21 +46,24 @@ export function readCounters(root: string, pid: number): TcpCounters {
   return parseTcpCounters(read(`${root}/${pid}/net/snmp`));
 }
 
-export interface InUse {
-  v4: number;
-  v6: number;
+export interface Sockets {
+  v4: number; // IPv4 sockets in use
+  v6: number; // IPv6 sockets in use
+  timeWait: number; // TIME_WAIT sockets now
+  timeWaitEvents: number; // TcpExt TW + TWKilled + TWRecycled
 }
 
-export function readInUse(root: string, pid: number): InUse {
+export function readSockets(root: string, pid: number): Sockets {
   let v6 = 0;
   try {
-    v6 = parseTcpInUse(read(`${root}/${pid}/net/sockstat6`), 'TCP6');
+    v6 = parseSockstat(read(`${root}/${pid}/net/sockstat6`), 'TCP6').inUse;
   } catch (err) {
     // A kernel without IPv6 has no sockstat6; a vanished process has neither file, which the v4 read
     // below reports.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  return { v4: parseTcpInUse(read(`${root}/${pid}/net/sockstat`), 'TCP'), v6 };
+  const v4 = parseSockstat(read(`${root}/${pid}/net/sockstat`), 'TCP');
+  return { v4: v4.inUse, v6, timeWait: v4.timeWait, timeWaitEvents: parseTimeWaitEvents(read(`${root}/${pid}/net/netstat`)) };
 }
 
 export function readTable(root: string, pid: number, family: 'v4' | 'v6'): TcpEntry[] {
