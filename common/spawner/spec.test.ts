@@ -6,7 +6,7 @@ const template = { containers: [{ name: 'app', image: 'x' }] };
 
 describe('effectiveSpec', () => {
   test.each([
-    ['nothing set: the schema defaults', {}, { httpPort: 8080, gracePeriodSeconds: 300, maxLifetimeSeconds: undefined, startupTimeoutSeconds: 300, sidecarEnabled: true, statusPort: 8080 }],
+    ['nothing set: the schema defaults', {}, { httpPort: 8080, gracePeriodSeconds: 300, maxLifetimeSeconds: undefined, startupTimeoutSeconds: 300, sidecarEnabled: undefined, statusPort: 8080 }],
     ['values set are kept', { httpPort: 3000, gracePeriodSeconds: 0, maxLifetimeSeconds: 60, startupTimeoutSeconds: 20 }, { httpPort: 3000, gracePeriodSeconds: 0, maxLifetimeSeconds: 60, startupTimeoutSeconds: 20, statusPort: 3000 }],
     ['no sidecar: status on httpPort', { httpPort: 3000, sidecar: { enabled: false } }, { sidecarEnabled: false, statusPort: 3000 }],
     ['no sidecar with statusPort', { sidecar: { enabled: false, statusPort: 7000 } }, { sidecarEnabled: false, statusPort: 7000 }],

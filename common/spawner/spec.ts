@@ -13,7 +13,8 @@ export interface EffectiveSpec {
   gracePeriodSeconds: number;
   maxLifetimeSeconds: number | undefined;
   startupTimeoutSeconds: number;
-  sidecarEnabled: boolean;
+  // spec.sidecar.enabled as written; unset means the operator's default (common/spawner/activity.ts).
+  sidecarEnabled: boolean | undefined;
   // Where the activity JSON is served when the sidecar is disabled (the app's own /status).
   statusPort: number;
 }
@@ -26,7 +27,7 @@ export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'>): Effective
     gracePeriodSeconds: s.gracePeriodSeconds ?? SPEC_DEFAULTS.gracePeriodSeconds,
     maxLifetimeSeconds: s.maxLifetimeSeconds,
     startupTimeoutSeconds: s.startupTimeoutSeconds ?? SPEC_DEFAULTS.startupTimeoutSeconds,
-    sidecarEnabled: s.sidecar?.enabled ?? true,
+    sidecarEnabled: s.sidecar?.enabled,
     statusPort: s.sidecar?.statusPort ?? httpPort,
   };
 }

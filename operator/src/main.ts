@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     controllers: [
       spawnerController({
         api: createKubeSpawnerApi(kc, config.identity),
-        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods },
+        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods, activitySource: config.activitySource },
         namespace: config.namespace,
         concurrency: config.concurrency,
         resyncMs: config.resyncSeconds * 1000,

@@ -46,7 +46,7 @@ describe('bad backends are refused, naming the field', () => {
     ['a port out of range', `{template: {containers: [${app}]}, httpPort: 70000}`, /spec\.httpPort.*less than or equal to 65535/],
     ['port 0', `{template: {containers: [${app}]}, httpPort: 0}`, /spec\.httpPort.*greater than or equal to 1/],
     ['statusPort with the sidecar enabled', `{template: {containers: [${app}]}, sidecar: {enabled: true, statusPort: 8081}}`, /spec\.sidecar\.statusPort/],
-    ['httpPort on the sidecar\'s proxy port', `{template: {containers: [${app}]}, httpPort: 9090}`, /spec\.httpPort/],
+    ['httpPort on the sidecar\'s proxy port with the sidecar asked for', `{template: {containers: [${app}]}, httpPort: 9090, sidecar: {enabled: true}}`, /spec\.httpPort/],
     ['a container named like the sidecar', '{template: {containers: [{name: spawner-sidecar, image: x}]}}', /spawner-sidecar/],
     ['a zero startup timeout', `{template: {containers: [${app}]}, startupTimeoutSeconds: 0}`, /spec\.startupTimeoutSeconds/],
     ['an unknown field', `{template: {containers: [${app}]}, graceSeconds: 10}`, /unknown field "spec\.graceSeconds"/],
@@ -99,7 +99,7 @@ describe('the WarmPool CRD', () => {
   const cases: Array<[what: string, name: string, spec: string, message: RegExp]> = [
     ['no template', 'p1', '{replicas: 1}', /spec\.template: Required/],
     ['negative replicas', 'p2', `{replicas: -1, template: {containers: [${app}]}}`, /spec\.replicas.*greater than or equal to 0/],
-    ['the app on the sidecar port', 'p3', `{template: {containers: [${app}]}, httpPort: 9091}`, /spec\.httpPort must not be 9090 or 9091/],
+    ['the app on the sidecar port', 'p3', `{template: {containers: [${app}]}, httpPort: 9091, sidecar: {enabled: true}}`, /spec\.httpPort must not be 9090 or 9091/],
     ['a name that cannot label its members', 'pool.eu', `{template: {containers: [${app}]}}`, /metadata\.name of a WarmPool must be a DNS label/],
   ];
   test.each(cases)('refuses %s, naming the field', async (_what, name, spec, message) => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { desiredPod, desiredService } from '../src/spawner/desired.ts';
+import { desiredPod, desiredService, READINESS_PROBE_PERIOD_SECONDS } from '../src/spawner/desired.ts';
 import { config, slb } from './fixtures.ts';
 
 describe('desiredPod', () => {
@@ -27,13 +27,35 @@ describe('desiredPod', () => {
     expect(p.spec!.containers[0]!.env).toEqual(expected);
   });
 
-  test('without the sidecar the app alone runs, with a TCP readiness probe unless it brings its own', () => {
-    const plain = desiredPod(slb({ spec: { sidecar: { enabled: false } } }), config);
+  test.each([
+    ['spec.sidecar.enabled true, whatever the default', { sidecar: { enabled: true } }, 'node', 'Sidecar'],
+    ['spec.sidecar.enabled false: the app serves /status', { sidecar: { enabled: false } }, 'sidecar', 'App'],
+    ["unset: the operator's default node", {}, 'node', 'Node'],
+    ["unset: the operator's default sidecar", {}, 'sidecar', 'Sidecar'],
+    ['unset, no --activity-source: the built-in sidecar', {}, undefined, 'Sidecar'],
+  ] as const)('%s', (_what, spec, activitySource, source) => {
+    const p = desiredPod(slb({ spec }), { ...config, activitySource });
+    expect(p.metadata!.annotations).toEqual({ 'spawner.dev/activity-source': source });
+    expect(p.spec!.containers.map((c) => c.name)).toEqual(source === 'Sidecar' ? ['app', 'spawner-sidecar'] : ['app']);
+  });
+
+  test('without the sidecar the app alone runs: Ready within a second of listening (startup probe), then probed every 10 s', () => {
+    const plain = desiredPod(slb({ spec: { httpPort: 3000, startupTimeoutSeconds: 60 } }), { ...config, activitySource: 'node' });
     expect(plain.spec!.containers.map((c) => c.name)).toEqual(['app']);
-    expect(plain.spec!.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
+    const app = plain.spec!.containers[0]!;
+    expect(app.startupProbe).toEqual({ tcpSocket: { port: 3000 }, periodSeconds: 1, failureThreshold: 70 });
+    expect(app.readinessProbe).toEqual({ tcpSocket: { port: 3000 }, periodSeconds: READINESS_PROBE_PERIOD_SECONDS, failureThreshold: 1 });
+  });
+
+  test("the user's readiness probe decides (nothing added); a startup probe of theirs is kept", () => {
     const own = { httpGet: { path: '/ok', port: 8080 } };
     const withProbe = desiredPod(slb({ spec: { sidecar: { enabled: false }, template: { containers: [{ name: 'app', image: 'x', readinessProbe: own }] } } }), config);
     expect(withProbe.spec!.containers[0]!.readinessProbe).toEqual(own);
+    expect(withProbe.spec!.containers[0]!.startupProbe).toBeUndefined();
+    const startup = { exec: { command: ['true'] } };
+    const withStartup = desiredPod(slb({ spec: { template: { containers: [{ name: 'app', image: 'x', startupProbe: startup }] } } }), { ...config, activitySource: 'node' });
+    expect(withStartup.spec!.containers[0]!.startupProbe).toEqual(startup);
+    expect(withStartup.spec!.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
   });
 
   test('pod spec fields pass through; safe defaults can be overridden', () => {
@@ -44,10 +66,11 @@ describe('desiredPod', () => {
 
 describe('desiredService', () => {
   test.each([
-    ['the sidecar proxy when the sidecar is enabled', {}, 9090],
-    ['the app port when the sidecar is disabled', { sidecar: { enabled: false }, httpPort: 3000 }, 3000],
-  ])('targets %s', (_what, spec, target) => {
-    const s = desiredService(slb({ spec }));
+    ['the sidecar proxy when the sidecar is enabled', {}, undefined, 9090],
+    ['the app port when the sidecar is disabled', { sidecar: { enabled: false }, httpPort: 3000 }, undefined, 3000],
+    ['the app port in node mode', { httpPort: 3000 }, 'Node', 3000],
+  ] as const)('targets %s', (_what, spec, source, target) => {
+    const s = desiredService(slb({ spec }), source);
     expect(s.spec).toEqual({ type: 'ClusterIP', selector: { 'spawner.dev/backend': 'game' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: target }] });
     expect(s.metadata!.ownerReferences![0]!.uid).toBe('uid-slb');
   });

@@ -107,6 +107,23 @@ describe('reconcile', () => {
     expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost', 'delete service game uid=uid-svc']);
   });
 
+  test("an unset sidecar on the sidecar's ports under the sidecar default: no Pod, Failed saying why", async () => {
+    const w = world(1);
+    const backend = slb({ spec: { httpPort: 9090 }, status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['patch status Failed', 'event Warning SidecarPortConflict']);
+    expect(w.api.backend!.status!.message).toContain('spec.httpPort 9090');
+  });
+
+  test('the same backend under the node default gets its Pod (no sidecar to clash with), annotated Node', async () => {
+    const w = world(1);
+    w.deps.config = { ...config, activitySource: 'node' };
+    const backend = slb({ spec: { httpPort: 9090 }, status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
+    await reconcile(backend, w.deps);
+    expect(w.api.actions.slice(0, 2)).toEqual(['create pod game', 'create service game']);
+    expect(w.api.pods.get('sessions/game')?.metadata?.annotations).toEqual({ 'spawner.dev/activity-source': 'Node' });
+  });
+
   test('a same-named Pod the backend does not own is never touched; the backend fails naming the conflict', async () => {
     const w = world(1);
     const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });

@@ -67,6 +67,7 @@ describe('computeStatus', () => {
       phase: 'Ready',
       url: 'http://spawner.test/p/game/',
       nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', serviceName: 'game',
+      podUID: 'uid-pod', activitySource: 'Sidecar',
       readyTime: '2026-01-01T00:00:02Z',
       observedGeneration: 1,
       conditions: [

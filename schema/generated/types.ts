@@ -40,11 +40,11 @@ export interface SessionLivedBackendSpec {
   poolRef?: PoolRef;
 }
 /**
- * The injected connection-counting proxy.
+ * How the backend's connections are counted. The choice is made when its Pod is created and recorded in status.activitySource.
  */
 export interface SidecarSpec {
   /**
-   * When false the application itself serves the status JSON at /status on statusPort.
+   * true: inject the connection-counting sidecar (traffic goes through it). false: the application serves the status JSON at /status on statusPort itself. Unset: the operator's default (--activity-source; the shipped manifests use node: no sidecar, the sweeper reads the Pod's TCP state from the node). Backends stored before unset had this meaning were written with true and keep their sidecar.
    */
   enabled?: boolean;
   /**
@@ -73,6 +73,14 @@ export interface SessionLivedBackendStatus {
   nodeName?: string;
   podName?: string;
   podIP?: string;
+  /**
+   * The Pod's metadata.uid; the sweeper finds the Pod's processes on its node by it (their cgroup path carries it).
+   */
+  podUID?: string;
+  /**
+   * How this backend's connections are counted, fixed when its Pod was created (spec.sidecar.enabled, or the operator's default when unset). Node: the sweeper reads the Pod's TCP state from the node and traffic goes to the app's httpPort. Sidecar: the injected sidecar counts, traffic goes to its port 9090. App: the app serves /status itself on statusPort, traffic goes to httpPort. Absent on backends written before this field existed: Sidecar unless spec.sidecar.enabled is false.
+   */
+  activitySource?: 'Node' | 'Sidecar' | 'App';
   serviceName?: string;
   /**
    * When the backend became Ready (for one claimed from a WarmPool, the claim); the idle countdown starts no earlier.

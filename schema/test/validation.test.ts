@@ -76,6 +76,7 @@ describe('admission of SessionLivedBackend documents', () => {
     ['every field', { template: { containers: [app, { name: 'cache', image: 'redis' }], volumes: [{ name: 'v', emptyDir: {} }], nodeSelector: { a: 'b' } }, httpPort: 3000, gracePeriodSeconds: 0, maxLifetimeSeconds: 3600, startupTimeoutSeconds: 60, sidecar: { enabled: true } }],
     ['no sidecar with a status port', { template: { containers: [app] }, sidecar: { enabled: false, statusPort: 8081 } }],
     ['no sidecar on the sidecar ports', { template: { containers: [app] }, httpPort: 9090, sidecar: { enabled: false } }],
+    ["the sidecar left to the operator on its ports (the operator's default decides)", { template: { containers: [app] }, httpPort: 9090 }],
     ['container fields that pass through', { template: { containers: [{ ...app, env: [{ name: 'A', value: '1' }], resources: { limits: { memory: '1Gi' } } }] } }],
     ['a claim from a pool', { poolRef: { name: 'games' } }],
     ['a claim with its own grace period and lifetime', { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }],
@@ -96,7 +97,7 @@ describe('admission of SessionLivedBackend documents', () => {
     ['a restart policy other than Never', { template: { containers: [app], restartPolicy: 'Always' } }, '/spec/template/restartPolicy must be equal to one of the allowed values'],
     ['statusPort with the sidecar enabled', { template: { containers: [app] }, sidecar: { enabled: true, statusPort: 8081 } }, 'spec.sidecar.statusPort is only used when spec.sidecar.enabled is false'],
     ['statusPort with the sidecar left to the default', { template: { containers: [app] }, sidecar: { statusPort: 8081 } }, 'spec.sidecar.statusPort is only used when spec.sidecar.enabled is false'],
-    ['the app on the sidecar port', { template: { containers: [app] }, httpPort: 9091 }, 'spec.httpPort must not be 9090 or 9091'],
+    ['the app on the sidecar port', { template: { containers: [app] }, httpPort: 9091, sidecar: { enabled: true } }, 'spec.httpPort must not be 9090 or 9091'],
     ['the reserved container name', { template: { containers: [app, { name: 'spawner-sidecar', image: 'x' }] } }, 'spawner-sidecar is reserved'],
     // Per-session settings need a cold start: a pooled member was started before the session existed.
     ['per-session environment variables on a claim', { poolRef: { name: 'games' }, template: { containers: [{ ...app, env: [{ name: 'ROOM', value: '7' }] }] } }, 'per-session settings (environment variables, image, resources) need a cold start'],
@@ -141,7 +142,7 @@ describe('admission of WarmPool documents', () => {
     ['no template', {}, "must have required property 'template'"],
     ['negative replicas', { replicas: -1, template: { containers: [app] } }, '/spec/replicas must be >= 0'],
     ['an unknown field', { template: { containers: [app] }, gracePeriodSeconds: 5 }, 'must NOT have additional properties'],
-    ['the app on the sidecar port', { template: { containers: [app] }, httpPort: 9090 }, 'spec.httpPort must not be 9090 or 9091'],
+    ['the app on the sidecar port', { template: { containers: [app] }, httpPort: 9090, sidecar: { enabled: true } }, 'spec.httpPort must not be 9090 or 9091'],
     ['statusPort with the sidecar enabled', { template: { containers: [app] }, sidecar: { statusPort: 1 } }, 'spec.sidecar.statusPort is only used when spec.sidecar.enabled is false'],
     ['the reserved container name', { template: { containers: [{ name: 'spawner-sidecar', image: 'x' }] } }, 'spawner-sidecar is reserved'],
   ])('rejects %s', (_what, spec, problem) => {

@@ -63,6 +63,7 @@ export function desiredMember(pool: WarmPool, config: SpawnerConfig): { pod: V1P
       generateName: `${pool.metadata.name}-`,
       namespace: pool.metadata.namespace,
       labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POOL]: pool.metadata.name!, [LABEL_TEMPLATE_HASH]: hash },
+      annotations: built.metadata?.annotations, // how its connections are counted (common/spawner/activity.ts)
       ownerReferences: [poolOwnerReference(pool)],
     },
     spec,

@@ -4,6 +4,9 @@ import {
   API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SERVICE_PORT,
   SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
 } from '../../../common/contract.ts';
+import {
+  ACTIVITY_SOURCE_ANNOTATION, activitySourceOf, BUILT_IN_ACTIVITY_SOURCE, chooseActivitySource, type ActivitySource,
+} from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 import type { SpawnerConfig } from './types.ts';
@@ -61,26 +64,48 @@ function sidecarContainer(slb: SessionLivedBackend, config: SpawnerConfig, httpP
   };
 }
 
+// Without a sidecar nothing else tells Kubernetes the app listens. A startup probe every second makes a
+// new backend Ready within about a second of listening (when it succeeds the kubelet runs the readiness
+// probe at once); after that a readiness probe every 10 s is enough, and each probe is a connection the
+// node observer has to tell apart from a user's (sweeper/README.md), so they are kept rare.
+export const STARTUP_PROBE_PERIOD_SECONDS = 1;
+export const READINESS_PROBE_PERIOD_SECONDS = 10;
+
+function withListeningProbes(app: V1Container, httpPort: number, startupTimeoutSeconds: number): V1Container {
+  if (app.readinessProbe) return app; // the user's probe decides
+  return {
+    ...app,
+    // Fails for good only after the start-up timeout, which the operator reports first (StartupTimeout).
+    startupProbe: app.startupProbe ?? { tcpSocket: { port: httpPort }, periodSeconds: STARTUP_PROBE_PERIOD_SECONDS, failureThreshold: startupTimeoutSeconds + 10 },
+    readinessProbe: { tcpSocket: { port: httpPort }, periodSeconds: READINESS_PROBE_PERIOD_SECONDS, failureThreshold: 1 },
+  };
+}
+
+export function activitySourceFor(slb: SessionLivedBackend, config: SpawnerConfig): ActivitySource {
+  return chooseActivitySource(slb, config.activitySource ?? BUILT_IN_ACTIVITY_SOURCE);
+}
+
 export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1Pod {
   const spec = effectiveSpec(slb);
   const template = slb.spec.template;
   // A backend with spec.poolRef has no template of its own: it is built from its pool's (operator/src/pools).
   if (!template) throw new Error(`backend ${slb.metadata.namespace}/${slb.metadata.name} has no spec.template to build a Pod from`);
+  const source = activitySourceFor(slb, config);
   const [app, ...others] = template.containers;
-  const appContainer: V1Container = {
+  let appContainer: V1Container = {
     ...app!,
     env: withEnv(app!.env, [{ name: 'PORT', value: String(spec.httpPort) }]),
   };
-  // Without the sidecar nothing else tells Kubernetes the app is listening; keep a probe the user gave.
-  if (!spec.sidecarEnabled && !appContainer.readinessProbe) {
-    appContainer.readinessProbe = { tcpSocket: { port: spec.httpPort }, periodSeconds: 1, failureThreshold: 1 };
-  }
+  if (source !== 'Sidecar') appContainer = withListeningProbes(appContainer, spec.httpPort, spec.startupTimeoutSeconds);
   const containers = [appContainer, ...others];
-  if (spec.sidecarEnabled) containers.push(sidecarContainer(slb, config, spec.httpPort));
+  if (source === 'Sidecar') containers.push(sidecarContainer(slb, config, spec.httpPort));
+  const metadata = childMetadata(slb);
+  // How its connections are counted, fixed now: the operator copies it to status.activitySource.
+  metadata.annotations = { [ACTIVITY_SOURCE_ANNOTATION]: source };
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: childMetadata(slb),
+    metadata,
     spec: {
       // A session's state lives in memory: a restarted container would be a different session.
       restartPolicy: 'Never',
@@ -94,7 +119,8 @@ export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1P
   };
 }
 
-export function desiredService(slb: SessionLivedBackend): V1Service {
+// `source`: what the backend's Pod was (or is about to be) made with; by default what its status says.
+export function desiredService(slb: SessionLivedBackend, source: ActivitySource = activitySourceOf(slb)): V1Service {
   const spec = effectiveSpec(slb);
   return {
     apiVersion: 'v1',
@@ -103,7 +129,7 @@ export function desiredService(slb: SessionLivedBackend): V1Service {
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_BACKEND]: slb.metadata.name! },
-      ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP', targetPort: spec.sidecarEnabled ? SIDECAR_PROXY_PORT : spec.httpPort }],
+      ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP', targetPort: source === 'Sidecar' ? SIDECAR_PROXY_PORT : spec.httpPort }],
     },
   };
 }

@@ -14,11 +14,12 @@ import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
 import { errText, type Logger } from '../../../common/log.ts';
 import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
 import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
+import { activitySourceOfPod, sidecarPortConflict } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { timeMs } from '../../../common/spawner/time.ts';
 import type { Phase, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import type { SpawnerApi } from './api.ts';
-import { desiredPod, desiredService } from './desired.ts';
+import { activitySourceFor, desiredPod, desiredService } from './desired.ts';
 import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } from './refusals.ts';
 import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { SpawnerConfig } from './types.ts';
@@ -184,10 +185,10 @@ async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): P
   // the garbage collector would need (children created beside a finalizer that then found the backend
   // gone were measured outliving it; operator/test/crash.int.test.ts).
   let slb = await ensureFinalizer(deps.backends.resolve(cached), deps);
-  const { pod, service } = await ensureChildren(slb, deps);
+  const { pod, service, refused } = await ensureChildren(slb, deps);
   const children = [pod, service];
   const refusals = children.flatMap((c) => (c.refusal ? [c.refusal] : []));
-  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict, refusals };
+  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict, refusals, refused };
   const written = await writeStatus(slb, observed, deps);
   slb = written.slb;
   if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps);
@@ -210,11 +211,15 @@ async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
   // behind, which goes with the backend).
   const cachedPod = deps.pods.get(namespace, name);
   const podConflict = cachedPod !== undefined && !isControlledBy(cachedPod, slb);
+  // The Service follows what the Pod was made with, or (no Pod yet) what it is about to be made with.
+  const source = cachedPod && !podConflict ? activitySourceOfPod(cachedPod, slb) : activitySourceFor(slb, deps.config);
+  const conflict = cachedPod ? undefined : sidecarPortConflict(slb, source);
+  const refused = conflict === undefined ? undefined : { reason: 'SidecarPortConflict', message: conflict };
   const [pod, service] = await Promise.all([
-    ensureChild('Pod', slb, deps.pods, !failed && !wasReady, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name)),
-    ensureChild('Service', slb, deps.services, !failed && !podConflict, () => api.createService(desiredService(slb)), () => api.getService(namespace, name)),
+    ensureChild('Pod', slb, deps.pods, !failed && !wasReady && !refused, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name)),
+    ensureChild('Service', slb, deps.services, !failed && !podConflict && !refused, () => api.createService(desiredService(slb, source)), () => api.getService(namespace, name)),
   ]);
-  return { pod, service };
+  return { pod, service, refused };
 }
 
 // A Failed backend holds nothing it does not need: its children are deleted once the failure is recorded.

@@ -1,5 +1,6 @@
 // What the status of a backend is, given what was observed of it: pure, so every case is a table row.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
+import { activitySourceOfPod } from '../../../common/spawner/activity.ts';
 import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, CONDITION_SCHEDULED, findCondition, setCondition } from '../../../common/spawner/conditions.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { rfc3339, timeMs } from '../../../common/spawner/time.ts';
@@ -12,6 +13,7 @@ export interface Observed {
   service?: V1Service;
   conflict?: string; // a Pod or Service of the backend's name that it does not control
   refusals?: Refusal[]; // creates the API server refused in this reconcile
+  refused?: { reason: string; message: string }; // why its Pod cannot be made (a spec the operator cannot honour)
 }
 
 export interface Verdict {
@@ -83,6 +85,7 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     return { phase: 'Failed', reason: previous.reason ?? 'Failed', message: previous.message ?? 'the backend failed' };
   }
   if (observed.conflict) return { phase: 'Failed', reason: 'NameConflict', message: observed.conflict };
+  if (observed.refused && !observed.pod) return { phase: 'Failed', ...observed.refused };
   const refused = permanentRefusal(observed.refusals ?? []);
   if (refused) {
     return { phase: 'Failed', reason: refused.reason, message: `${describeRefusal(refused)}; retrying cannot fix this: correct the backend's spec and create it again` };
@@ -157,6 +160,11 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
   if (nodeName) status.nodeName = nodeName;
   const podIP = pod?.status?.podIP ?? previous.podIP;
   if (podIP) status.podIP = podIP;
+  // What the sweeper and the route service go by (common/spawner/activity.ts): read off the Pod itself.
+  const podUID = pod?.metadata?.uid ?? previous.podUID;
+  if (podUID) status.podUID = podUID;
+  const activitySource = pod ? activitySourceOfPod(pod, slb) : previous.activitySource;
+  if (activitySource) status.activitySource = activitySource;
   const readyTime = previous.readyTime ?? (ready ? rfc3339(now) : undefined);
   if (readyTime) status.readyTime = readyTime;
   if (readyTime || verdict.phase === 'Ready') status.url = `${config.publicUrl}/p/${slb.metadata.name}/`;
