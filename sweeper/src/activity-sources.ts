@@ -1,11 +1,13 @@
-// Where a backend's activity comes from: the sidecar's event stream, or (sidecar disabled) polling the
-// app's /status. Both report the same two things to their listener: an observation, or that the
+// Where a backend's activity comes from: the sidecar's event stream, polling the app's /status, or the
+// node observer reading the Pod's TCP state from the node (node/). All report the same two things to their listener: an observation, or that the
 // backend could not be reached. Both can also be asked for a fresh reading right before a sweep.
 
 import * as http from 'node:http';
 import type { BackendActivity } from '../../common/contract.ts';
 import { backoffDelay, type BackoffPolicy } from '../../common/kube/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../common/kube/clock.ts';
+import type { NodeObserver } from './node/observer.ts';
+import { NodeSource } from './node/source.ts';
 import { SseClient } from './sse.ts';
 import type { ActivityEndpoint } from './slb.ts';
 
@@ -23,6 +25,8 @@ export interface ActivitySource {
 }
 
 export interface SourceSettings {
+  // Node mode: the one observer of this node's Pods (absent: this sweeper cannot see the node's processes).
+  nodeObserver?: NodeObserver;
   deadAfterMs: number; // stream: silence that means dead (2× the sidecar heartbeat)
   connectTimeoutMs: number;
   pollIntervalMs: number; // sidecar disabled: how often /status is read
@@ -182,5 +186,13 @@ export class PollSource implements ActivitySource {
 }
 
 export function openSource(endpoint: ActivityEndpoint, listener: ActivityListener, settings: SourceSettings): ActivitySource {
-  return endpoint.mode === 'stream' ? new StreamSource(endpoint, listener, settings) : new PollSource(endpoint, listener, settings);
+  switch (endpoint.mode) {
+    case 'stream':
+      return new StreamSource(endpoint, listener, settings);
+    case 'poll':
+      return new PollSource(endpoint, listener, settings);
+    case 'node':
+      if (!settings.nodeObserver) throw new Error('node mode without a node observer');
+      return new NodeSource(settings.nodeObserver, endpoint, listener);
+  }
 }

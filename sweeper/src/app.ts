@@ -7,9 +7,14 @@ import { loadKubeAccess, type KubeAccess } from '../../common/kube/kubeconfig.ts
 import { errText, type Logger } from '../../common/log.ts';
 import type { SweeperConfig } from './config.ts';
 import { kubeSweepApi } from './kube-api.ts';
+import { NodeObserver } from './node/observer.ts';
+import { nodeProcessesVisible } from './node/procfs.ts';
 import { informerSlbSource, type SlbSource } from './slb-source.ts';
 import type { SweepApi } from './sweep.ts';
 import { Sweeper } from './sweeper.ts';
+
+// A process in the node's own network namespace: PID 1 of the node (hostPID).
+const HOST_PID = 1;
 
 export interface RunningSweeper {
   sweeper: Sweeper;
@@ -26,11 +31,17 @@ export async function runSweeper(
   // for a kubeconfig that needs it, never in-cluster, on every node of the cluster.
   const kubeConfig = overrides.kubeConfig ?? (await loadKubeAccess(config.kubeconfig));
   const backoff: BackoffPolicy = { initialMs: config.backoffInitialMs, maxMs: config.backoffMaxMs, factor: 2, jitter: 0.2 };
+  // Node mode needs the node's processes in sight (hostPID). Without them node-mode backends are left
+  // alone (never swept for idleness, said at start and per backend), never mistaken for unreachable ones.
+  const hidden = nodeProcessesVisible(config.procRoot, HOST_PID);
+  if (hidden) log.error({ why: hidden }, "node mode unavailable: this sweeper cannot see the node's processes; backends in node mode will not be swept for idleness (run the sweeper with hostPID, see manifests/sweeper)");
+  const nodeObserver = hidden ? undefined : new NodeObserver({ log, procRoot: config.procRoot, hostPid: HOST_PID, intervalMs: config.nodeIntervalMs });
   const sweeper = new Sweeper({
     nodeName: config.nodeName,
     api: overrides.api ?? kubeSweepApi(kubeConfig),
     log,
     sidecarAdminPort: config.sidecarAdminPort,
+    nodeObserver,
     source: {
       deadAfterMs: config.heartbeatTimeoutMs,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -57,6 +68,7 @@ export async function runSweeper(
     async stop() {
       source.stop();
       sweeper.stop();
+      nodeObserver?.stop();
       await health.close();
     },
   };

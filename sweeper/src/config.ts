@@ -28,6 +28,8 @@ export const sweeperSpecs = {
   pollIntervalMs: { flag: 'poll-interval-ms', env: 'SWEEPER_POLL_INTERVAL_MS', help: 'how often /status is read when the sidecar is disabled', default: 3_000, parse: parsers.positiveNumber },
   backoffInitialMs: { flag: 'backoff-initial-ms', env: 'SWEEPER_BACKOFF_INITIAL_MS', help: 'first reconnect delay to an unreachable sidecar', default: 250, parse: parsers.positiveNumber },
   backoffMaxMs: { flag: 'backoff-max-ms', env: 'SWEEPER_BACKOFF_MAX_MS', help: 'longest reconnect delay', default: 30_000, parse: parsers.positiveNumber },
+  nodeIntervalMs: { flag: 'node-interval-ms', env: 'SWEEPER_NODE_INTERVAL_MS', help: "node mode: how often each backend Pod's TCP counters are read (its tables only when they moved)", default: 1_000, parse: parsers.positiveNumber },
+  procRoot: { flag: 'proc-root', env: 'SWEEPER_PROC_ROOT', help: "node mode: the node's /proc (this container's own /proc under hostPID)", default: '/proc', parse: parsers.string },
   confirmTimeoutMs: { flag: 'confirm-timeout-ms', env: 'SWEEPER_CONFIRM_TIMEOUT_MS', help: 'time allowed for the last /status reading before an idle sweep', default: 2_000, parse: parsers.positiveNumber },
 };
 

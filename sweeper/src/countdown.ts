@@ -16,12 +16,25 @@ export interface CountdownDeps {
   clock: Clock;
   log: Logger;
   endpointOf(slb: SessionLivedBackend): ActivityEndpoint | undefined;
+  // Why a Ready backend has no endpoint, for the warning (default: no status.podIP).
+  whyNotFollowed?(slb: SessionLivedBackend): string | undefined;
   confirmTimeoutMs: number;
   retry: BackoffPolicy; // for sweeps that failed on an API error
   openSource(endpoint: ActivityEndpoint, listener: ActivityListener): ActivitySource;
   sweep(slb: SessionLivedBackend, request: SweepRequest, stillDue: () => boolean): Promise<SweepOutcome>;
   // The countdown is finished (swept, or found deleted/replaced/moved); the owner may drop it.
   finished(countdown: BackendCountdown, outcome: SweepOutcome | 'forgotten'): void;
+}
+
+function where(e: ActivityEndpoint): Record<string, string | number> {
+  switch (e.mode) {
+    case 'stream':
+      return { url: e.eventsUrl };
+    case 'poll':
+      return { url: e.statusUrl };
+    case 'node':
+      return { pod: e.podUID, port: e.appPort };
+  }
 }
 
 export class BackendCountdown {
@@ -83,10 +96,10 @@ export class BackendCountdown {
     this.#activity = undefined;
     this.#unreachableSince = undefined;
     if (endpoint === undefined) {
-      if (this.#slb.status?.phase === 'Ready') this.#log.warn('Ready but no status.podIP: cannot follow its activity, not sweeping it for idleness');
+      if (this.#slb.status?.phase === 'Ready') this.#log.warn(this.#deps.whyNotFollowed?.(this.#slb) ?? 'Ready but no status.podIP: cannot follow its activity, not sweeping it for idleness');
       return;
     }
-    this.#log.info({ mode: endpoint.mode, url: endpoint.mode === 'stream' ? endpoint.eventsUrl : endpoint.statusUrl }, 'following activity');
+    this.#log.info({ mode: endpoint.mode, ...where(endpoint) }, 'following activity');
     const source = this.#deps.openSource(endpoint, {
       observation: (activity) => {
         if (this.#source === source) this.#observe(activity);
@@ -108,7 +121,7 @@ export class BackendCountdown {
       observedAt: this.#deps.clock.now(),
     };
     this.#unreachableSince = undefined;
-    if (wasUnreachable) this.#log.info('sidecar reachable again');
+    if (wasUnreachable) this.#log.info(`${this.#sourceName()} reachable again`);
     if (before !== activity.active_connections) {
       this.#log.debug({ active_connections: activity.active_connections, seconds_inactive: activity.seconds_inactive }, 'activity');
     }
@@ -118,15 +131,20 @@ export class BackendCountdown {
   #markUnreachable(reason: string): void {
     if (this.#unreachableSince === undefined) {
       this.#unreachableSince = this.#deps.clock.now();
-      this.#log.warn({ reason }, 'sidecar unreachable');
+      this.#log.warn({ reason }, `${this.#sourceName()} unreachable`);
     } else {
-      this.#log.debug({ reason }, 'sidecar still unreachable');
+      this.#log.debug({ reason }, `${this.#sourceName()} still unreachable`);
     }
     this.#evaluate();
   }
 
+  // What the logs and a sweep message call the source (tests and users grep for 'sidecar unreachable').
+  #sourceName(): string {
+    return this.#endpoint?.mode === 'node' ? "the Pod's processes" : 'sidecar';
+  }
+
   #decide(): Decision {
-    return decide(backendFacts(this.#slb), this.#activity, { unreachableSince: this.#unreachableSince }, this.#deps.clock.now());
+    return decide(backendFacts(this.#slb), this.#activity, { unreachableSince: this.#unreachableSince, source: this.#sourceName() }, this.#deps.clock.now());
   }
 
   // `fresh`: the decision rests on a reading that just arrived, not on one held while a timer ran.

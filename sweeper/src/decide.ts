@@ -39,6 +39,7 @@ export interface ActivityObservation {
 
 export interface Reachability {
   unreachableSince: number | undefined; // first failure since the last successful contact
+  source?: string; // what could not be reached, for the messages (default: sidecar)
 }
 
 export type Decision =
@@ -83,7 +84,7 @@ export function decide(
 
   if (reach.unreachableSince !== undefined) {
     if (activity !== undefined && activity.activeConnections > 0) {
-      return keep(now, deadlines, `sidecar unreachable, last seen with ${activity.activeConnections} connection(s)`);
+      return keep(now, deadlines, `${reach.source ?? 'sidecar'} unreachable, last seen with ${activity.activeConnections} connection(s)`);
     }
     const since = Math.max(reach.unreachableSince, notBefore);
     const end = since + facts.graceMs;
@@ -91,10 +92,10 @@ export function decide(
       return {
         action: 'sweep',
         reason: 'Unreachable',
-        message: `sidecar unreachable for ${seconds(now - reach.unreachableSince)}s with no connection known (${graceText(facts)})`,
+        message: `${reach.source ?? 'sidecar'} unreachable for ${seconds(now - reach.unreachableSince)}s with no connection known (${graceText(facts)})`,
       };
     }
-    return keep(now, [...deadlines, end], 'sidecar unreachable, within its grace period');
+    return keep(now, [...deadlines, end], `${reach.source ?? 'sidecar'} unreachable, within its grace period`);
   }
 
   if (activity === undefined) return keep(now, deadlines, 'waiting for the first observation');

@@ -3,6 +3,7 @@
 // is tested by tables. Defaults, time parsing and conditions come from common/spawner/.
 
 import { SIDECAR_ADMIN_PORT } from '../../common/contract.ts';
+import { activitySourceOf } from '../../common/spawner/activity.ts';
 import { CONDITION_READY, findCondition } from '../../common/spawner/conditions.ts';
 import { effectiveSpec } from '../../common/spawner/spec.ts';
 import { timeMs } from '../../common/spawner/time.ts';
@@ -31,7 +32,9 @@ export function backendFacts(slb: SessionLivedBackend): BackendFacts {
 
 export type ActivityEndpoint =
   | { mode: 'stream'; eventsUrl: string; statusUrl: string }
-  | { mode: 'poll'; statusUrl: string };
+  | { mode: 'poll'; statusUrl: string }
+  // Read from the node (node/observer.ts): the Pod's processes are found by its UID.
+  | { mode: 'node'; podUID: string; appPort: number; podIPs: string[] };
 
 function hostFor(ip: string): string {
   return ip.includes(':') ? `[${ip}]` : ip;
@@ -44,8 +47,15 @@ export function activityEndpoint(slb: SessionLivedBackend, sidecarAdminPort = SI
   if (!ip || slb.status?.phase !== 'Ready' || slb.metadata?.deletionTimestamp) return undefined;
   const host = hostFor(ip);
   const spec = effectiveSpec(slb);
-  if (!spec.sidecarEnabled) return { mode: 'poll', statusUrl: `http://${host}:${spec.statusPort}/status` };
-  return { mode: 'stream', eventsUrl: `http://${host}:${sidecarAdminPort}/events`, statusUrl: `http://${host}:${sidecarAdminPort}/status` };
+  switch (activitySourceOf(slb)) {
+    case 'Node':
+      // A backend without its Pod's UID in status cannot be found on the node: not followed.
+      return slb.status.podUID ? { mode: 'node', podUID: slb.status.podUID, appPort: spec.httpPort, podIPs: [ip] } : undefined;
+    case 'App':
+      return { mode: 'poll', statusUrl: `http://${host}:${spec.statusPort}/status` };
+    case 'Sidecar':
+      return { mode: 'stream', eventsUrl: `http://${host}:${sidecarAdminPort}/events`, statusUrl: `http://${host}:${sidecarAdminPort}/status` };
+  }
 }
 
 export function sameEndpoint(a: ActivityEndpoint | undefined, b: ActivityEndpoint | undefined): boolean {

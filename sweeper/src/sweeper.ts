@@ -7,6 +7,8 @@ import type { BackoffPolicy } from '../../common/kube/backoff.ts';
 import { systemClock, type Clock } from '../../common/kube/clock.ts';
 import { joinKey, objectKey } from '../../common/kube/owners.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import { activitySourceOf } from '../../common/spawner/activity.ts';
+import type { NodeObserver } from './node/observer.ts';
 import { activityEndpoint, type ActivityEndpoint } from './slb.ts';
 import { sweepBackend, type SweepApi, type SweepOutcome } from './sweep.ts';
 import { BackendCountdown, type CountdownDeps } from './countdown.ts';
@@ -17,7 +19,9 @@ export interface SweeperOptions {
   log: Logger;
   clock?: Clock;
   sidecarAdminPort: number;
-  source: Omit<SourceSettings, 'clock'>;
+  // The node observer for backends in node mode; absent when this sweeper cannot see the node's processes.
+  nodeObserver?: NodeObserver;
+  source: Omit<SourceSettings, 'clock' | 'nodeObserver'>;
   confirmTimeoutMs: number;
   retry: BackoffPolicy;
   // Tests swap how an endpoint is followed; production opens the stream or the poller.
@@ -115,11 +119,19 @@ export class Sweeper {
 
   #countdownDeps(): CountdownDeps {
     const o = this.#opts;
-    const settings: SourceSettings = { ...o.source, clock: this.#clock };
+    const settings: SourceSettings = { ...o.source, clock: this.#clock, nodeObserver: o.nodeObserver };
     return {
       clock: this.#clock,
       log: o.log,
-      endpointOf: o.endpointOf ?? ((slb) => activityEndpoint(slb, o.sidecarAdminPort)),
+      endpointOf: o.endpointOf ?? ((slb) => {
+        const endpoint = activityEndpoint(slb, o.sidecarAdminPort);
+        return endpoint?.mode === 'node' && !o.nodeObserver ? undefined : endpoint;
+      }),
+      whyNotFollowed: (slb) => {
+        if (activitySourceOf(slb) !== 'Node' || !slb.status?.podIP) return undefined;
+        if (!slb.status.podUID) return 'Ready in node mode but no status.podUID: cannot find its Pod on this node, not sweeping it for idleness';
+        return "Ready in node mode but this sweeper cannot see the node's processes (it needs hostPID): not sweeping it for idleness";
+      },
       confirmTimeoutMs: o.confirmTimeoutMs,
       retry: o.retry,
       openSource: o.openSource ?? ((endpoint, listener) => openSource(endpoint, listener, settings)),

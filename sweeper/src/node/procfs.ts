@@ -89,3 +89,17 @@ export function isGone(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ESRCH';
 }
+
+// Whether this process sees the node's processes (it runs with hostPID, or on the node itself): PID 1
+// must not be a process of some Pod (it is, in a Pod's own PID namespace), and its network tables must
+// be readable. The reason when not, for the log.
+export function nodeProcessesVisible(root: string, hostPid: number): string | undefined {
+  const pod = podUidOf(root, hostPid);
+  if (pod !== undefined) return `PID ${hostPid} belongs to Pod ${pod}: this is a Pod's own PID namespace, not the node's (hostPID is off)`;
+  try {
+    read(`${root}/${hostPid}/net/snmp`);
+  } catch (err) {
+    return `cannot read ${root}/${hostPid}/net: ${(err as Error).message}`;
+  }
+  return undefined;
+}

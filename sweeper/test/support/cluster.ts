@@ -104,11 +104,16 @@ export interface SweeperProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startSweeper(o: { kubeconfigFile: string; nodeName: string; namespace: string; sidecarAdminPort: number; extraArgs?: string[] }): Promise<SweeperProcess> {
+// `asUser`: run it as this unprivileged user with no capabilities (setpriv; needs root), as the
+// DaemonSet runs it; the kubeconfig must then be readable by that user.
+export async function startSweeper(o: { kubeconfigFile: string; nodeName: string; namespace: string; sidecarAdminPort: number; extraArgs?: string[]; asUser?: number }): Promise<SweeperProcess> {
   const healthPort = await freePortOn('127.0.0.1');
+  const unprivileged = o.asUser === undefined ? [] : ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
   const child = spawn(
-    process.execPath,
+    unprivileged[0] ?? process.execPath,
     [
+      ...unprivileged.slice(1),
+      ...(unprivileged.length > 0 ? [process.execPath] : []),
       SWEEPER_MAIN,
       `--kubeconfig=${o.kubeconfigFile}`,
       `--node-name=${o.nodeName}`,
@@ -212,13 +217,19 @@ function writeStatus(admin: KubeConfig, slb: SessionLivedBackend, status: Record
 }
 
 // What the operator writes once the Pod is Ready, with the backend's loopback address as its Pod IP.
-export async function markReady(admin: KubeConfig, slb: SessionLivedBackend, o: { nodeName: string; podIP: string; readyAt?: Date }): Promise<SessionLivedBackend> {
+// `node`: the backend is in node mode (no sidecar; its Pod, found by this UID, is read from the node).
+export async function markReady(
+  admin: KubeConfig,
+  slb: SessionLivedBackend,
+  o: { nodeName: string; podIP: string; readyAt?: Date; node?: { podUID: string } },
+): Promise<SessionLivedBackend> {
   const at = rfc3339(o.readyAt ?? new Date());
   return writeStatus(admin, slb, {
     phase: 'Ready',
     nodeName: o.nodeName,
     podName: slb.metadata.name,
     podIP: o.podIP,
+    ...(o.node ? { activitySource: 'Node', podUID: o.node.podUID } : {}),
     readyTime: at,
     conditions: [
       { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `on ${o.nodeName}`, lastTransitionTime: at },
