@@ -5,10 +5,15 @@
 // with p50/p99 over the backends, for each N, and where the time goes, from a watch on the Pods with
 // millisecond clocks on this side: scheduled (spec.nodeName set), sandbox up (status.podIP set), app
 // container running, Pod Ready (probes passed), SLB Ready (status written by the operator).
+// Both ways of counting connections in one run, interleaved round by round (the order alternates):
+// node (spec.sidecar.enabled unset: the deployed default, checked in status.activitySource) and
+// sidecar (spec.sidecar.enabled: true); then the ratio sidecar ÷ node of each round's p50, median and
+// range over the rounds.
 //
-//   node bench/cold-start/run.ts [--n 1,20] [--rounds 3]
+//   node bench/cold-start/run.ts [--n 1,20] [--rounds 3] [--modes node,sidecar] [--namespace default]
 //
 // Needs KUBECONFIG pointing at a cluster with Spawner deployed (make up, or the e2e suite's cluster).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, LABEL_BACKEND, PLURAL, VERSION } from '../../common/contract.ts';
@@ -23,6 +28,8 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '1,20' },
     rounds: { type: 'string', default: '3' },
     image: { type: 'string', default: 'localhost/spawner/drop-four:0.1.0' },
+    modes: { type: 'string', default: 'node,sidecar' },
+    namespace: { type: 'string', default: 'default' },
     'public-url': { type: 'string', default: process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080' },
   },
 });
@@ -31,7 +38,10 @@ const rounds = Number(args.rounds);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(rounds) || rounds < 1) {
   throw new Error(`--n takes whole numbers ≥ 1 separated by commas, --rounds a whole number ≥ 1 (got ${args.n}, ${args.rounds})`);
 }
-const namespace = 'default';
+type Mode = 'node' | 'sidecar';
+const modes = args.modes!.split(',') as Mode[];
+if (modes.length === 0 || modes.some((m) => m !== 'node' && m !== 'sidecar')) throw new Error(`--modes takes node and/or sidecar (got ${args.modes})`);
+const namespace = args.namespace!;
 const publicUrl = args['public-url']!.replace(/\/$/, '');
 const log = (line: string) => process.stderr.write(`[cold-start] ${line}\n`);
 if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG must name a cluster with Spawner deployed (make up)');
@@ -40,6 +50,8 @@ const quiet = createLogger('bench', 'silent');
 
 interface Timeline {
   name: string;
+  url?: string; // status.url once written (it may carry an access token)
+  activitySource?: string;
   created: number; // when the create call returned
   scheduled?: number;
   sandbox?: number;
@@ -59,20 +71,25 @@ export function percentile(values: number[], p: number): number {
 
 const slbPath = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
 
-async function createOne(runId: string): Promise<Timeline> {
+async function createOne(runId: string, mode: Mode): Promise<Timeline> {
   const body = {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { generateName: 'bench-cold-', labels: { 'spawner.dev/bench': runId } },
-    spec: { gracePeriodSeconds: 600, httpPort: 8080, template: { containers: [{ name: 'app', image: args.image, imagePullPolicy: 'IfNotPresent' }] } },
+    spec: {
+      gracePeriodSeconds: 600,
+      httpPort: 8080,
+      ...(mode === 'sidecar' ? { sidecar: { enabled: true } } : {}),
+      template: { containers: [{ name: 'app', image: args.image, imagePullPolicy: 'IfNotPresent' }] },
+    },
   };
   const created = await requestJson<{ metadata: { name: string } }>(kc, { method: 'POST', path: slbPath, body });
   return { name: created.metadata.name, created: Date.now() };
 }
 
 async function firstByte(t: Timeline): Promise<void> {
-  const url = `${publicUrl}/p/${t.name}/`;
   for (;;) {
+    const url = t.url ?? `${publicUrl}/p/${t.name}/`;
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
       await r.arrayBuffer();
@@ -92,9 +109,9 @@ type Pod = KubernetesObject & {
   spec?: { nodeName?: string };
   status?: { podIP?: string; containerStatuses?: { name: string; state?: { running?: unknown } }[]; conditions?: { type: string; status: string }[] };
 };
-type SlbObj = KubernetesObject & { status?: { phase?: string } };
+type SlbObj = KubernetesObject & { status?: { phase?: string; url?: string; activitySource?: string } };
 
-async function round(n: number, runId: string): Promise<Timeline[]> {
+async function round(n: number, runId: string, mode: Mode): Promise<Timeline[]> {
   const byName = new Map<string, Timeline>();
   const seen = (name: string | undefined) => (name ? byName.get(name) : undefined);
   const podInformer = createInformer<Pod>({
@@ -120,20 +137,25 @@ async function round(n: number, runId: string): Promise<Timeline[]> {
   });
   slbInformer.onEvent((ev) => {
     const t = seen(ev.obj.metadata?.name);
-    if (t && ev.type !== 'delete' && ev.obj.status?.phase === 'Ready') t.slbReady ??= Date.now();
+    if (!t || ev.type === 'delete') return;
+    if (ev.obj.status?.url) t.url ??= ev.obj.status.url;
+    if (ev.obj.status?.activitySource) t.activitySource ??= ev.obj.status.activitySource;
+    if (ev.obj.status?.phase === 'Ready') t.slbReady ??= Date.now();
   });
   await Promise.all([podInformer.start(), slbInformer.start()]);
   try {
     // Create all at once; register each timeline before any watch event for it can matter.
     const timelines = await Promise.all(
       Array.from({ length: n }, async () => {
-        const t = await createOne(runId);
+        const t = await createOne(runId, mode);
         byName.set(t.name, t);
         return t;
       }),
     );
     await Promise.all(timelines.map(firstByte));
     await waitFor(() => timelines.every((t) => t.slbReady !== undefined), { what: 'every SLB Ready', timeoutMs: 300_000 });
+    const wrong = timelines.filter((t) => t.activitySource !== (mode === 'node' ? 'Node' : 'Sidecar'));
+    if (wrong.length > 0) throw new Error(`${wrong.length} backend(s) of the ${mode} round got activitySource ${wrong[0]!.activitySource} (is the operator deployed with --activity-source=node?)`);
     await Promise.all(
       timelines.map(async (t) => {
         t.deleteCalled = Date.now();
@@ -155,23 +177,47 @@ function summary(label: string, values: number[]): string {
 const span = (ts: Timeline[], from: keyof Timeline, to: keyof Timeline) =>
   ts.filter((t) => typeof t[from] === 'number' && typeof t[to] === 'number').map((t) => (t[to] as number) - (t[from] as number));
 
+const median = (values: number[]) => percentile(values, 50);
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 for (const n of sizes) {
-  const all: Timeline[] = [];
+  const all = new Map<Mode, Timeline[]>(modes.map((m) => [m, []]));
+  const perRound = new Map<Mode, { ready: number[]; firstByte: number[] }>(modes.map((m) => [m, { ready: [], firstByte: [] }]));
+  const loadBefore = load();
   for (let r = 0; r < rounds; r++) {
-    const runId = `${Date.now().toString(36)}-${r}`;
-    log(`${n} backend(s) at once, round ${r + 1}/${rounds}`);
-    all.push(...(await round(n, runId)));
+    // Alternate the order so neither mode always runs on the warmer (or busier) machine.
+    const order = r % 2 === 0 ? modes : [...modes].reverse();
+    for (const mode of order) {
+      const runId = `${Date.now().toString(36)}-${r}-${mode}`;
+      log(`${n} backend(s) at once, ${mode} mode, round ${r + 1}/${rounds} (load ${load()})`);
+      const ts = await round(n, runId, mode);
+      all.get(mode)!.push(...ts);
+      perRound.get(mode)!.ready.push(median(span(ts, 'created', 'slbReady')));
+      perRound.get(mode)!.firstByte.push(median(span(ts, 'created', 'firstByte')));
+    }
   }
-  console.log(`\n== ${n} concurrent backend(s), ${rounds} round(s), ${all.length} samples (targets at 20: first byte p50 < 1500 ms, p99 < 3000 ms)`);
-  console.log(summary('create → Ready', span(all, 'created', 'slbReady')));
-  console.log(summary('create → first byte', span(all, 'created', 'firstByte')));
-  console.log(summary('delete → Pod gone', span(all, 'deleteCalled', 'podGone')));
-  console.log('where the time goes (watch-observed, from the previous step):');
-  console.log(summary('  create → scheduled', span(all, 'created', 'scheduled')));
-  console.log(summary('  scheduled → pod IP', span(all, 'scheduled', 'sandbox')));
-  console.log(summary('  pod IP → app running', span(all, 'sandbox', 'running')));
-  console.log(summary('  app running → Pod Ready', span(all, 'running', 'podReady')));
-  console.log(summary('  Pod Ready → SLB Ready', span(all, 'podReady', 'slbReady')));
-  console.log(summary('  SLB Ready → first byte', span(all, 'slbReady', 'firstByte')));
+  console.log(`\n== ${n} concurrent backend(s), ${rounds} round(s) per mode, interleaved; load average ${loadBefore} → ${load()}`);
+  for (const mode of modes) {
+    const ts = all.get(mode)!;
+    console.log(`-- ${mode} mode (${ts.length} samples)`);
+    console.log(summary('create → Ready', span(ts, 'created', 'slbReady')));
+    console.log(summary('create → first byte', span(ts, 'created', 'firstByte')));
+    console.log(summary('delete → Pod gone', span(ts, 'deleteCalled', 'podGone')));
+    console.log('where the time goes (watch-observed, from the previous step):');
+    console.log(summary('  create → scheduled', span(ts, 'created', 'scheduled')));
+    console.log(summary('  scheduled → pod IP', span(ts, 'scheduled', 'sandbox')));
+    console.log(summary('  pod IP → app running', span(ts, 'sandbox', 'running')));
+    console.log(summary('  app running → Pod Ready', span(ts, 'running', 'podReady')));
+    console.log(summary('  Pod Ready → SLB Ready', span(ts, 'podReady', 'slbReady')));
+    console.log(summary('  SLB Ready → first byte', span(ts, 'slbReady', 'firstByte')));
+  }
+  if (modes.includes('node') && modes.includes('sidecar')) {
+    for (const [label, key] of [['create → Ready', 'ready'], ['create → first byte', 'firstByte']] as const) {
+      const ratios = perRound.get('sidecar')![key].map((v, i) => v / perRound.get('node')![key][i]!);
+      console.log(
+        `sidecar ÷ node, ${label} p50 per round: median ${median(ratios).toFixed(2)}× (range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; ${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+      );
+    }
+  }
 }
 process.exit(0);

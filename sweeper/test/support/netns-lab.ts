@@ -136,6 +136,7 @@ export class NetnsLab {
   readonly #record: LabRecord;
   readonly #stateFile: string;
   readonly #programs = new Set<Program>();
+  readonly #sandboxes: ChildProcess[] = [];
   #next = 2;
 
   private constructor(id: string, subnet: number, cgroupBase: string) {
@@ -188,6 +189,44 @@ export class NetnsLab {
     return { name, ip };
   }
 
+  // Many namespaces at once (one `ip -batch`), for benchmarks.
+  async addNamespaces(count: number): Promise<Netns[]> {
+    const made: Netns[] = [];
+    const lines: string[] = []; // in the node's namespace
+    const inside: string[][] = []; // in each new one (a batch line cannot name a namespace)
+    for (let i = 0; i < count; i++) {
+      const n = this.#next++;
+      if (n > 254) throw new Error('a lab holds at most 253 namespaces');
+      const name = `spwt-${process.pid}-${this.id}-${n}`;
+      const hostSide = `spwv${this.id}${n.toString(16)}`;
+      const ip = `10.213.${this.#subnet}.${n}`;
+      this.#record.namespaces.push(name);
+      lines.push(`netns add ${name}`, `link add ${hostSide} type veth peer name eth0 netns ${name}`, `link set ${hostSide} master ${this.bridge} up`);
+      inside.push([name, `addr add ${ip}/24 dev eth0`, 'link set eth0 up', 'link set lo up', `route add default via ${this.gateway}`]);
+      made.push({ name, ip });
+    }
+    this.#save();
+    const batch = async (prefix: string[], commands: string[]) => {
+      const r = await execa('ip', [...prefix, '-batch', '-'], { input: `${commands.join('\n')}\n`, reject: false });
+      if (r.exitCode !== 0) throw new Error(`ip ${prefix.join(' ')} -batch: ${r.stderr}`);
+    };
+    await batch([], lines);
+    for (const [name, ...commands] of inside) await batch(['-n', name!], commands);
+    return made;
+  }
+
+  // A process that only holds the namespace, as a Pod's sandbox does (`sleep`, unprivileged), in a
+  // cgroup carrying `podUid`.
+  async startSandbox(ns: Netns, opts: { driver?: CgroupDriver; podUid?: string } = {}): Promise<{ podUid: string; pid: number }> {
+    const podUid = opts.podUid ?? randomUUID();
+    const cgroup = path.join(this.#record.cgroupBase, podCgroupPath(opts.driver ?? 'cgroupfs', podUid, randomBytes(8).toString('hex')));
+    mkdirSync(cgroup, { recursive: true });
+    const cmd = `echo $$ > '${cgroup}/cgroup.procs' && exec ip netns exec '${ns.name}' setpriv --reuid=${UNPRIVILEGED_UID} --regid=${UNPRIVILEGED_UID} --clear-groups --inh-caps=-all sleep infinity`;
+    const child = spawn('sh', ['-c', cmd], { stdio: 'ignore' });
+    this.#sandboxes.push(child);
+    return { podUid, pid: child.pid! };
+  }
+
   // A program from netns-programs/ run inside `ns` as an unprivileged user, in a cgroup whose path
   // carries `podUid` the way `driver` spells it.
   async startPod(ns: Netns, programName: string, args: string[], opts: { driver?: CgroupDriver; podUid?: string } = {}): Promise<PodProcess> {
@@ -221,6 +260,7 @@ export class NetnsLab {
 
   async close(): Promise<void> {
     await Promise.all([...this.#programs].map((p) => p.kill()));
+    for (const child of this.#sandboxes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await removeLab(this.#record);
     rmSync(this.#stateFile, { force: true });
   }

@@ -1,0 +1,128 @@
+// The node observer alone over many backends: N network namespaces made here (sweeper/test/support/
+// netns-lab.ts), each with a "sandbox" process in a cgroup named as the kubelet names a Pod's and an app
+// listening on :8080 (one small C process holds every listener, bench/density/listeners.c, so the apps
+// cost nothing worth measuring), followed by the observer as its own unprivileged process. Printed: its
+// CPU (% of one core) and RSS over the window, and how often it read what, first with the backends
+// idle, then with each one probed over TCP from the node every --probe-period-s (the kubelet's
+// readiness probe; 10 s is what the operator gives a node-mode backend).
+//
+//   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--probe-period-s 10]
+//                                        [--child-ehash 0]
+// --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
+// TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
+import { spawn, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { NetnsLab, requireRoot, UNPRIVILEGED_UID } from '../../sweeper/test/support/netns-lab.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '60' },
+    'interval-ms': { type: 'string', default: '1000' },
+    'probe-period-s': { type: 'string', default: '10' },
+    'child-ehash': { type: 'string', default: '0' },
+  },
+});
+const N = Number(args.n);
+const SECONDS = Number(args.seconds);
+const INTERVAL_MS = Number(args['interval-ms']);
+const PROBE_PERIOD_S = Number(args['probe-period-s']);
+const CHILD_EHASH = Number(args['child-ehash']);
+if (!Number.isInteger(N) || N < 1 || N > 253) throw new Error('--n: 1 to 253 (one lab subnet)');
+requireRoot();
+
+const here = import.meta.dirname;
+const repoRoot = path.resolve(here, '../..');
+const log = (line: string) => process.stderr.write(`[observer-alone] ${line}\n`);
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+function buildListeners(): string {
+  const out = path.join(repoRoot, '.cache', 'bench', 'listeners');
+  mkdirSync(path.dirname(out), { recursive: true });
+  execFileSync('gcc', ['-O2', '-o', out, path.join(here, 'listeners.c')]);
+  return out;
+}
+
+async function measure(pods: Array<{ uid: string; ip: string }>, label: string): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'observer-alone-'));
+  chmodSync(dir, 0o755);
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ pods, appPort: 8080, intervalMs: INTERVAL_MS, warmupSeconds: 5, seconds: SECONDS }), { mode: 0o644 });
+  log(`${label}: observing ${pods.length} backends for ${SECONDS} s (load ${loadavg()})`);
+  const child = spawn(
+    'setpriv',
+    [`--reuid=${UNPRIVILEGED_UID}`, `--regid=${UNPRIVILEGED_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, '--no-warnings', path.join(here, 'observer-process.ts'), file],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`observer process exited ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+function probeLoop(ips: string[], periodS: number): () => void {
+  let stopped = false;
+  const gap = (periodS * 1000) / ips.length;
+  let i = 0;
+  const next = () => {
+    if (stopped) return;
+    const ip = ips[i++ % ips.length]!;
+    const s = net.connect(8080, ip, () => s.destroy()); // what the kubelet's TCP probe does
+    s.on('error', () => {});
+    setTimeout(next, gap);
+  };
+  next();
+  return () => {
+    stopped = true;
+  };
+}
+
+const previousEhash = readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8').trim();
+const lab = await NetnsLab.create();
+let listeners: ReturnType<typeof spawn> | undefined;
+try {
+  const binary = buildListeners();
+  if (CHILD_EHASH > 0) writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', String(CHILD_EHASH));
+  log(`making ${N} network namespaces (tcp_child_ehash_entries ${CHILD_EHASH || previousEhash})`);
+  const namespaces = await lab.addNamespaces(N);
+  writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', previousEhash);
+  const pods: Array<{ uid: string; ip: string }> = [];
+  for (const ns of namespaces) {
+    const sandbox = await lab.startSandbox(ns);
+    pods.push({ uid: sandbox.podUid, ip: ns.ip });
+  }
+  listeners = spawn(binary, ['8080', ...namespaces.map((ns) => `/var/run/netns/${ns.name}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: listeners!.stdout! }).once('line', () => resolve());
+    listeners!.once('exit', (code) => reject(new Error(`listeners exited ${code}`)));
+  });
+  const idle = await measure(pods, 'idle');
+  let probed: Record<string, number> | undefined;
+  if (PROBE_PERIOD_S > 0) {
+    const stop = probeLoop(namespaces.map((ns) => ns.ip), PROBE_PERIOD_S);
+    try {
+      probed = await measure(pods, `probed every ${PROBE_PERIOD_S} s`);
+    } finally {
+      stop();
+    }
+  }
+  const row = (label: string, r: Record<string, number>) =>
+    `${label.padEnd(28)} CPU ${r.cpuPercentOfOneCore!.toFixed(2).padStart(6)} % of one core   RSS ${r.rssMiB!.toFixed(1).padStart(6)} MiB (peak ${r.peakRssMiB!.toFixed(1)})   ` +
+    `reads/s: counters ${r.counterReadsPerSecond!.toFixed(0)}, Pod tables ${r.podTableReadsPerSecond!.toFixed(2)}, node table ${r.nodeTableReadsPerSecond!.toFixed(2)}   unreachable ${r.unreachable}`;
+  console.log(`\n== node observer alone: ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms; ` +
+    `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; load average now ${loadavg()}`);
+  console.log(row('idle', idle));
+  if (probed) console.log(row(`TCP probe every ${PROBE_PERIOD_S} s each`, probed));
+  console.log('target: under 2 % of one core and 60 MB RSS at 200 backends');
+} finally {
+  writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', previousEhash);
+  listeners?.kill('SIGKILL');
+  await lab.close();
+}
+process.exit(0);

@@ -1,0 +1,52 @@
+// The node observer alone, as its own process (so its CPU time and memory are its own), following the
+// Pods given in a JSON file for a warm-up and then a measured window; prints one JSON line with what it
+// cost. Run by observer-alone.ts as an unprivileged user, as the sweeper runs.
+//   node bench/density/observer-process.ts CONFIG.json
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../../common/log.ts';
+import { NodeObserver } from '../../sweeper/src/node/observer.ts';
+
+interface Config {
+  pods: Array<{ uid: string; ip: string }>;
+  appPort: number;
+  intervalMs: number;
+  warmupSeconds: number;
+  seconds: number;
+}
+const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config;
+const observer = new NodeObserver({ log: createLogger('observer', 'warn'), intervalMs: config.intervalMs });
+let observations = 0;
+let unreachable = 0;
+for (const pod of config.pods) {
+  observer.observe(pod.uid, { uid: pod.uid, appPort: config.appPort, podIPs: [pod.ip] }, {
+    observation: () => void observations++,
+    unreachable: () => void unreachable++,
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const vm = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
+
+await sleep(config.warmupSeconds * 1000);
+const before = { cpu: process.cpuUsage(), at: performance.now(), stats: { ...observer.stats } };
+await sleep(config.seconds * 1000);
+const cpu = process.cpuUsage(before.cpu);
+const elapsedMs = performance.now() - before.at;
+const s = observer.stats;
+const perSecond = (now: number, then: number) => ((now - then) * 1000) / elapsedMs;
+console.log(
+  JSON.stringify({
+    pods: config.pods.length,
+    cpuPercentOfOneCore: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    rssMiB: vm('VmRSS'),
+    peakRssMiB: vm('VmHWM'),
+    ticksPerSecond: perSecond(s.ticks, before.stats.ticks),
+    counterReadsPerSecond: perSecond(s.counterReads, before.stats.counterReads),
+    podTableReadsPerSecond: perSecond(s.tableReads, before.stats.tableReads),
+    nodeTableReadsPerSecond: perSecond(s.hostTableReads, before.stats.hostTableReads),
+    lastTickMs: s.lastTickMs,
+    observations,
+    unreachable,
+  }),
+);
+observer.stop();
+process.exit(0);
