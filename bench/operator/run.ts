@@ -56,8 +56,9 @@ const { values: args } = parseArgs({
     // reducer gives back what the burst's garbage took): what a long-running operator holds.
     'settle-seconds': { type: 'string', default: '30' },
     'node-args': { type: 'string', default: '' }, // Node flags for the operator, e.g. '--max-semi-space-size=2'
-    // Operator variants compared in one run, each a fresh process per N: 'NAME:NODE FLAGS' (repeatable),
-    // e.g. --variant 'shipped:' --variant 'semi1:--max-semi-space-size=1'. Default: one, as shipped.
+    // Operator variants compared in one run, each a fresh process per N: 'NAME:NODE FLAGS[|OPERATOR FLAGS]'
+    // (repeatable), e.g. --variant 'shipped:' --variant 'semi1:--max-semi-space-size=1'
+    // --variant 'c128:|--concurrency=128'. Default: one, as shipped.
     variant: { type: 'string', multiple: true, default: [] },
     // Run operator/src/main.ts by type stripping instead of the image's compiled JavaScript and flags.
     'from-source': { type: 'boolean', default: false },
@@ -89,8 +90,10 @@ const shapes = args.shapes!.split(',').map((x) => x.trim()) as Shape[];
 for (const sh of shapes) if (!SHAPES.includes(sh)) throw new Error(`--shapes: one of ${SHAPES.join(', ')}, got '${sh}'`);
 const variants = (args.variant!.length ? args.variant! : ['shipped:']).map((v) => {
   const colon = v.indexOf(':');
-  if (colon < 1) throw new Error(`--variant: NAME:NODE FLAGS, got '${v}'`);
-  return { name: v.slice(0, colon), nodeArgs: v.slice(colon + 1).split(/\s+/).filter(Boolean) };
+  if (colon < 1) throw new Error(`--variant: NAME:NODE FLAGS[|OPERATOR FLAGS], got '${v}'`);
+  const [node = '', operator = ''] = v.slice(colon + 1).split('|');
+  const words = (x: string) => x.split(/\s+/).filter(Boolean);
+  return { name: v.slice(0, colon), nodeArgs: words(node), operatorArgs: words(operator) };
 });
 const rounds = Number(args.rounds);
 const failoverRounds = Number(args['failover-rounds']);
@@ -366,7 +369,7 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
     );
   }
   out.push(`  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap the moment all N are Ready, and ${args['settle-seconds']} s later)`);
-  out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry}`));
+  out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry} ${v.operatorArgs.join(' ')}`));
   if (route) {
     out.push(
       '',
@@ -411,7 +414,7 @@ async function main(): Promise<void> {
         identity,
         leaseName,
         main: operatorEntry,
-        extraArgs: args.concurrency ? [`--concurrency=${args.concurrency}`] : [],
+        extraArgs: [...(args.concurrency ? [`--concurrency=${args.concurrency}`] : []), ...v.operatorArgs],
         nodeArgs: [
           ...operatorNodeArgs, ...v.nodeArgs,
           ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
