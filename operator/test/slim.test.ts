@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { computeStatus } from '../src/spawner/status.ts';
+import { ACTIVITY_SOURCE_ANNOTATION } from '../../common/spawner/activity.ts';
 import { slimBackend, slimPod, slimService } from '../src/spawner/slim.ts';
 import { at, config, pod, service, slb, type PodState } from './fixtures.ts';
 
@@ -20,10 +21,13 @@ describe('the slimmed Pod and Service the operator caches', () => {
     const backend = slb();
     const full = pod(backend, 'ready');
     full.metadata!.deletionTimestamp = new Date('2026-01-01T00:00:09Z');
+    expect(full.metadata!.annotations![ACTIVITY_SOURCE_ANNOTATION]).toBeDefined();
+    full.metadata!.annotations = { ...full.metadata!.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '{}' };
     const slim = slimPod(full);
     expect(slim.metadata).toEqual({
       name: full.metadata!.name, namespace: full.metadata!.namespace, uid: full.metadata!.uid, resourceVersion: full.metadata!.resourceVersion,
       labels: full.metadata!.labels, deletionTimestamp: full.metadata!.deletionTimestamp,
+      annotations: { [ACTIVITY_SOURCE_ANNOTATION]: full.metadata!.annotations![ACTIVITY_SOURCE_ANNOTATION] },
       ownerReferences: full.metadata!.ownerReferences!.map(({ blockOwnerDeletion: _b, ...ref }) => ref),
     });
     expect(slim.spec).toEqual({ containers: full.spec!.containers.map((c) => ({ name: c.name })), nodeName: 'node-1' });

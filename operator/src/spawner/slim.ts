@@ -7,6 +7,7 @@
 // images) are interned: JSON.parse gives each occurrence its own string.
 import type { V1ContainerState, V1ContainerStatus, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodCondition, V1Service } from '@kubernetes/client-node';
 import { StringPool } from '../../../common/kube/intern.ts';
+import { ACTIVITY_SOURCE_ANNOTATION } from '../../../common/spawner/activity.ts';
 import type { Condition, SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
 
 const pool = new StringPool();
@@ -28,6 +29,9 @@ function slimOwnerReference(r: V1OwnerReference): V1OwnerReference {
 function slimMeta(m: V1ObjectMeta | undefined): V1ObjectMeta {
   const out: V1ObjectMeta = { name: m?.name, namespace: i(m?.namespace), uid: m?.uid, resourceVersion: m?.resourceVersion };
   if (m?.labels) out.labels = slimLabels(m.labels);
+  // Of the annotations, only the Pod's record of its activity source is read (common/spawner/activity.ts).
+  const source = m?.annotations?.[ACTIVITY_SOURCE_ANNOTATION];
+  if (source !== undefined) out.annotations = { [ACTIVITY_SOURCE_ANNOTATION]: i(source) };
   if (m?.ownerReferences) out.ownerReferences = m.ownerReferences.map(slimOwnerReference);
   if (m?.deletionTimestamp) out.deletionTimestamp = m.deletionTimestamp;
   // When the Pod was created: a slow start's progress is reported from then (status.ts).
