@@ -15,6 +15,9 @@ const noticeEl = $('notice');
 const restartEl = $('restart');
 const audienceEl = $('audience');
 
+// The close code of Spawner's router for a session that has ended (router/src/ws-close.ts).
+const SESSION_ENDED = 4404;
+
 let socket = null;
 let state = null;
 let retryDelayMs = 500;
@@ -179,7 +182,19 @@ function connect() {
     setConnection('open', 'Connected');
   });
   socket.addEventListener('message', onMessage);
-  socket.addEventListener('close', () => {
+  socket.addEventListener('close', (event) => {
+    // Spawner's router closes with 4404 when the session has ended (or never existed): nothing to
+    // reconnect to, so say so and stop.
+    if (event.code === SESSION_ENDED) {
+      setConnection('ended', 'Session ended');
+      statusEl.textContent = 'This session has ended.';
+      noticeEl.textContent = 'Ask for a new game to play again.';
+      youEl.textContent = '';
+      state = null;
+      boardEl.setAttribute('aria-disabled', 'true');
+      restartEl.hidden = true;
+      return;
+    }
     const seconds = Math.round(retryDelayMs / 1000);
     setConnection('closed', `Disconnected, retrying${seconds >= 1 ? ` in ${seconds} s` : ''}…`);
     setTimeout(connect, retryDelayMs);

@@ -1,22 +1,21 @@
-// A real browser (Debian's Chromium, driven by playwright-core) against the real nginx: the waiting
-// page turns into the game by itself once the backend starts, and two pages play drop-four by clicks;
-// the ended-session page (404) turns into the app when the name resolves after all (a link opened the
-// instant its backend was created), and a waiting page whose backend is deleted turns into it.
+// A real browser (Debian's Chromium, driven by playwright-core) against the real nginx and the real
+// route service: the invitation URL shows the waiting page while the backend starts and turns into the
+// game by itself, two pages play drop-four by clicks and keys with the cookie the first answer set, a
+// URL without the token shows the ended-session page, and a session that ends says so on the page.
 
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createLogger } from '../../../common/log.ts';
 import { startServer, type RunningServer } from '../../../demo/src/server.ts';
-import { startDnsStandIn, type DnsStandIn } from './dns-stand-in.ts';
 import { findNginx, freePort, startNginx, type RunningNginx } from './nginx-harness.ts';
+import { entry, startTestRouteService, type TestRouteService } from './route-harness.ts';
 import { findChromium } from '../../../e2e/harness/chromium.ts';
+import type { RouteEntry } from '../../../router/src/decide.ts';
 
 jest.setTimeout(120_000);
 const STEP_MS = 30_000;
 const NAME = 'drop-four-b7x2k';
-const LATE = 'drop-four-late9'; // has no Service when first opened, then gets one
-const DOOMED = 'drop-four-gone3'; // has a Service but no answer, then is deleted
-const fqdn = (name: string) => `${name}.games.svc.cluster.local`;
+const DOOMED = 'drop-four-gone3'; // starting, then Failed
 
 const nginxBinary = findNginx();
 const chromiumBinary = findChromium();
@@ -29,27 +28,28 @@ if (!nginxBinary || !chromiumBinary) {
 }
 const describeWithBrowser = nginxBinary && chromiumBinary ? describe : describe.skip;
 
-describeWithBrowser('in a browser, through nginx', () => {
-  let dns: DnsStandIn;
+describeWithBrowser('in a browser, through nginx and the route service', () => {
+  let routes: TestRouteService;
   let nginx: RunningNginx;
   let browser: Browser;
   let game: RunningServer | undefined;
   let gamePort: number;
-  // The stand-in reads this map on every question, so tests add and remove Services.
-  const services = new Map<string, string>();
+  let room: RouteEntry;
   const log = createLogger('drop-four-test', 'silent');
+
+  // The route service's cache and the "API server" agree here; tests move the backends' phases.
+  const put = (e: RouteEntry) => {
+    routes.cache.set(e);
+    routes.api.set(e.name, e);
+  };
 
   beforeAll(async () => {
     // The backend's port is fixed up front but nothing listens there yet: a backend still starting.
     gamePort = await freePort();
-    services.set(fqdn(NAME), '127.0.0.1');
-    dns = await startDnsStandIn(services);
-    nginx = await startNginx(nginxBinary!, {
-      namespace: 'games',
-      clusterDomain: 'cluster.local',
-      resolver: `127.0.0.1:${dns.port}`,
-      upstreamPort: gamePort,
-    });
+    routes = await startTestRouteService('games');
+    room = entry(NAME, { phase: 'Pending', podIP: undefined, port: gamePort });
+    put(room);
+    nginx = await startNginx(nginxBinary!, { namespace: 'games', routePort: routes.service.port });
     // Running as root needs --no-sandbox; the pages are our own.
     browser = await chromium.launch({ executablePath: chromiumBinary!, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   });
@@ -58,29 +58,37 @@ describeWithBrowser('in a browser, through nginx', () => {
     await browser?.close();
     await game?.close();
     await nginx?.stop();
-    await dns?.close();
+    await routes?.close();
   });
 
-  const url = (name = NAME) => `http://127.0.0.1:${nginx.port}/p/${name}/`;
+  const base = (name: string) => `http://127.0.0.1:${nginx.port}/p/${name}/`;
+  const invitation = (e: RouteEntry) => `${base(e.name)}?token=${routes.tokenFor(e)}`;
   // Waits until the element's text matches (locators re-query the live page until then).
   const waitText = (page: Page, selector: string, text: RegExp) => page.locator(selector, { hasText: text }).waitFor({ timeout: STEP_MS });
   const waitDiscs = (page: Page, n: number) => page.locator('.cell[data-disc]').nth(n - 1).waitFor({ timeout: STEP_MS });
+  const endedHeading = (page: Page) => page.getByRole('heading', { name: 'This session has ended or does not exist' }).waitFor({ timeout: STEP_MS });
 
-  test('the waiting page becomes the game once the backend answers; two pages play to a win', async () => {
+  test('the invitation shows the waiting page, which becomes the game once the backend is Ready; two pages play to a win', async () => {
     const red = await browser.newPage();
-    const first = await red.goto(url());
+    const first = await red.goto(invitation(room));
     expect(first?.status()).toBe(503);
     await red.getByRole('heading', { name: 'Starting your session…' }).waitFor({ timeout: STEP_MS });
 
     game = await startServer({ port: gamePort, host: '127.0.0.1', serveStatus: false, log });
-    // The waiting page polls, sees the real page, and reloads into it.
+    room = { ...room, phase: 'Ready', podIP: '127.0.0.1' };
+    put(room);
+    // The waiting page polls, sees the real page, and reloads into it; the WebSocket (a relative URL,
+    // without the query) gets in with the cookie the first answer set.
     await red.getByRole('heading', { name: 'drop-four' }).waitFor({ timeout: STEP_MS });
     await waitText(red, '#connection', /^Connected$/);
     await waitText(red, '#you', /^You play Red\.$/);
     await waitText(red, '#status', /Waiting for an opponent/);
+    const cookies = await red.context().cookies();
+    expect(cookies).toEqual([expect.objectContaining({ name: 'spawner_token', path: `/p/${NAME}/`, httpOnly: true, sameSite: 'Lax' })]);
 
+    // The same link is the second player's invitation.
     const yellow = await browser.newPage();
-    await yellow.goto(url());
+    await yellow.goto(invitation(room));
     await waitText(yellow, '#you', /^You play Yellow\.$/);
     await waitText(red, '#status', /Your turn\.$/);
     await waitText(yellow, '#status', /Red's turn\.$/);
@@ -105,31 +113,43 @@ describeWithBrowser('in a browser, through nginx', () => {
     await waitText(red, '#notice', /Yellow left the game/);
     await red.close();
   });
-  test('an unknown name shows the ended-session page (404), which opens the app if the name resolves soon after', async () => {
-    game ??= await startServer({ port: gamePort, host: '127.0.0.1', serveStatus: false, log });
-    const page = await browser.newPage();
-    const first = await page.goto(url(LATE));
-    expect(first?.status()).toBe(404);
-    expect(await first?.headerValue('x-spawner-waiting')).toBe('unresolved');
-    await page.getByRole('heading', { name: 'This session has ended or does not exist' }).waitFor({ timeout: STEP_MS });
 
-    // The Service appears (nginx notices once its cached "no such name" expires); the page's few
-    // checks see the app's own answer and reload into it.
-    services.set(fqdn(LATE), '127.0.0.1');
-    await page.getByRole('heading', { name: 'drop-four' }).waitFor({ timeout: STEP_MS });
-    await page.close();
+  test('a URL without the token shows the ended-session page (404), in a browser that never had the cookie', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const first = await page.goto(base(NAME));
+    expect(first?.status()).toBe(404);
+    expect(await first?.headerValue('x-spawner-waiting')).toBe('ended');
+    await endedHeading(page);
+    await context.close();
   });
 
-  test('a waiting page whose backend is deleted turns into the ended-session page', async () => {
-    // Resolves to an address where nothing listens: a Service whose Pod is not ready.
-    services.set(fqdn(DOOMED), '127.0.0.2');
+  test('a waiting page whose backend fails turns into the ended-session page', async () => {
+    const doomed = entry(DOOMED, { phase: 'Pending', podIP: undefined });
+    put(doomed);
     const page = await browser.newPage();
-    const first = await page.goto(url(DOOMED));
+    const first = await page.goto(invitation(doomed));
     expect(first?.status()).toBe(503);
     await page.getByRole('heading', { name: 'Starting your session…' }).waitFor({ timeout: STEP_MS });
 
-    services.delete(fqdn(DOOMED));
-    await page.getByRole('heading', { name: 'This session has ended or does not exist' }).waitFor({ timeout: STEP_MS });
+    put({ ...doomed, phase: 'Failed' });
+    await endedHeading(page);
     await page.close();
+  });
+
+  test('a game whose session ends says so: the WebSocket is closed with 4404 and the page stops reconnecting', async () => {
+    game ??= await startServer({ port: gamePort, host: '127.0.0.1', serveStatus: false, log });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(invitation(room));
+    await waitText(page, '#connection', /^Connected$/);
+
+    // The backend fails: the route service says so at once, and the app goes away.
+    put({ ...room, phase: 'Failed' });
+    await game.close();
+    game = undefined;
+    await waitText(page, '#connection', /^Session ended$/);
+    await waitText(page, '#status', /^This session has ended\.$/);
+    await context.close();
   });
 });

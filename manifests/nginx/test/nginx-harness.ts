@@ -57,9 +57,8 @@ export interface RunningNginx {
 
 export interface NginxSettings {
   namespace: string;
-  clusterDomain: string;
-  resolver: string;
-  upstreamPort: number;
+  routePort: number; // where the route service listens on 127.0.0.1
+  env?: Record<string, string>; // further SPAWNER_* settings (limits, workers)
 }
 
 function probe(port: number): Promise<number> {
@@ -80,10 +79,13 @@ async function launch(nginx: string, settings: NginxSettings, port: number): Pro
   chmodSync(prefix, 0o755);
   const rendered = render(prefix, {
     SPAWNER_BACKEND_NAMESPACE: settings.namespace,
-    SPAWNER_CLUSTER_DOMAIN: settings.clusterDomain,
-    SPAWNER_RESOLVER: settings.resolver,
     SPAWNER_LISTEN_PORT: String(port),
-    SPAWNER_UPSTREAM_PORT: String(settings.upstreamPort),
+    SPAWNER_ROUTE_PORT: String(settings.routePort),
+    // Two workers whatever the machine, so tests see what several workers do (per-client limits are
+    // shared between them) without one per core of a big machine.
+    SPAWNER_WORKER_PROCESSES: '2',
+    SPAWNER_WORKER_CONNECTIONS: '4096',
+    ...settings.env,
   });
   if (rendered.status !== 0) throw new Error(`render.sh failed: ${rendered.stderr}`);
 
