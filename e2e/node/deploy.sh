@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make deploy`: applies the Kustomize overlay that fits the current kubectl context and waits, with
-# progress, until every Deployment and DaemonSet of Spawner (operator, sweeper, nginx) is rolled out.
+# `make deploy`: creates the cluster's access key once, applies the Kustomize overlay that fits the
+# current kubectl context and waits, with progress, until every Deployment and DaemonSet of Spawner
+# (operator, sweeper, router) is rolled out.
 #   local  a cluster with the harness's real node (label spawner.dev/real-node=true)
 #   kind   a context named kind-*
 #   base   anything else
@@ -42,6 +43,16 @@ case "$overlay" in
   *) die "SPAWNER_OVERLAY must be local, kind or base, got '$overlay'" ;;
 esac
 say "context $context: applying ${dir#"$root"/}"
+
+# The cluster's access key (common/spawner/access.ts): 32 random bytes in a Secret that the operator
+# (which mints session tokens) and the route service (which checks them) mount. Made once and never
+# replaced here: a new key would invalidate every URL handed out. Kept out of the Kustomize tree so that
+# re-applying or deleting the manifests leaves it alone, and so that no key ever sits in a file.
+if ! k -n "$namespace" get secret spawner-access-key -o name >/dev/null 2>&1; then
+  k get namespace "$namespace" -o name >/dev/null 2>&1 || k create namespace "$namespace" >/dev/null
+  k -n "$namespace" create secret generic spawner-access-key --from-file=key=<(head -c 32 /dev/urandom) >/dev/null
+  say "created the access key (Secret $namespace/spawner-access-key)"
+fi
 
 # Server-side: the CRD's schema is too large for client-side apply's last-applied annotation.
 k apply --server-side --force-conflicts --field-manager=spawner-deploy -k "$dir" | sed 's/^/deploy:   /' >&2
