@@ -19,19 +19,22 @@ export interface RouteEntry {
 export interface SlbLike {
   metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
   spec?: { httpPort?: number; access?: string; sidecar?: { enabled?: boolean } };
-  status?: { phase?: string; podIP?: string };
+  status?: { phase?: string; podIP?: string; podPort?: number };
 }
 
 export interface EntryOptions {
-  // Whether a backend that does not say (spec.sidecar.enabled unset) has the sidecar: the operator's
-  // default activity source, which the router must be told the same way.
+  // For backends whose status does not name their port yet (written before status.podPort existed):
+  // whether one that leaves spec.sidecar.enabled unset has the sidecar, as the operator's default says.
   sidecarByDefault: boolean;
 }
 
 const PHASES: ReadonlySet<string> = new Set(['Pending', 'Ready', 'Terminating', 'Failed']);
 
+// The port comes from status.podPort, which the operator writes with the address (it alone knows
+// whether it injected the sidecar, and a claimed backend's spec does not say: its pool's does).
 export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
   const sidecar = slb.spec?.sidecar?.enabled ?? o.sidecarByDefault;
+  const specPort = sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? SPEC_DEFAULTS.httpPort);
   const phase = slb.status?.phase && PHASES.has(slb.status.phase) ? (slb.status.phase as Phase) : 'Pending';
   return {
     name: slb.metadata?.name ?? '',
@@ -39,7 +42,7 @@ export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
     phase,
     deleting: slb.metadata?.deletionTimestamp !== undefined && slb.metadata?.deletionTimestamp !== null,
     podIP: slb.status?.podIP || undefined,
-    port: sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? SPEC_DEFAULTS.httpPort),
+    port: slb.status?.podPort ?? specPort,
     public: slb.spec?.access === 'Public',
   };
 }

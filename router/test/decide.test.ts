@@ -12,6 +12,7 @@ describe('routeEntryOf', () => {
     status,
   });
   test.each<[string, ReturnType<typeof slb>, boolean, Partial<RouteEntry>]>([
+    ['the status names the port: it wins', slb({ httpPort: 3000 }, { phase: 'Ready', podIP: '10.0.0.7', podPort: 4000 }), true, { port: 4000 }],
     ['sidecar enabled: its proxy port', slb({ httpPort: 3000, sidecar: { enabled: true } }), false, { port: 9090 }],
     ['sidecar disabled: the app’s port', slb({ httpPort: 3000, sidecar: { enabled: false } }), true, { port: 3000 }],
     ['sidecar unset, the operator injects by default', slb({ httpPort: 3000 }), true, { port: 9090 }],

@@ -37,6 +37,10 @@ export interface SessionLivedBackendSpec {
    */
   startupTimeoutSeconds?: number;
   sidecar?: SidecarSpec;
+  /**
+   * Who may open the backend through the router. Token: whoever holds its URL (status.url), which carries a secret token; anyone else gets the same answer as for a name that does not exist. Public: anyone who knows the name (demos).
+   */
+  access?: 'Token' | 'Public';
   poolRef?: PoolRef;
 }
 /**
@@ -67,12 +71,16 @@ export interface PoolRef {
 export interface SessionLivedBackendStatus {
   phase?: 'Pending' | 'Ready' | 'Terminating' | 'Failed';
   /**
-   * The public URL of the backend, <public base>/p/<name>/.
+   * The public URL of the backend, <public base>/p/<name>/?token=<token> (without the token when spec.access is Public). It is the invitation: whoever has it can open the session. Absent while the backend is in a namespace the router does not serve (see the Routable condition).
    */
   url?: string;
   nodeName?: string;
   podName?: string;
   podIP?: string;
+  /**
+   * The port on podIP that the router sends the backend's traffic to (the sidecar's proxy port, or the app's own port).
+   */
+  podPort?: number;
   /**
    * The Pod's metadata.uid; the sweeper finds the Pod's processes on its node by it (their cgroup path carries it).
    */
@@ -174,7 +182,8 @@ export interface SessionLivedBackendList {
 export const sessionLivedBackendSpecDefaults = {
   "httpPort": 8080,
   "gracePeriodSeconds": 300,
-  "startupTimeoutSeconds": 300
+  "startupTimeoutSeconds": 300,
+  "access": "Token"
 } as const;
 export const sessionLivedBackendSpecBounds = {
   "httpPort": {

@@ -203,7 +203,7 @@ describe('a backend’s routing status', () => {
   });
 
   test('an editor with RBAC on the status cannot point it at an address of their choosing', async () => {
-    for (const status of [{ podIP: '10.96.0.1' }, { phase: 'Ready' }, { url: 'http://evil.example/' }, { podName: 'fake-room' }, { nodeName: 'elsewhere' }]) {
+    for (const status of [{ podIP: '10.96.0.1' }, { podPort: 443 }, { phase: 'Ready' }, { url: 'http://evil.example/' }, { podName: 'fake-room' }, { nodeName: 'elsewhere' }]) {
       expect(await outcome(patchStatus(mallory, status))).toEqual(refusedBySpawner(/only the Spawner operator may change status.phase, status.podIP/));
     }
   });
