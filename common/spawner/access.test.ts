@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import {
   ACCESS_TOKEN_LENGTH,
   accessModeOf,
@@ -30,6 +30,20 @@ describe('parseAccessKey', () => {
   ])('refuses a key that is too short (%s), saying how long it must be', (_what, bytes) => {
     expect(() => parseAccessKey(bytes)).toThrow(/at least 32 bytes/);
   });
+});
+
+test('the MAC is HMAC-SHA256 (RFC 2104), truncated to 128 bits, for keys of every length', () => {
+  for (const length of [32, 63, 64, 65, 100]) {
+    const raw = randomBytes(length);
+    const uid = randomUUID();
+    const token = mintAccessToken(parseAccessKey(raw), { namespace: 'ns', name: 'room', uid });
+    const expected = createHmac('sha256', raw)
+      .update(`spawner-access-v1\0ns\0room\0`)
+      .update(Buffer.from(uid.replace(/-/g, ''), 'hex'))
+      .digest()
+      .subarray(0, 16);
+    expect(Buffer.from(token, 'base64url').subarray(17)).toEqual(expected);
+  }
 });
 
 describe('tokens', () => {

@@ -9,7 +9,7 @@
 // Verification does the same work for every input — a missing, malformed, wrong or valid token all
 // cost one HMAC and one constant-time comparison — so how long an answer takes says nothing about why
 // it was refused. The key and tokens are never logged; nothing here logs at all.
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 // The query parameter and the cookie (scoped to /p/<name>/) that carry a token. The route service
 // removes both before the request reaches the app.
@@ -32,9 +32,15 @@ export const ACCESS_TOKEN_LENGTH = Math.ceil((TOKEN_BYTES * 4) / 3); // 44 base6
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{44}$/;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+// The key as HMAC-SHA256 uses it (RFC 2104): padded to the hash's 64-byte block and XORed with the
+// inner and outer pads, once. Each MAC is then two one-shot hashes, without setting a key up per call
+// (createHmac does, and on the route service's hot path that was half the cost of a check).
 export interface AccessKey {
-  readonly key: KeyObject;
+  readonly innerPad: Buffer;
+  readonly outerPad: Buffer;
 }
+
+const BLOCK = 64;
 
 export interface BackendIdentity {
   namespace: string;
@@ -55,7 +61,14 @@ export function parseAccessKey(bytes: Uint8Array): AccessKey {
   if (raw.length < ACCESS_KEY_MIN_BYTES) {
     throw new Error(`the access key must be at least ${ACCESS_KEY_MIN_BYTES} bytes (got ${raw.length}); e.g. 32 random bytes or 64 hex characters`);
   }
-  return { key: createSecretKey(raw) };
+  const block = raw.length > BLOCK ? hash('sha256', raw, 'buffer') : raw;
+  const innerPad = Buffer.alloc(BLOCK, 0x36);
+  const outerPad = Buffer.alloc(BLOCK, 0x5c);
+  for (let i = 0; i < block.length; i++) {
+    innerPad[i]! ^= block[i]!;
+    outerPad[i]! ^= block[i]!;
+  }
+  return { innerPad, outerPad };
 }
 
 function isPrintable(b: Buffer): boolean {
@@ -65,11 +78,9 @@ function isPrintable(b: Buffer): boolean {
 
 function mac(key: AccessKey, namespace: string, name: string, uid: Buffer): Buffer {
   // NUL cannot occur in a namespace or a name, so the fields cannot run into each other.
-  return createHmac('sha256', key.key)
-    .update(`spawner-access-v${VERSION}\0${namespace}\0${name}\0`)
-    .update(uid)
-    .digest()
-    .subarray(0, MAC_BYTES);
+  const message = Buffer.from(`spawner-access-v${VERSION}\0${namespace}\0${name}\0`);
+  const inner = hash('sha256', Buffer.concat([key.innerPad, message, uid]), 'buffer');
+  return hash('sha256', Buffer.concat([key.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
 }
 
 function uidBytes(uid: string): Buffer {

@@ -7,8 +7,8 @@
 // would be refused as ended is routed to this service's own /ended instead, which completes the
 // handshake and closes with 4404 and a reason, so the page can say the session ended.
 //
-// Every request costs the same until the token is known to be valid: both possible tokens (query and
-// cookie) are verified, one cache lookup is made, and no API request is sent. Only a valid token whose
+// Every request costs the same until the token is known to be valid: one token is verified (the URL's,
+// else the cookie's), one cache lookup is made, and no API request is sent. Only a valid token whose
 // backend the cache cannot show routable causes a read from the API server, before answering.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,9 @@ export interface RouteServiceOptions {
   readiness: HealthCheck[];
   registry: Registry;
   log: Logger;
+  // The token check. Only bench/router replaces it (with one that checks nothing), to measure what the
+  // check costs; the process (main.ts) never does.
+  verify?: typeof verifyAccessToken;
 }
 
 export interface RouteService {
@@ -85,13 +88,16 @@ function metrics(registry: Registry): Metrics {
   };
 }
 
-export async function decide(o: Pick<RouteServiceOptions, 'namespace' | 'key' | 'table' | 'fresh' | 'cookieSecure' | 'log'>, headers: http.IncomingHttpHeaders, self: string, m?: Metrics): Promise<Answer> {
+type DecideOptions = Pick<RouteServiceOptions, 'namespace' | 'key' | 'table' | 'fresh' | 'cookieSecure' | 'log' | 'verify'>;
+
+export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders, self: string, m?: Metrics): Promise<Answer> {
   const r = parseRouteRequest(headers);
   // nginx only asks for DNS labels; anything else is refused the same way as an unknown name.
   const name = isBackendName(r.name) ? r.name : '';
-  const fromQuery = verifyAccessToken(o.key, o.namespace, name, r.queryToken);
-  const fromCookie = verifyAccessToken(o.key, o.namespace, name, r.cookieToken);
-  const token = fromQuery.valid ? fromQuery : fromCookie;
+  // One check per request, whatever it carries: the token in the URL when there is one (an invitation
+  // just followed), else the cookie's.
+  const fromQuery = r.queryToken !== undefined;
+  const token = (o.verify ?? verifyAccessToken)(o.key, o.namespace, name, fromQuery ? r.queryToken : r.cookieToken);
   const entry = name ? o.table.get(name) : undefined;
 
   let verdict: Verdict;
@@ -116,10 +122,12 @@ export async function decide(o: Pick<RouteServiceOptions, 'namespace' | 'key' | 
     }
   }
   m?.answers.inc({ verdict: verdict.kind, source: looked ? 'lookup' : 'cache' });
-  if (looked || verdict.kind !== 'route') forBackend(o.log, o.namespace, name || r.name.slice(0, 63)).debug({ verdict: verdict.kind, looked }, 'route answer');
+  if ((looked || verdict.kind !== 'route') && o.log.isLevelEnabled('debug')) {
+    forBackend(o.log, o.namespace, name || r.name.slice(0, 63)).debug({ verdict: verdict.kind, looked }, 'route answer');
+  }
 
   const secure = o.cookieSecure === 'true' || (o.cookieSecure === 'auto' && r.https);
-  const setCookie = fromQuery.valid && verdict.kind !== 'ended' ? accessCookie(name, r.queryToken!, secure) : '';
+  const setCookie = fromQuery && token.valid && verdict.kind !== 'ended' ? accessCookie(name, r.queryToken!, secure) : '';
   switch (verdict.kind) {
     case 'route':
       return {
