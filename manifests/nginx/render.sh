@@ -53,7 +53,7 @@ connections=$(count SPAWNER_WORKER_CONNECTIONS 8192 64 1048576 "connections per 
 nofile=$(count SPAWNER_WORKER_RLIMIT_NOFILE $((connections * 2 + 64)) 128 4194304 "file descriptors per worker")
 [ "$nofile" -ge "$connections" ] ||
   fail "SPAWNER_WORKER_RLIMIT_NOFILE='$nofile' must be at least SPAWNER_WORKER_CONNECTIONS ($connections)"
-per_client=$(count SPAWNER_CLIENT_CONNECTIONS 256 1 1048576 "requests in progress per client address")
+per_client=$(count SPAWNER_CLIENT_CONNECTIONS 256 1 65534 "requests in progress per client address")
 rate=$(count SPAWNER_CLIENT_REQUESTS_PER_SECOND 20 1 1000000 "new requests per second per client address")
 burst=$(count SPAWNER_CLIENT_REQUEST_BURST 100 0 1000000 "requests above the rate let through at once")
 
