@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../harness/paths.ts';
 import {
-  createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, sidecarStatus, slbManifest, waitFor, waitForPhase,
+  accessUrl, backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, sidecarStatus, slbManifest, waitFor, waitForPhase,
 } from './support.ts';
 
 jest.setTimeout(300_000);
@@ -21,51 +21,59 @@ describe('the drop-four demo', () => {
       { input: JSON.stringify(slbManifest({ prefix: 'e2e-demo', gracePeriodSeconds: 600 })), env: { KUBECONFIG: process.env.KUBECONFIG } },
     );
     url = cli.stdout.trim().split('\n').pop()!;
-    name = url.replace(/\/$/, '').split('/').pop()!;
+    name = new URL(url).pathname.split('/')[2]!;
   });
 
   afterAll(async () => {
     if (name) await deleteSlb(name);
   });
 
-  test('the CLI waits for Ready and prints the public URL; kubectl get slbs shows both', async () => {
-    expect(url).toBe(`${publicBase}/p/${name}/`);
-    const row = await kubectl(['get', 'slbs', '-n', 'default', name, '--no-headers']);
+  test('the CLI waits for Ready and prints the public URL with its token; kubectl get slbs shows both', async () => {
+    expect(url).toMatch(new RegExp(`^${publicBase}/p/${name}/\\?token=[A-Za-z0-9_-]{44}$`));
+    const row = await kubectl(['get', 'slbs', '-n', backendNamespace, name, '--no-headers']);
     expect(row).toContain('Ready');
     expect(row).toContain(url);
     expect((await getSlb(name))?.status).toMatchObject({ phase: 'Ready', url });
   });
 
-  test('nginx serves the page and its assets under /p/<name>/, the prefix stripped', async () => {
+  test('nginx serves the page under /p/<name>/, the prefix stripped, and its assets with the cookie the page set', async () => {
     const page = await fetchRouted(url);
     expect(page.status).toBe(200);
+    // The relative URLs below drop the query, as a browser's do: the cookie carries the token.
+    const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+    expect(cookie).toBe(`spawner_token=${new URL(url).searchParams.get('token')}`);
     const html = await page.text();
     expect(html).toContain('<html');
     const assets = [...html.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]!);
     expect(assets.length).toBeGreaterThan(0);
     for (const asset of assets) {
       // The app serves /app.js; only a stripped prefix can reach it.
-      const res = await fetch(new URL(asset, url));
+      const res = await fetch(new URL(asset, url), { headers: { cookie } });
       expect({ asset, status: res.status }).toEqual({ asset, status: 200 });
     }
-    expect((await fetch(`${url}no-such-file`)).status).toBe(404);
+    expect((await fetch(new URL('no-such-file', url), { headers: { cookie } })).status).toBe(404);
   });
 
-  test('a malformed name is a bare 404; a well-formed unknown one gets the ended-session page (404), marked unresolved', async () => {
+  test('a malformed name is a bare 404; an unknown name and this backend without its token get the one ended-session page', async () => {
     const malformed = await fetch(`${publicBase}/p/Not_A_Name/`);
     expect(malformed.status).toBe(404);
     expect(malformed.headers.get('x-spawner-waiting')).toBeNull();
-    // No Service by that name (nginx asks the cluster DNS): unknown or ended, not starting.
     const unknown = await fetch(`${publicBase}/p/e2e-nobody-here/`);
     expect(unknown.status).toBe(404);
-    expect(unknown.headers.get('x-spawner-waiting')).toBe('unresolved');
+    expect(unknown.headers.get('x-spawner-waiting')).toBe('ended');
     expect(unknown.headers.get('cache-control')).toBe('no-store');
-    expect(await unknown.text()).toContain('This session has ended or does not exist');
+    const page = await unknown.text();
+    expect(page).toContain('This session has ended or does not exist');
+    for (const other of [`${publicBase}/p/${name}/`, `${publicBase}/p/${name}/?token=${'A'.repeat(44)}`]) {
+      const refused = await fetch(other);
+      expect({ status: refused.status, marker: refused.headers.get('x-spawner-waiting') }).toEqual({ status: 404, marker: 'ended' });
+      expect(await refused.text()).toBe(page);
+    }
   });
 
   test('two WebSocket players play to a win while the sidecar counts 2 connections', async () => {
     await fetchRouted(url);
-    const { red, yellow } = await joinTwoPlayers(name);
+    const { red, yellow } = await joinTwoPlayers(url);
     try {
       const pod = (await getSlb(name))!.status!.podName!;
       const during = await waitFor(
@@ -106,7 +114,8 @@ describe('a backend that is still starting', () => {
     await waitFor(async () => (await getSlb(name))?.status?.podName, { what: `${name} to have a Pod`, timeoutMs: 120_000 });
     const res = await waitFor(
       async () => {
-        const r = await fetch(`${publicBase}/p/${name}/`);
+        // Its status has no URL before Ready; a link handed out early (POST /init does) has the token.
+        const r = await fetch(await accessUrl(name));
         return r.status === 503 ? r : undefined;
       },
       { what: 'the waiting page', timeoutMs: 60_000 },

@@ -32,9 +32,9 @@ describe('backend lifecycle on a real node', () => {
   test('deleting a backend with a WebSocket open closes it, and the SLB, Pod and Service go', async () => {
     const name = await createSlb({ prefix: 'e2e-delete', gracePeriodSeconds: 600 });
     created.push(name);
-    await waitForPhase(name, 'Ready');
-    await fetchRouted(wsUrl(name).replace(/^ws/, 'http').replace(/ws$/, ''));
-    const p = player(wsUrl(name));
+    const url = (await waitForPhase(name, 'Ready')).status!.url!;
+    await fetchRouted(url);
+    const p = player(wsUrl(url));
     await p.opened;
     await p.until((m) => m.type === 'state');
     await deleteSlb(name);

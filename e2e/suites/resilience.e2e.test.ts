@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { current, restartComponent } from '../harness/cluster.ts';
 import { defaultStateFile } from '../harness/paths.ts';
-import { createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, waitFor, waitForGone, waitForPhase } from './support.ts';
+import { backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, waitFor, waitForGone, waitForPhase } from './support.ts';
 
 jest.setTimeout(400_000);
 const operatorNamespace = 'spawner-system';
@@ -52,7 +52,7 @@ describe('the leading operator replica is killed', () => {
     await deleteSlb(during);
     await waitForGone(during);
     // The Deployment replaces the killed replica; nothing of the two backends is left.
-    const leftovers = await kubectl(['get', 'pods,services', '-n', 'default', '-l', 'app.kubernetes.io/managed-by=spawner', '-o', 'name']);
+    const leftovers = await kubectl(['get', 'pods,services', '-n', backendNamespace, '-l', 'app.kubernetes.io/managed-by=spawner', '-o', 'name']);
     expect(leftovers.split('\n').filter((l) => l.includes(before) || l.includes(during))).toEqual([]);
   });
 });
@@ -70,11 +70,11 @@ describeOnHarnessNode('the kubelet is restarted', () => {
   test('a running backend, its Pod and an open WebSocket survive, and the status stays Ready', async () => {
     name = await createSlb({ prefix: 'e2e-kubelet', gracePeriodSeconds: 600 });
     const ready = await waitForPhase(name, 'Ready');
-    const podBefore = JSON.parse(await kubectl(['get', 'pod', '-n', 'default', ready.status!.podName!, '-o', 'json'])) as {
+    const podBefore = JSON.parse(await kubectl(['get', 'pod', '-n', backendNamespace, ready.status!.podName!, '-o', 'json'])) as {
       metadata: { uid: string };
     };
     await fetchRouted(`${ready.status!.url}`);
-    const { red, yellow } = await joinTwoPlayers(name);
+    const { red, yellow } = await joinTwoPlayers(ready.status!.url!);
 
     const phases = new Set<string>();
     let watching = true;
@@ -108,7 +108,7 @@ describeOnHarnessNode('the kubelet is restarted', () => {
       red.ws.close();
       yellow.ws.close();
     }
-    const podAfter = JSON.parse(await kubectl(['get', 'pod', '-n', 'default', ready.status!.podName!, '-o', 'json'])) as {
+    const podAfter = JSON.parse(await kubectl(['get', 'pod', '-n', backendNamespace, ready.status!.podName!, '-o', 'json'])) as {
       metadata: { uid: string };
       status: { containerStatuses: { restartCount: number }[] };
     };

@@ -6,13 +6,14 @@ import { execa } from 'execa';
 import { kubectl, kubectlPath, waitFor } from '../harness/kube.ts';
 import { API_VERSION, KIND, LABEL_BACKEND, SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import type { BackendActivity } from '../../common/contract.ts';
+import { ACCESS_KEY_SECRET, ACCESS_KEY_SECRET_ENTRY, backendUrl, mintAccessToken, parseAccessKey, type AccessKey } from '../../common/spawner/access.ts';
 
 export { kubectl, waitFor };
 
 /** Where browsers reach nginx: the NodePort on localhost, as the operator's SPAWNER_PUBLIC_URL says. */
 export const publicBase = (process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080').replace(/\/$/, '');
-/** Backends live where nginx routes: the `default` namespace. */
-export const backendNamespace = 'default';
+/** Backends live where the router routes: the backends' namespace of the shipped overlays. */
+export const backendNamespace = 'spawner-backends';
 export const demoImage = process.env.SPAWNER_E2E_DEMO_IMAGE ?? 'localhost/spawner/drop-four:0.1.0';
 /** Every wait is generous: the machine has 2 shared cores. */
 export const longWaitMs = 180_000;
@@ -153,33 +154,51 @@ export function player(url: string) {
   return { ws, messages, opened, closed, until };
 }
 
-/** Red then yellow join the drop-four game of backend `name` through nginx; resolves once each knows its colour. */
-export async function joinTwoPlayers(name: string) {
-  const red = player(wsUrl(name));
+/** Red then yellow join the drop-four game at `url` (its status.url) through nginx; resolves once each knows its colour. */
+export async function joinTwoPlayers(url: string) {
+  const red = player(wsUrl(url));
   await red.opened;
   await red.until((m) => m.type === 'state' && m.you === 'red');
-  const yellow = player(wsUrl(name));
+  const yellow = player(wsUrl(url));
   await yellow.opened;
   await yellow.until((m) => m.type === 'state' && m.you === 'yellow');
   return { red, yellow };
 }
 
-export function wsUrl(name: string, path = 'ws'): string {
-  return `${publicBase.replace(/^http/, 'ws')}/p/${name}/${path}`;
+/**
+ * The WebSocket URL beside a backend's page: `path` relative to its status.url, with the URL's query
+ * (the access token) kept, as a first visit's socket would carry it (a browser's carries the cookie).
+ */
+export function wsUrl(url: string, path = 'ws'): string {
+  const target = new URL(path, url);
+  target.search = new URL(url).search;
+  target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
+  return target.toString();
+}
+
+let accessKey: AccessKey | undefined;
+/**
+ * The URL with its access token that the operator would write, minted here from the cluster's key
+ * (read from its Secret with the suite's admin credentials): for a backend whose status has no URL yet.
+ */
+export async function accessUrl(name: string): Promise<string> {
+  accessKey ??= parseAccessKey(
+    Buffer.from(await kubectl(['get', 'secret', '-n', 'spawner-system', ACCESS_KEY_SECRET, '-o', `jsonpath={.data.${ACCESS_KEY_SECRET_ENTRY}}`]), 'base64'),
+  );
+  const slb = await getSlb(name);
+  if (!slb) throw new Error(`${name} does not exist`);
+  return backendUrl(publicBase, name, mintAccessToken(accessKey, { namespace: backendNamespace, name, uid: slb.metadata.uid }));
 }
 
 /**
- * GET through nginx once the route works. Status Ready follows the Pod's readiness, and kube-proxy
- * programs the new endpoint a moment later (well under a second here); meanwhile nginx answers its
- * waiting page (503), which is what a browser reloads on. Any answer but 502/503 is returned at once.
+ * GET a Ready backend's URL through nginx. Ready means routable (the route service reads a backend the
+ * moment its cache cannot show it Ready), so the first answer must be the app's: a 502 or 503 here is a
+ * failure, not something to wait out.
  */
 export async function fetchRouted(url: string): Promise<Response> {
-  return waitFor(
-    async () => {
-      const r = await fetch(url);
-      if (r.status !== 503 && r.status !== 502) return r;
-      throw new Error(`${r.status} (${r.headers.get('x-spawner-waiting') ?? 'no waiting marker'})`);
-    },
-    { what: `${url} to be routed`, timeoutMs: 60_000, intervalMs: 200 },
-  );
+  const r = await fetch(url);
+  if (r.status === 503 || r.status === 502) {
+    throw new Error(`${url} answered ${r.status} (${r.headers.get('x-spawner-waiting') ?? 'no waiting marker'}) although the backend is Ready`);
+  }
+  return r;
 }

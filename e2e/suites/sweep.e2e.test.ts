@@ -23,7 +23,7 @@ describe.each<[string, Partial<SlbOptions>]>([
     name = await createSlb({ prefix: 'e2e-sweep', gracePeriodSeconds: grace, ...variant });
     const ready = await waitForPhase(name, 'Ready');
     await fetchRouted(ready.status!.url!);
-    const p = player(wsUrl(name));
+    const p = player(wsUrl(ready.status!.url!));
     await p.opened;
     await p.until((m) => m.type === 'state');
 
