@@ -54,16 +54,16 @@ bash e2e/node/deploy.sh
 
 step "drop-four demo"
 demo_label=spawner.dev/demo=drop-four
-name="$("$kubectl" get slbs -n default -l "$demo_label" \
+name="$("$kubectl" get slbs -n spawner-backends -l "$demo_label" \
   -o jsonpath='{range .items[?(@.status.phase!="Failed")]}{.metadata.name}{"\n"}{end}' 2>/dev/null | head -1)"
 if [[ -z "$name" ]]; then
-  name="$("$kubectl" create -n default -o jsonpath='{.metadata.name}' -f <(sed "s|^metadata:|metadata:\n  labels: { spawner.dev/demo: drop-four }|" manifests/demo/drop-four.yaml))"
+  name="$("$kubectl" create -n spawner-backends -o jsonpath='{.metadata.name}' -f <(sed "s|^metadata:|metadata:\n  labels: { spawner.dev/demo: drop-four }|" manifests/demo/drop-four.yaml))"
   echo "up: created $name" >&2
 else
   echo "up: reusing $name" >&2
 fi
-"$kubectl" wait -n default --for=jsonpath='{.status.phase}'=Ready --timeout=300s "slb/$name" >/dev/null
-url="$("$kubectl" get slb -n default "$name" -o jsonpath='{.status.url}')"
+"$kubectl" wait -n spawner-backends --for=jsonpath='{.status.phase}'=Ready --timeout=300s "slb/$name" >/dev/null
+url="$("$kubectl" get slb -n spawner-backends "$name" -o jsonpath='{.status.url}')"
 step "ready"
 cat >&2 <<EOF
 up: Spawner runs on a local Kubernetes $("$kubectl" version -o json | "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).serverVersion.gitVersion))') with a real node.
