@@ -10,6 +10,8 @@
 // cost one HMAC and one constant-time comparison — so how long an answer takes says nothing about why
 // it was refused. The key and tokens are never logged; nothing here logs at all.
 import { hash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SPEC_DEFAULTS } from './spec.ts';
 
 // The query parameter and the cookie (scoped to /p/<name>/) that carry a token. The route service
 // removes both before the request reaches the app.
@@ -50,7 +52,7 @@ export interface BackendIdentity {
 
 export interface TokenCheck {
   valid: boolean;
-  uid: string; // the uid the token names when valid; '' otherwise
+  uid: string; // the uid the token names when valid (compare with uidKey); '' otherwise
 }
 
 // The key is the Secret entry's bytes. Text (e.g. `openssl rand -hex 32` pasted into a Secret) is
@@ -71,6 +73,17 @@ export function parseAccessKey(bytes: Uint8Array): AccessKey {
   return { innerPad, outerPad };
 }
 
+// The key from its mounted file; the error says what is wrong without quoting a byte of it.
+export function readAccessKeyFile(file: string): AccessKey {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); it is the Secret ${ACCESS_KEY_SECRET} mounted into the Pod`);
+  }
+  return parseAccessKey(bytes);
+}
+
 function isPrintable(b: Buffer): boolean {
   for (const c of b) if (c < 0x09 || (c > 0x0d && c < 0x20) || c > 0x7e) return false;
   return true;
@@ -83,10 +96,18 @@ function mac(key: AccessKey, namespace: string, name: string, uid: Buffer): Buff
   return hash('sha256', Buffer.concat([key.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
 }
 
+// The API server gives every object a UUID, carried as its 16 bytes. Anything else (a test double's
+// made-up uid) is carried as 16 bytes of its SHA-256, so minting never fails; compare uids through
+// uidKey, which maps both forms to what a verified token names.
 function uidBytes(uid: string): Buffer {
   const lower = uid.toLowerCase();
-  if (!UUID_PATTERN.test(lower)) throw new Error(`a backend uid must be a UUID, got '${uid}'`);
-  return Buffer.from(lower.replace(/-/g, ''), 'hex');
+  if (UUID_PATTERN.test(lower)) return Buffer.from(lower.replace(/-/g, ''), 'hex');
+  return hash('sha256', uid, 'buffer').subarray(0, UID_BYTES);
+}
+
+// The uid as a verified token names it: a UUID in lower case (itself, for every uid the API server gives).
+export function uidKey(uid: string): string {
+  return uidString(uidBytes(uid));
 }
 
 function uidString(b: Buffer): string {
@@ -114,11 +135,22 @@ export function verifyAccessToken(key: AccessKey, namespace: string, name: strin
 }
 
 export function accessModeOf(slb: { spec?: { access?: string } }): AccessMode {
-  return slb.spec?.access === 'Public' ? 'Public' : 'Token';
+  return (slb.spec?.access ?? SPEC_DEFAULTS.access) === 'Public' ? 'Public' : 'Token';
 }
 
-// status.url: <public base>/p/<name>/, with ?token=… unless the backend is public.
+// <public base>/p/<name>/, with ?token=… when given.
 export function backendUrl(publicUrl: string, name: string, token?: string): string {
   const base = `${publicUrl.replace(/\/+$/, '')}/p/${name}/`;
   return token === undefined ? base : `${base}?${ACCESS_TOKEN_PARAM}=${token}`;
+}
+
+// A backend's URL as status.url and the HTTP API give it out: its token in it, unless it is public.
+export function invitationUrl(
+  slb: { metadata: { namespace?: string; name?: string; uid?: string }; spec?: { access?: string } },
+  publicUrl: string,
+  key: AccessKey,
+): string {
+  const { namespace = '', name = '', uid = '' } = slb.metadata;
+  if (accessModeOf(slb) === 'Public') return backendUrl(publicUrl, name);
+  return backendUrl(publicUrl, name, mintAccessToken(key, { namespace, name, uid }));
 }

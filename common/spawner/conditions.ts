@@ -13,6 +13,10 @@ export const CONDITION_CHILDREN_CREATED = 'ChildrenCreated';
 export const CONDITION_SWEPT = 'Swept';
 // On a backend with spec.poolRef: whether it claimed a started member (True) or started cold (False).
 export const CONDITION_POOL_CLAIM = 'PoolClaim';
+// On a backend outside the namespace the router serves (operator): False, reason NamespaceNotRouted; it
+// then has no URL. Absent on routed backends.
+export const CONDITION_ROUTABLE = 'Routable';
+export const REASON_NAMESPACE_NOT_ROUTED = 'NamespaceNotRouted';
 
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
 

@@ -20,5 +20,5 @@ test('the defaults and bounds are the schema\'s own', async () => {
   const props = source.spec.properties as Record<string, { default?: unknown; 'x-spawner-default'?: unknown; minimum?: number; maximum?: number }>;
   for (const [field, value] of Object.entries(SPEC_DEFAULTS)) expect([field, props[field]?.default ?? props[field]?.['x-spawner-default']]).toEqual([field, value]);
   for (const [field, b] of Object.entries(SPEC_BOUNDS)) expect([field, props[field]?.minimum, props[field]?.maximum]).toEqual([field, b.minimum, b.maximum]);
-  expect(Object.keys(SPEC_DEFAULTS).sort()).toEqual(['gracePeriodSeconds', 'httpPort', 'startupTimeoutSeconds']);
+  expect(Object.keys(SPEC_DEFAULTS).sort()).toEqual(['access', 'gracePeriodSeconds', 'httpPort', 'startupTimeoutSeconds']);
 });

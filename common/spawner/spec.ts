@@ -17,6 +17,8 @@ export interface EffectiveSpec {
   sidecarEnabled: boolean | undefined;
   // Where the activity JSON is served when the sidecar is disabled (the app's own /status).
   statusPort: number;
+  // Token: the URL carries the backend's access token (access.ts); Public: it carries none.
+  access: 'Token' | 'Public';
 }
 
 export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'>): EffectiveSpec {
@@ -29,5 +31,6 @@ export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'>): Effective
     startupTimeoutSeconds: s.startupTimeoutSeconds ?? SPEC_DEFAULTS.startupTimeoutSeconds,
     sidecarEnabled: s.sidecar?.enabled,
     statusPort: s.sidecar?.statusPort ?? httpPort,
+    access: s.access ?? SPEC_DEFAULTS.access,
   };
 }

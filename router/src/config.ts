@@ -1,7 +1,6 @@
 // The route service's flags and environment variables, validated before anything starts.
-import { readFileSync } from 'node:fs';
 import { parsers, type OptionSpec } from '../../common/config.ts';
-import { parseAccessKey, type AccessKey } from '../../common/spawner/access.ts';
+import { readAccessKeyFile, type AccessKey } from '../../common/spawner/access.ts';
 import type { CookieSecure } from './service.ts';
 
 const dnsLabel = (raw: string): string => {
@@ -11,15 +10,7 @@ const dnsLabel = (raw: string): string => {
 
 // Read and checked at start-up, so a missing or short key stops the process naming the flag. The
 // key's bytes are never echoed in a message.
-const accessKeyFile = (raw: string): { file: string; key: AccessKey } => {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(raw);
-  } catch (err) {
-    throw new Error(`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); it is the Secret spawner-access-key mounted into the Pod`);
-  }
-  return { file: raw, key: parseAccessKey(bytes) };
-};
+const accessKeyFile = (raw: string): { file: string; key: AccessKey } => ({ file: raw, key: readAccessKeyFile(raw) });
 
 export const routerSpecs = {
   namespace: { flag: 'namespace', env: 'SPAWNER_BACKEND_NAMESPACE', help: 'the namespace whose backends are routed (the only one)', default: 'spawner-backends', parse: dnsLabel } as OptionSpec<string>,

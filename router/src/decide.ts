@@ -3,7 +3,7 @@
 import { SIDECAR_PROXY_PORT } from '../../common/contract.ts';
 import { SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
 import type { Phase } from '../../common/spawner/types.ts';
-import type { TokenCheck } from '../../common/spawner/access.ts';
+import { uidKey, type TokenCheck } from '../../common/spawner/access.ts';
 
 // What the route service keeps of a SessionLivedBackend: only what routing reads.
 export interface RouteEntry {
@@ -38,7 +38,8 @@ export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
   const phase = slb.status?.phase && PHASES.has(slb.status.phase) ? (slb.status.phase as Phase) : 'Pending';
   return {
     name: slb.metadata?.name ?? '',
-    uid: slb.metadata?.uid ?? '',
+    // As a verified token names it (the uid itself, for every uid the API server gives).
+    uid: slb.metadata?.uid ? uidKey(slb.metadata.uid) : '',
     phase,
     deleting: slb.metadata?.deletionTimestamp !== undefined && slb.metadata?.deletionTimestamp !== null,
     podIP: slb.status?.podIP || undefined,

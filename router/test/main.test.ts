@@ -29,7 +29,7 @@ describe('configuration', () => {
   const withPaths = (v: string) => v.replace('KEY', keyFile).replace('SHORT', join(dir, 'short'));
   test.each<{ args: string[]; env?: Record<string, string>; names: string }>([
     { args: [], names: '--access-key-file (or SPAWNER_ACCESS_KEY_FILE) is required' },
-    { args: ['--access-key-file=/nonexistent/key'], names: "--access-key-file = '/nonexistent/key' is invalid: cannot read the file (ENOENT)" },
+    { args: ['--access-key-file=/nonexistent/key'], names: "--access-key-file = '/nonexistent/key' is invalid: cannot read /nonexistent/key (ENOENT)" },
     { args: [], env: { SPAWNER_ACCESS_KEY_FILE: 'SHORT' }, names: 'must be at least 32 bytes' },
     { args: ['--access-key-file=KEY', '--namespace=Spawner'], names: "--namespace = 'Spawner' is invalid" },
     { args: ['--access-key-file=KEY', '--port=http'], names: "--port = 'http' is invalid" },
