@@ -48,7 +48,7 @@ export interface BaselineResult {
 
 export function podFor(namespace: string, name: string, shape: Shape): V1Pod {
   const slb = { ...slbManifest(namespace, name), metadata: { name, namespace, uid: 'none' } };
-  const pod = desiredPod(slb, { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' });
+  const pod = desiredPod(slb, { sidecarImage: 'localhost/spawner/sidecar:0.1.0' });
   delete pod.metadata!.ownerReferences;
   if (shape === 'shared-headless') pod.spec = { ...pod.spec!, hostname: name, subdomain: SHARED };
   return pod;

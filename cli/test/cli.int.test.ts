@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { apiClients, impersonating, kubectl, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
 import { freePorts } from '../../e2e/harness/net.ts';
 import {
-  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
+  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, invitation, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { EXIT } from '../src/errors.ts';
@@ -75,8 +75,9 @@ describe('create, get, wait, delete', () => {
   test('create --wait shows progress on stderr and prints only the URL on stdout', async () => {
     const r = await run(['create', '--image', 'example.invalid/drop-four:1', '--env', 'MODE=demo', '--wait', '--timeout', '3m']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^${URL_PREFIX}drop-four-[a-z0-9]{5}/$`));
-    const name = r.stdout.slice(URL_PREFIX.length, -1);
+    // The invitation: the URL with the backend's access token.
+    expect(r.stdout).toMatch(new RegExp(`^${URL_PREFIX}drop-four-[a-z0-9]{5}/\\?token=[\\w-]{44}$`));
+    const name = new URL(r.stdout).pathname.split('/')[2]!;
     expect(r.stderr).toContain(`sessionlivedbackend.spawner.dev/${name} created`);
     expect(r.stderr).toContain(`${name}: Ready`);
     const json = await run(['get', name, '-o', 'json']);
@@ -91,7 +92,8 @@ describe('create, get, wait, delete', () => {
     expect(r.stdout).toMatch(/^sessionlivedbackend\.spawner\.dev\/drop-four-[a-z0-9]{5}$/);
     const name = r.stdout.split('/')[1]!;
     const w = await run(['wait', name, '--timeout', '3m']);
-    expect(w).toMatchObject({ exitCode: 0, stdout: `${URL_PREFIX}${name}/` });
+    const uid = (JSON.parse((await run(['get', name, '-o', 'json'])).stdout) as SessionLivedBackend).metadata.uid!;
+    expect(w).toMatchObject({ exitCode: 0, stdout: invitation(ns, name, uid) });
   });
 
   test('-f - reads stdin; -o yaml prints the created object', async () => {
@@ -117,7 +119,7 @@ describe('create, get, wait, delete', () => {
     expect(table.exitCode).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+URL\s+AGE$/);
-    expect(lines.find((l) => l.startsWith('listed '))).toMatch(new RegExp(`^listed\\s+Ready\\s+${URL_PREFIX}listed/\\s+\\S+$`));
+    expect(lines.find((l) => l.startsWith('listed '))).toMatch(new RegExp(`^listed\\s+Ready\\s+${URL_PREFIX}listed/\\?token=[\\w-]{44}\\s+\\S+$`));
     const wide = await run(['get', 'listed', '-o', 'wide']);
     expect(wide.stdout.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+URL\s+AGE\s+NODE\s+REASON$/);
     expect(wide.stdout.split('\n')[1]).toMatch(/kwok-node-\d+\s+-$/);

@@ -6,6 +6,7 @@ import { loadKubeAccess, type KubeAccess } from '../../common/kube/kubeconfig.ts
 import { startHealthServer } from '../../common/kube/health.ts';
 import { createRuntimeMetrics } from '../../common/kube/metrics.ts';
 import { createLogger } from '../../common/log.ts';
+import { readAccessKeyFile, type AccessKey } from '../../common/spawner/access.ts';
 import { operatorOptions } from './config.ts';
 import { httpApiSettingsOrExit } from './http-api/config.ts';
 import { startHttpApi } from './http-api/server.ts';
@@ -16,6 +17,13 @@ import { createKubeSpawnerApi } from './spawner/kube-api.ts';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('spawner-operator', operatorOptions);
   const apiSettings = httpApiSettingsOrExit('spawner-operator', config);
+  let accessKey: AccessKey;
+  try {
+    accessKey = readAccessKeyFile(config.accessKeyFile);
+  } catch (err) {
+    process.stderr.write(`spawner-operator: invalid configuration: --access-key-file (SPAWNER_ACCESS_KEY_FILE) '${config.accessKeyFile}' cannot be used: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = createLogger('operator', config.logLevel);
   // Not client-node's KubeConfig unless the kubeconfig needs it: loading the generated client costs ~85 MB.
   let kc: KubeAccess;
@@ -34,7 +42,7 @@ async function main(): Promise<void> {
     controllers: [
       spawnerController({
         api: createKubeSpawnerApi(kc, config.identity),
-        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods, activitySource: config.activitySource },
+        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods, activitySource: config.activitySource, accessKey, routedNamespace: config.routedNamespace },
         namespace: config.namespace,
         concurrency: config.concurrency,
         resyncMs: config.resyncSeconds * 1000,
@@ -46,8 +54,8 @@ async function main(): Promise<void> {
   });
   const health = await startHealthServer({ port: config.metricsPort, registry: runtimeMetrics.registry, ...manager.healthChecks(), log });
   // Every replica serves the HTTP API (it only creates and reads SLBs), leader or not.
-  const api = apiSettings ? await startHttpApi({ ...apiSettings, kubeConfig: kc, publicUrl: config.publicUrl, log }) : undefined;
-  log.info({ metricsPort: health.port, apiPort: api?.port, namespace: config.namespace || '*', leaderElect: config.leaderElect, identity: config.identity }, 'operator starting');
+  const api = apiSettings ? await startHttpApi({ ...apiSettings, kubeConfig: kc, publicUrl: config.publicUrl, accessKey, log }) : undefined;
+  log.info({ metricsPort: health.port, apiPort: api?.port, namespace: config.namespace || '*', routedNamespace: config.routedNamespace, leaderElect: config.leaderElect, identity: config.identity }, 'operator starting');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -58,6 +58,29 @@ describe('desiredPod', () => {
     expect(withStartup.spec!.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
   });
 
+  test('what Pod Security `restricted` requires and the template leaves unset is filled in; what it sets is kept', () => {
+    const plain = desiredPod(slb(), config).spec!;
+    expect(plain.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of plain.containers) {
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    }
+    const own = desiredPod(
+      slb({
+        spec: {
+          template: {
+            securityContext: { runAsUser: 1000, runAsNonRoot: false },
+            initContainers: [{ name: 'init', image: 'x' }],
+            containers: [{ name: 'app', image: 'x', securityContext: { capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } } }],
+          },
+        },
+      }),
+      config,
+    ).spec!;
+    expect(own.securityContext).toEqual({ runAsUser: 1000, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(own.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } });
+    expect(own.initContainers![0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
   test('pod spec fields pass through; safe defaults can be overridden', () => {
     const p = desiredPod(slb({ spec: { template: { containers: [{ name: 'app', image: 'x' }], nodeSelector: { disk: 'ssd' }, automountServiceAccountToken: true, volumes: [{ name: 'v', emptyDir: {} }] } } }), config);
     expect(p.spec).toMatchObject({ nodeSelector: { disk: 'ssd' }, automountServiceAccountToken: true, enableServiceLinks: false, volumes: [{ name: 'v', emptyDir: {} }] });

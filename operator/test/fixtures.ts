@@ -1,9 +1,14 @@
 // Builders of the objects the tests feed to the pure functions: a backend, and its Pod in each state.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
+import { parseAccessKey } from '../../common/spawner/access.ts';
 import { desiredPod, desiredService } from '../src/spawner/desired.ts';
+import type { SpawnerConfig } from '../src/spawner/types.ts';
 
-export const config = { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' };
+// The access key the tests' backends' tokens are minted with.
+export const testAccessKey = parseAccessKey(Buffer.from('test-access-key-'.repeat(4)));
+// The backends of these fixtures (namespace `sessions`) are in the namespace the router serves.
+export const config: SpawnerConfig = { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test', accessKey: testAccessKey, routedNamespace: 'sessions' };
 export const T0 = new Date('2026-01-01T00:00:00Z');
 export const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 

@@ -9,7 +9,7 @@ import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { apiClients, kubectl, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import {
   createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, startOperator, tempDir,
-  type OperatorProcess,
+  invitation, type OperatorProcess,
 } from './support/operator-process.ts';
 import { createSlb, describeSlb, getPod, getService, getSlb, slbManifest, type Slb } from './support/slbs.ts';
 
@@ -127,7 +127,7 @@ describe('a backend from creation to deletion', () => {
 
     const ready = await slbPhase(name, 'Ready');
     expect(ready.metadata.finalizers).toContain(FINALIZER);
-    expect(ready.status).toMatchObject({ url: `http://spawner.test/p/${name}/`, podName: name, serviceName: name });
+    expect(ready.status).toMatchObject({ url: invitation(namespace, name, uid), podName: name, serviceName: name, podPort: SIDECAR_PROXY_PORT });
     expect(ready.status?.nodeName).toMatch(/^kwok-node-/);
     expect(ready.status?.readyTime).toBeDefined();
     expect(ready.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
@@ -155,7 +155,8 @@ describe('a backend from creation to deletion', () => {
     const [header, ...rows] = out.trim().split('\n');
     expect(header!.split(/\s+/)).toEqual(['NAME', 'PHASE', 'URL', 'NODE', 'AGE']);
     const row = rows.find((r) => r.startsWith(`${name} `))!.split(/\s+/);
-    expect(row.slice(0, 4)).toEqual([name, 'Ready', `http://spawner.test/p/${name}/`, expect.stringMatching(/^kwok-node-/)]);
+    const uid = (await getSlb(custom, namespace, name))!.metadata.uid!;
+    expect(row.slice(0, 4)).toEqual([name, 'Ready', invitation(namespace, name, uid), expect.stringMatching(/^kwok-node-/)]);
   });
 
   test('kubectl delete: Terminating, Pod and Service deleted, then the finalizer released and the backend gone', async () => {

@@ -49,7 +49,7 @@ describe('reconcile', () => {
     w.setTime(0.5);
     await reconcile(stored, w.deps);
     expect(w.api.actions).toEqual(['patch status Ready', 'event Normal Ready']);
-    expect(w.api.backend!.status).toMatchObject({ phase: 'Ready', url: 'http://spawner.test/p/game/', readyTime: '2026-01-01T00:00:00Z' });
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Ready', url: expect.stringMatching(/^http:\/\/spawner\.test\/p\/game\/\?token=[\w-]{44}$/), readyTime: '2026-01-01T00:00:00Z' });
 
     // Nothing changed: nothing is written.
     w.api.actions.length = 0;

@@ -1,6 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
+import { mintAccessToken } from '../../common/spawner/access.ts';
 import { computeStatus, decidePhase, sameStatus, startupDeadlineInMs, statusWriteDecision } from '../src/spawner/status.ts';
-import { at, config, pod, service, slb, T0, type PodState } from './fixtures.ts';
+import { at, config, pod, service, slb, T0, testAccessKey, type PodState } from './fixtures.ts';
+
+// The invitation the fixtures' backend `game` (namespace sessions, uid uid-slb) gets.
+const gameToken = mintAccessToken(testAccessKey, { namespace: 'sessions', name: 'game', uid: 'uid-slb' });
 
 const fresh = slb();
 const readyBefore = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:05Z' } });
@@ -61,12 +65,12 @@ describe('decidePhase with refused creates', () => {
 });
 
 describe('computeStatus', () => {
-  test('Ready carries url, node, pod, service, readyTime and both conditions true', () => {
+  test('Ready carries url (with the token), node, pod, its address, service, readyTime and both conditions true', () => {
     const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), config);
     expect(status).toEqual({
       phase: 'Ready',
-      url: 'http://spawner.test/p/game/',
-      nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', serviceName: 'game',
+      url: `http://spawner.test/p/game/?token=${gameToken}`,
+      nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', podPort: 9090, serviceName: 'game',
       podUID: 'uid-pod', activitySource: 'Sidecar',
       readyTime: '2026-01-01T00:00:02Z',
       observedGeneration: 1,
@@ -84,6 +88,34 @@ describe('computeStatus', () => {
     expect(status).toMatchObject({ phase: 'Failed', reason: 'ImagePullBackOff', nodeName: 'node-1' });
     expect(status.conditions?.find((c) => c.type === 'Swept')).toEqual(swept);
     expect(status.url).toBeUndefined();
+  });
+
+  test.each<[string, Parameters<typeof slb>[0], number]>([
+    ['the sidecar’s proxy port when the Pod has the sidecar', {}, 9090],
+    ['the app’s port when it has none', { spec: { sidecar: { enabled: false }, httpPort: 3000 } }, 3000],
+  ])('podPort: %s', (_what, over, port) => {
+    const backend = slb(over);
+    expect(computeStatus(backend, { pod: pod(backend, 'ready'), service: service(backend) }, at(2), config).podPort).toBe(port);
+  });
+
+  test('a public backend’s URL carries no token', () => {
+    const open = slb({ spec: { access: 'Public' } });
+    expect(computeStatus(open, { pod: pod(open, 'ready'), service: service(open) }, at(2), config).url).toBe('http://spawner.test/p/game/');
+  });
+
+  test('a backend outside the routed namespace runs, gets no URL, and a condition says why', () => {
+    const elsewhere = { ...config, routedNamespace: 'spawner-backends' };
+    const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), elsewhere);
+    expect(status.phase).toBe('Ready');
+    expect(status.url).toBeUndefined();
+    expect(status.conditions?.find((c) => c.type === 'Routable')).toEqual({
+      type: 'Routable',
+      status: 'False',
+      reason: 'NamespaceNotRouted',
+      message: 'the router serves namespace spawner-backends only; a backend in sessions runs but gets no URL (create it in spawner-backends)',
+      observedGeneration: 1,
+      lastTransitionTime: '2026-01-01T00:00:02Z',
+    });
   });
 
   test('recomputing from the same observations gives the same status (no needless write)', () => {

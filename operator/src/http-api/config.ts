@@ -13,7 +13,7 @@ export const httpApiOptions = {
   apiPort: { flag: 'api-port', env: 'SPAWNER_API_PORT', help: 'port of the HTTP API (0: any free port)', default: 8082, parse: parsers.listenPort } as OptionSpec<number>,
   // A flag exists for symmetry; the token belongs in the environment (from a Secret), not in `ps` output.
   apiToken: { flag: 'api-token', env: TOKEN_ENV, help: `bearer token callers of the HTTP API must send (at least ${MIN_TOKEN_LENGTH} characters); required with --api`, default: '', parse: optionalString } as OptionSpec<string>,
-  apiNamespace: { flag: 'api-namespace', env: 'SPAWNER_API_NAMESPACE', help: 'namespace the HTTP API creates backends in', default: 'default', parse: parsers.string } as OptionSpec<string>,
+  apiNamespace: { flag: 'api-namespace', env: 'SPAWNER_API_NAMESPACE', help: 'namespace the HTTP API creates backends in (the one the router serves)', default: 'spawner-backends', parse: parsers.string } as OptionSpec<string>,
   apiDefaultImage: { flag: 'api-default-image', env: 'SPAWNER_API_DEFAULT_IMAGE', help: 'image of a backend when POST /init names none', default: 'localhost/spawner/drop-four:0.1.0', parse: parsers.string } as OptionSpec<string>,
   // What one caller may ask for: a token holder is trusted to create sessions, not to hold a cluster.
   apiMaxGracePeriodSeconds: { flag: 'api-max-grace-period-seconds', env: 'SPAWNER_API_MAX_GRACE_PERIOD_SECONDS', help: 'the largest gracePeriodSeconds POST /init accepts', default: 3600, parse: parsers.nonNegativeInt } as OptionSpec<number>,

@@ -9,6 +9,7 @@ import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { createInformer } from '../../../common/kube/informer.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
 import { errText, forBackend, type Logger } from '../../../common/log.ts';
+import { invitationUrl, type AccessKey } from '../../../common/spawner/access.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
 import { httpApiErrorFromKube } from './answers.ts';
 import type { HttpApiSettings } from './config.ts';
@@ -20,7 +21,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpApiOptions extends HttpApiSettings {
   kubeConfig: KubeAccess;
-  publicUrl: string; // a backend is at `${publicUrl}/p/${name}/`
+  publicUrl: string; // a backend is at `${publicUrl}/p/${name}/?token=…`
+  accessKey: AccessKey; // mints the token of a backend's URL (common/spawner/access.ts)
   log: Logger;
   heartbeatMs?: number; // SSE comment lines keep idle proxies from closing the stream
   requestTimeoutMs?: number;
@@ -85,7 +87,8 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     }
     const name = created.metadata.name!;
     forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port, gracePeriodSeconds: request.gracePeriodSeconds, maxLifetimeSeconds: request.maxLifetimeSeconds }, 'backend created through the HTTP API');
-    sendJson(res, 201, { name, url: `${opts.publicUrl}/p/${name}/`, statusUrl: `/backends/${name}/status` }, { Location: `/backends/${name}/status` });
+    // The invitation, at once: the created object has its uid, which the token names.
+    sendJson(res, 201, { name, url: invitationUrl(created, opts.publicUrl, opts.accessKey), statusUrl: `/backends/${name}/status` }, { Location: `/backends/${name}/status` });
   }
 
   async function status(name: string, res: http.ServerResponse): Promise<void> {

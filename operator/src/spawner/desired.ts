@@ -1,5 +1,5 @@
 // What the Pod and Service of a backend should look like: pure functions of the SLB and the operator's config.
-import type { V1Container, V1EnvVar, V1ObjectMeta, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import {
   API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SERVICE_PORT,
   SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
@@ -36,7 +36,30 @@ function withEnv(env: V1EnvVar[] | undefined, extra: V1EnvVar[]): V1EnvVar[] {
   return [...(env ?? []).filter((e) => !names.has(e.name)), ...extra];
 }
 
-function sidecarContainer(slb: SessionLivedBackend, config: SpawnerConfig, httpPort: number): V1Container {
+// Backends run under Pod Security `restricted` (the backends' namespace enforces it): what that profile
+// requires and the template leaves unset is filled in, so a plain template (an image and a port) is
+// admitted. Values the template sets are kept; a template that breaks the profile is refused by the API
+// server with a message naming the field, which the backend's status then carries.
+function restrictedDefaults(c: V1Container): V1Container {
+  const sc = { ...c.securityContext };
+  sc.allowPrivilegeEscalation ??= false;
+  sc.capabilities ??= { drop: ['ALL'] };
+  return { ...c, securityContext: sc };
+}
+
+function restrictedPodDefaults(spec: V1PodSpec): V1PodSpec {
+  const sc = { ...spec.securityContext };
+  sc.runAsNonRoot ??= true;
+  sc.seccompProfile ??= { type: 'RuntimeDefault' };
+  return {
+    ...spec,
+    securityContext: sc,
+    containers: spec.containers.map(restrictedDefaults),
+    ...(spec.initContainers ? { initContainers: spec.initContainers.map(restrictedDefaults) } : {}),
+  };
+}
+
+function sidecarContainer(slb: SessionLivedBackend, config: Pick<SpawnerConfig, 'sidecarImage'>, httpPort: number): V1Container {
   return {
     name: SIDECAR_CONTAINER,
     image: config.sidecarImage,
@@ -81,11 +104,11 @@ function withListeningProbes(app: V1Container, httpPort: number, startupTimeoutS
   };
 }
 
-export function activitySourceFor(slb: SessionLivedBackend, config: SpawnerConfig): ActivitySource {
+export function activitySourceFor(slb: SessionLivedBackend, config: Pick<SpawnerConfig, 'activitySource'>): ActivitySource {
   return chooseActivitySource(slb, config.activitySource ?? BUILT_IN_ACTIVITY_SOURCE);
 }
 
-export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1Pod {
+export function desiredPod(slb: SessionLivedBackend, config: Pick<SpawnerConfig, 'sidecarImage' | 'activitySource'>): V1Pod {
   const spec = effectiveSpec(slb);
   const template = slb.spec.template;
   // A backend with spec.poolRef has no template of its own: it is built from its pool's (operator/src/pools).
@@ -106,7 +129,7 @@ export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1P
     apiVersion: 'v1',
     kind: 'Pod',
     metadata,
-    spec: {
+    spec: restrictedPodDefaults({
       // A session's state lives in memory: a restarted container would be a different session.
       restartPolicy: 'Never',
       // Backends talk to their users, not to the API server, and thousands of Services must not
@@ -115,7 +138,7 @@ export function desiredPod(slb: SessionLivedBackend, config: SpawnerConfig): V1P
       enableServiceLinks: false,
       ...template,
       containers,
-    },
+    }),
   };
 }
 

@@ -1,7 +1,11 @@
 // What the status of a backend is, given what was observed of it: pure, so every case is a table row.
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
+import { SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
+import { invitationUrl } from '../../../common/spawner/access.ts';
 import { activitySourceOfPod } from '../../../common/spawner/activity.ts';
-import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, CONDITION_SCHEDULED, findCondition, setCondition } from '../../../common/spawner/conditions.ts';
+import {
+  CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, CONDITION_ROUTABLE, CONDITION_SCHEDULED, REASON_NAMESPACE_NOT_ROUTED, findCondition, setCondition,
+} from '../../../common/spawner/conditions.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { rfc3339, timeMs } from '../../../common/spawner/time.ts';
 import type { Phase, SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
@@ -117,6 +121,12 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
   return { phase: 'Pending', reason: 'Starting', message: waitingFor(pod, spec.httpPort) };
 }
 
+// Where the router sends the backend's traffic on its Pod: the sidecar's proxy port when the Pod has the
+// sidecar (what was built decides, not what the spec would build today), else the app's own port.
+export function podPortOf(pod: V1Pod, slb: SessionLivedBackend): number {
+  return activitySourceOfPod(pod, slb) === 'Sidecar' ? SIDECAR_PROXY_PORT : effectiveSpec(slb).httpPort;
+}
+
 export function computeStatus(slb: SessionLivedBackend, observed: Observed, now: Date, config: SpawnerConfig): SessionLivedBackendStatus {
   const previous = slb.status ?? {};
   const verdict = decidePhase(slb, observed, now);
@@ -148,6 +158,17 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
   if (verdict.phase === 'Failed') {
     conditions = setCondition(conditions, { type: CONDITION_FAILED, status: 'True', reason: verdict.reason, message: verdict.message, observedGeneration: generation }, now);
   }
+  // The router serves one namespace: a URL to a backend elsewhere would only ever show the ended page.
+  const routed = slb.metadata.namespace === config.routedNamespace;
+  if (!routed) {
+    conditions = setCondition(conditions, {
+      type: CONDITION_ROUTABLE,
+      status: 'False',
+      reason: REASON_NAMESPACE_NOT_ROUTED,
+      message: `the router serves namespace ${config.routedNamespace} only; a backend in ${slb.metadata.namespace} runs but gets no URL (create it in ${config.routedNamespace})`,
+      observedGeneration: generation,
+    }, now);
+  }
 
   const status: SessionLivedBackendStatus = {
     phase: verdict.phase,
@@ -165,9 +186,11 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
   if (podUID) status.podUID = podUID;
   const activitySource = pod ? activitySourceOfPod(pod, slb) : previous.activitySource;
   if (activitySource) status.activitySource = activitySource;
+  const podPort = pod ? podPortOf(pod, slb) : previous.podPort;
+  if (podIP && podPort) status.podPort = podPort;
   const readyTime = previous.readyTime ?? (ready ? rfc3339(now) : undefined);
   if (readyTime) status.readyTime = readyTime;
-  if (readyTime || verdict.phase === 'Ready') status.url = `${config.publicUrl}/p/${slb.metadata.name}/`;
+  if (routed && (readyTime || verdict.phase === 'Ready')) status.url = invitationUrl(slb, config.publicUrl, config.accessKey);
   if (verdict.phase === 'Failed' || verdict.phase === 'Terminating') {
     status.reason = verdict.reason;
     status.message = verdict.message;

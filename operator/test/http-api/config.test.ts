@@ -11,7 +11,7 @@ describe('HTTP API configuration', () => {
     ['off by default', [], {}, undefined],
     ['off even with a token', [], { SPAWNER_API_TOKEN: token }, undefined],
     ['on in the one namespace the operator watches', ['--api', '--namespace=games', '--api-namespace=games'], { SPAWNER_API_TOKEN: token }, { namespace: 'games' }],
-    ['on with its defaults', ['--api'], { SPAWNER_API_TOKEN: token }, { port: 8082, token, namespace: 'default', defaultImage: 'localhost/spawner/drop-four:0.1.0' }],
+    ['on with its defaults', ['--api'], { SPAWNER_API_TOKEN: token }, { port: 8082, token, namespace: 'spawner-backends', defaultImage: 'localhost/spawner/drop-four:0.1.0' }],
     ['on from the environment', [], { SPAWNER_API_ENABLED: 'true', SPAWNER_API_TOKEN: token, SPAWNER_API_PORT: '0', SPAWNER_API_NAMESPACE: 'sessions', SPAWNER_API_DEFAULT_IMAGE: 'app:2' },
       { port: 0, token, namespace: 'sessions', defaultImage: 'app:2' }],
     ['with the shipped bounds', ['--api'], { SPAWNER_API_TOKEN: token },

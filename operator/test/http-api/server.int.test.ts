@@ -8,7 +8,7 @@ import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client
 import { apiClients, kubectl, loadKubeConfig, waitFor } from '../../../e2e/harness/kube.ts';
 import { freePorts } from '../../../e2e/harness/net.ts';
 import {
-  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, operatorMain, operatorNamespace, startOperator, tempDir,
+  createNamespace, deleteNamespaceWithBackends, installOperatorRbac, invitation, operatorKubeconfig, operatorMain, operatorNamespace, startOperator, tempDir,
   type OperatorProcess,
 } from '../support/operator-process.ts';
 import { getSlb } from '../support/slbs.ts';
@@ -109,8 +109,9 @@ describe('POST /init', () => {
     expect(r.status).toBe(201);
     const name = r.json.name as string;
     expect(name).toMatch(/^session-[a-z0-9]{5}$/);
-    expect(r.json).toEqual({ name, url: `http://spawner.test/p/${name}/`, statusUrl: `/backends/${name}/status` });
     const slb = await getSlb(custom, ns, name);
+    // The invitation at once, before the backend is even Ready: its token names the created object's uid.
+    expect(r.json).toEqual({ name, url: invitation(ns, name, slb!.metadata.uid!), statusUrl: `/backends/${name}/status` });
     expect(slb?.spec.template?.containers[0]).toMatchObject({ name: 'app', image: 'example.invalid/default-app:1' });
     expect(slb?.metadata.labels).toMatchObject({ 'app.kubernetes.io/created-by': 'spawner-http-api' });
     // Every backend of the API has a lifetime, the configured default when the request names none.
@@ -157,7 +158,8 @@ describe('GET /backends/:name/status', () => {
       },
       { what: `${name} to be Ready through the API`, timeoutMs: 120_000, intervalMs: 250 },
     );
-    expect(ready).toEqual({ phase: 'Ready', url: `http://spawner.test/p/${name}/`, reason: null, message: null });
+    const uid = (await getSlb(custom, ns, name))!.metadata.uid!;
+    expect(ready).toEqual({ phase: 'Ready', url: invitation(ns, name, uid), reason: null, message: null });
   });
 
   test('404 for a backend that does not exist', async () => {

@@ -6,6 +6,7 @@ import { memoryLogger } from '../../../common/kube/testing/memlog.ts';
 import { freePorts } from '../../../e2e/harness/net.ts';
 import { DEFAULT_HTTP_API_LIMITS } from '../../src/http-api/config.ts';
 import { startHttpApi, tokenMatches, type HttpApi } from '../../src/http-api/server.ts';
+import { testAccessKey } from '../fixtures.ts';
 
 const token = 'test-token-0123456789abcdef';
 let api: HttpApi;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  api = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits: DEFAULT_HTTP_API_LIMITS, kubeConfig: kc, publicUrl: 'http://h', log, requestTimeoutMs: 5000 });
+  api = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits: DEFAULT_HTTP_API_LIMITS, kubeConfig: kc, publicUrl: 'http://h', accessKey: testAccessKey, log, requestTimeoutMs: 5000 });
   base = `http://127.0.0.1:${api.port}`;
 });
 
@@ -92,7 +93,7 @@ describe('bounds per token', () => {
   let tightBase: string;
   beforeAll(async () => {
     const limits = { ...DEFAULT_HTTP_API_LIMITS, initPerSecond: 0.01, initBurst: 2 };
-    tight = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits, kubeConfig: kc, publicUrl: 'http://h', log, requestTimeoutMs: 5000 });
+    tight = await startHttpApi({ port: 0, token, namespace: 'default', defaultImage: 'app:1', limits, kubeConfig: kc, publicUrl: 'http://h', accessKey: testAccessKey, log, requestTimeoutMs: 5000 });
     tightBase = `http://127.0.0.1:${tight.port}`;
   });
   afterAll(async () => tight?.close());

@@ -2,13 +2,14 @@
 // (`node operator/src/main.ts`) whose kubeconfig impersonates the service account of
 // manifests/operator/rbac.yaml, so every request it makes is authorised exactly as in the cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { impersonating, kubectl, statusOf, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
+import { backendUrl, mintAccessToken, parseAccessKey } from '../../../common/spawner/access.ts';
 import { freePorts } from '../../../e2e/harness/net.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -111,6 +112,21 @@ export interface OperatorProcess {
 
 let started = 0;
 
+// The cluster access key the test operators mint URL tokens with (common/spawner/access.ts).
+export const testAccessKeyHex = 'a3'.repeat(32);
+export const testAccessKey = parseAccessKey(Buffer.from(testAccessKeyHex, 'hex'));
+
+function writeTestAccessKey(dir: string): string {
+  const file = path.join(dir, 'access-key');
+  writeFileSync(file, Buffer.from(testAccessKeyHex, 'hex'), { mode: 0o600 });
+  return file;
+}
+
+/** The status.url (and HTTP API url) a test operator gives a backend: its invitation with the token. */
+export function invitation(namespace: string, name: string, uid: string): string {
+  return backendUrl('http://spawner.test', name, mintAccessToken(testAccessKey, { namespace, name, uid }));
+}
+
 export async function startOperator(o: OperatorOptions): Promise<OperatorProcess> {
   const [metricsPort] = (await freePorts(1)) as [number];
   // One log per process: a restarted replica of the same identity must not read its predecessor's lines.
@@ -125,6 +141,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
     `--lease-namespace=${operatorNamespace}`,
     ...(o.leaseName ? [`--lease-name=${o.leaseName}`] : []),
     ...(o.watchNamespace ? [`--namespace=${o.watchNamespace}`] : []),
+    // The namespace it watches is the one the router serves, so its backends get URLs.
+    ...(o.watchNamespace ? [`--routed-namespace=${o.watchNamespace}`] : []),
+    `--access-key-file=${writeTestAccessKey(o.dir)}`,
     '--public-url=http://spawner.test',
     ...(o.extraArgs ?? []),
   ];
