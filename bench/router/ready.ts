@@ -1,8 +1,8 @@
 // Ready means routable, on the real node: drop-four backends are created (one at a time, then in
 // bursts of 20 at once), a watch sees each turn Ready, and in that same instant — no retry, no delay —
 // the bench sends one GET to its status.url and opens one WebSocket to it. Each is one try; a try
-// succeeds when the app answers (GET 200 from drop-four, WebSocket opened and its first game state
-// received), and fails on anything else (the waiting page, the ended page, a refused upgrade).
+// succeeds when the app answers (GET 200 from drop-four, WebSocket opened and a first message from
+// the game received), and fails on anything else (the waiting page, the ended page, a refused upgrade).
 // Prints Ready → first successful answer p50/p99/max per kind and the failures, beside the target
 // (0 failures in 200 tries).
 //
@@ -61,6 +61,10 @@ interface Try {
   detail: string;
 }
 const tries: Try[] = [];
+function record(t: Try): void {
+  tries.push(t);
+  if (!t.ok) log(`FAILED ${t.kind} ${t.name} after ${t.ms.toFixed(1)} ms: ${t.detail}`);
+}
 const pending = new Map<string, () => void>(); // name → resolve once both tries are done
 
 function tryGet(name: string, url: string, seen: number): Promise<void> {
@@ -68,9 +72,9 @@ function tryGet(name: string, url: string, seen: number): Promise<void> {
     async (res) => {
       const body = await res.text();
       const ok = res.status === 200 && body.includes('drop-four');
-      tries.push({ name, kind: 'GET', ok, ms: performance.now() - seen, detail: `${res.status} ${res.headers.get('x-spawner-waiting') ?? ''}`.trim() });
+      record({ name, kind: 'GET', ok, ms: performance.now() - seen, detail: `${res.status} ${res.headers.get('x-spawner-waiting') ?? ''} ${body.slice(0, 60).replace(/\s+/g, ' ')}`.trim() });
     },
-    (err: Error) => void tries.push({ name, kind: 'GET', ok: false, ms: performance.now() - seen, detail: err.message }),
+    (err: Error) => record({ name, kind: 'GET', ok: false, ms: performance.now() - seen, detail: `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` }),
   );
 }
 
@@ -82,13 +86,14 @@ function tryWebSocket(name: string, url: string, seen: number): Promise<void> {
   const ws = new WebSocket(target);
   return new Promise<void>((resolve) => {
     const done = (ok: boolean, detail: string) => {
-      tries.push({ name, kind: 'WebSocket', ok, ms: performance.now() - seen, detail });
+      record({ name, kind: 'WebSocket', ok, ms: performance.now() - seen, detail });
       ws.terminate();
       resolve();
     };
+    // drop-four speaks first on a new socket (player-joined, then the game's state): the app answered.
     ws.once('message', (data) => {
       const m = JSON.parse(data.toString()) as { type?: string };
-      done(m.type === 'state', `first message ${m.type}`);
+      done(typeof m.type === 'string', `first message ${m.type}`);
     });
     ws.once('unexpected-response', (_req, res) => done(false, `upgrade refused ${res.statusCode} ${res.headers['x-spawner-waiting'] ?? ''}`.trim()));
     ws.once('close', (code, reason) => done(false, `closed ${code} ${reason.toString()}`));
@@ -117,7 +122,7 @@ informer.onEvent((ev) => {
   const seen = performance.now();
   const url = slb.status.url;
   if (!url) {
-    tries.push({ name, kind: 'GET', ok: false, ms: 0, detail: 'Ready without a url' });
+    record({ name, kind: 'GET', ok: false, ms: 0, detail: 'Ready without a url' });
     pending.get(name)?.();
     return;
   }
