@@ -85,7 +85,11 @@ function tryWebSocket(name: string, url: string, seen: number): Promise<void> {
   target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(target);
   return new Promise<void>((resolve) => {
+    let settled = false;
     const done = (ok: boolean, detail: string) => {
+      // Only the first outcome counts: terminating the socket below fires its 'close' too.
+      if (settled) return;
+      settled = true;
       record({ name, kind: 'WebSocket', ok, ms: performance.now() - seen, detail });
       ws.terminate();
       resolve();
