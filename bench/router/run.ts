@@ -32,6 +32,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
 import type { RouteEntry } from '../../router/src/decide.ts';
 import { findNginx, freePort, render } from '../../manifests/nginx/test/nginx-harness.ts';
+import { withOpenFiles } from '../support/open-files.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,17 +55,8 @@ for (const [flag, v] of [['--seconds', SECONDS], ['--rounds', ROUNDS], ['--conne
   }
 }
 
-// Holding thousands of WebSockets needs descriptors: re-run under a raised limit (nginx inherits it).
-const WANTED_FILES = 65_536;
-const openFiles = Number(readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))?.split(/\s+/)[3] ?? 1024);
-if (openFiles < WANTED_FILES && !process.env.BENCH_ROUTER_REEXEC) {
-  const r = spawnSync(
-    'bash',
-    ['-c', `ulimit -n ${WANTED_FILES} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, 'bash', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
-    { stdio: 'inherit', env: { ...process.env, BENCH_ROUTER_REEXEC: '1' } },
-  );
-  process.exit(r.status ?? 1);
-}
+// Holding thousands of WebSockets needs descriptors (nginx inherits the raised limit).
+withOpenFiles(65_536, 'BENCH_ROUTER_REEXEC');
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const nginxBinary = findNginx();
