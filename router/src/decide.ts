@@ -19,12 +19,13 @@ export interface RouteEntry {
 export interface SlbLike {
   metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
   spec?: { httpPort?: number; access?: string; sidecar?: { enabled?: boolean } };
-  status?: { phase?: string; podIP?: string; podPort?: number };
+  status?: { phase?: string; podIP?: string; podPort?: number; activitySource?: string };
 }
 
 export interface EntryOptions {
-  // For backends whose status does not name their port yet (written before status.podPort existed):
-  // whether one that leaves spec.sidecar.enabled unset has the sidecar, as the operator's default says.
+  // For backends whose status names neither the port nor the activity source (written before those
+  // fields existed): whether one that leaves spec.sidecar.enabled unset has the sidecar, as the
+  // operator's default says.
   sidecarByDefault: boolean;
 }
 
@@ -33,7 +34,9 @@ const PHASES: ReadonlySet<string> = new Set(['Pending', 'Ready', 'Terminating', 
 // The port comes from status.podPort, which the operator writes with the address (it alone knows
 // whether it injected the sidecar, and a claimed backend's spec does not say: its pool's does).
 export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
-  const sidecar = slb.spec?.sidecar?.enabled ?? o.sidecarByDefault;
+  // Without podPort: the activity source the status records, else what the spec and the default say.
+  const recorded = slb.status?.activitySource;
+  const sidecar = recorded ? recorded === 'Sidecar' : (slb.spec?.sidecar?.enabled ?? o.sidecarByDefault);
   const specPort = sidecar ? SIDECAR_PROXY_PORT : (slb.spec?.httpPort ?? SPEC_DEFAULTS.httpPort);
   const phase = slb.status?.phase && PHASES.has(slb.status.phase) ? (slb.status.phase as Phase) : 'Pending';
   return {

@@ -13,6 +13,8 @@ describe('routeEntryOf', () => {
   });
   test.each<[string, ReturnType<typeof slb>, boolean, Partial<RouteEntry>]>([
     ['the status names the port: it wins', slb({ httpPort: 3000 }, { phase: 'Ready', podIP: '10.0.0.7', podPort: 4000 }), true, { port: 4000 }],
+    ['no podPort, the status records the Sidecar source', slb({ httpPort: 3000 }, { phase: 'Ready', podIP: '10.0.0.7', activitySource: 'Sidecar' }), false, { port: 9090 }],
+    ['no podPort, the status records the Node source', slb({ httpPort: 3000 }, { phase: 'Ready', podIP: '10.0.0.7', activitySource: 'Node' }), true, { port: 3000 }],
     ['sidecar enabled: its proxy port', slb({ httpPort: 3000, sidecar: { enabled: true } }), false, { port: 9090 }],
     ['sidecar disabled: the app’s port', slb({ httpPort: 3000, sidecar: { enabled: false } }), true, { port: 3000 }],
     ['sidecar unset, the operator injects by default', slb({ httpPort: 3000 }), true, { port: 9090 }],
