@@ -106,8 +106,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       // The client went away before the response was complete: release the app's side too.
       if (!res.writableFinished) upstreamReq.destroy();
     });
-    // A retry happens after the (empty) request has been read: nothing is left to pipe.
-    if (req.readableEnded) upstreamReq.end();
+    // A request without a body (most are GETs) has nothing to pipe, and a pipe costs a tenth of
+    // what a proxied request allocates; a retry happens after the (empty) request has been read.
+    if (req.readableEnded || hasNoBody(req)) upstreamReq.end();
     else req.pipe(upstreamReq);
   }
 
