@@ -2,10 +2,10 @@
 // thousands of connections opened and closed: its own memory reducer waits for a low allocation rate
 // it rarely sees in a proxy, and an ordinary full GC frees objects but keeps their pages. Measured on
 // the sidecar (sidecar/README.md): 8 × 1,000 WebSockets opened and closed left RSS at 2.6× idle for
-// good; one compacting GC once the proxy had been quiet for a few seconds brought it back to 1.25×,
-// in about 25 ms. So: when no connection has opened or closed for `quietMs` and the heap has grown
-// by `growthBytes` since the last reduction, run V8's memory-reducing GC (the one it runs under
-// memory pressure), once.
+// good; one compacting GC once the proxy had been quiet for a few seconds brought it back to
+// 1.2–1.3×, in about 25 ms. So: when no connection has opened or closed for `quietMs` and the heap
+// has grown by `growthBytes` since the last reduction, run V8's memory-reducing GC (the one it runs
+// under memory pressure), once.
 import type { Now } from './activity.ts';
 
 export interface HeapReading {
