@@ -5,14 +5,14 @@
 // only loads node:http: 58 vs 44 MB peak RSS and 100 vs 36 ms of CPU; an idle HTTP server 59.7 vs
 // 46 MB RSS; on the operator, which needs tls and crypto anyway, 3.5 MB. process.getBuiltinModule
 // returns the CommonJS exports object without reading them. Types still come from `import type …
-// 'node:http'`, or as `http.X` through the type-only namespaces below.
+// 'node:http'`, or as `http.X` through the type-only namespace below. node:https, which loads tls
+// and crypto (27 more modules), has its own file (node-https.ts), so a process that speaks plain
+// HTTP (the sidecar) never loads it.
 import type * as NodeHttp from 'node:http';
-import type * as NodeHttps from 'node:https';
 
 export const http: typeof NodeHttp = process.getBuiltinModule('node:http');
-export const https: typeof NodeHttps = process.getBuiltinModule('node:https');
 
-// `http.IncomingMessage`, `https.RequestOptions`… as types, where code names them through the module.
+// `http.IncomingMessage`, `http.Server`… as types, where code names them through the module.
 export declare namespace http {
   export type IncomingMessage = NodeHttp.IncomingMessage;
   export type ServerResponse = NodeHttp.ServerResponse;
@@ -21,9 +21,4 @@ export declare namespace http {
   export type ClientRequest = NodeHttp.ClientRequest;
   export type RequestOptions = NodeHttp.RequestOptions;
   export type IncomingHttpHeaders = NodeHttp.IncomingHttpHeaders;
-}
-export declare namespace https {
-  export type RequestOptions = NodeHttps.RequestOptions;
-  export type Agent = NodeHttps.Agent;
-  export type AgentOptions = NodeHttps.AgentOptions;
 }

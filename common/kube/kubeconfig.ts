@@ -7,7 +7,7 @@
 // full client, loaded only then.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { https } from '../node-http.ts';
+import { https } from '../node-https.ts';
 
 export interface KubeCluster {
   name?: string;

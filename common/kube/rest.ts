@@ -9,7 +9,8 @@
 
 import { errorFromResponse } from './errors.ts';
 import type { KubeAccess } from './kubeconfig.ts';
-import { http, https } from '../node-http.ts';
+import { http } from '../node-http.ts';
+import { https } from '../node-https.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

@@ -1,6 +1,9 @@
 // The sidecar as a process: configuration checked at start (exit 2 naming the flag or variable), then
 // serving, then SIGTERM → drain → exit 0.
 import { describe, expect, jest, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { BackendActivity } from '../../common/contract.ts';
 import { getJson, openWs, request, startUpstream, waitFor } from './helpers.ts';
 import { runSidecarMain, spawnSidecar } from './process.ts';
@@ -68,4 +71,33 @@ describe('memory', () => {
       await upstream.close();
     }
   });
+});
+
+test('loads nothing it does not use: no TLS, crypto, undici, HTTP/2, zlib, worker threads or pino', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sidecar-modules-'));
+  const list = path.join(dir, 'modules');
+  // Written when the process exits: every internal module and binding it loaded.
+  const hook = path.join(dir, 'hook.mjs');
+  writeFileSync(hook, `process.on('exit', () => process.getBuiltinModule('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+  const upstream = await startUpstream((_req, res) => res.end('ok'));
+  try {
+    const sidecar = await spawnSidecar({
+      args: [`--upstream-port=${upstream.port}`, '--proxy-port=0', '--admin-port=0', '--listen-host=127.0.0.1'],
+      env: { NODE_OPTIONS: `--import=${hook}` },
+    });
+    try {
+      await request(sidecar.proxyPort, { path: '/' });
+      const ws = await openWs(sidecar.proxyPort);
+      await new Promise((resolve) => ws.once('close', resolve).close());
+      await getJson(sidecar.adminPort, '/status');
+    } finally {
+      expect(await sidecar.stop()).toBe(0);
+    }
+    const loaded = readFileSync(list, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule http');
+    expect(loaded.filter((m) => /^NativeModule (tls|crypto|https|http2|zlib|worker_threads|internal\/deps\/undici\/undici)$/.test(m))).toEqual([]);
+  } finally {
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
