@@ -31,6 +31,7 @@ import { toJavaScript } from '../../images/compile.ts';
 import { COMMON_ARGS, entrypoint, MAIN, NODE, nodeImage } from '../../images/node-images.ts';
 import { autocannon, closeAll, openMany, percentile, wrk, wsRoundTrips, wsThroughput, type HttpResult } from './load.ts';
 import { nginxBinary, prepareNginx } from './nginx.ts';
+import { openFileLimit, withOpenFiles } from '../support/open-files.ts';
 import { cpuSecondsOf, memoryOf, type Memory } from './procs.ts';
 
 const { values: args } = parseArgs({
@@ -65,20 +66,8 @@ const SECTIONS = new Set(args.only.split(','));
 for (const section of SECTIONS) if (!ALL_SECTIONS.includes(section)) throw new Error(`--only takes ${ALL_SECTIONS.join(',')}, got '${section}'`);
 const WANTED_FILES = 65_536;
 
-function openFileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-  return Number(line?.split(/\s+/)[3] ?? 1024);
-}
-
-// Re-run under a raised descriptor limit; the children (proxies, app) inherit it.
-if (openFileLimit() < WANTED_FILES && !process.env.BENCH_SIDECAR_REEXEC) {
-  const r = spawnSync(
-    'bash',
-    ['-c', `ulimit -n ${WANTED_FILES} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, 'bash', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
-    { stdio: 'inherit', env: { ...process.env, BENCH_SIDECAR_REEXEC: '1' } },
-  );
-  process.exit(r.status ?? 1);
-}
+// Each proxied WebSocket costs two descriptors; the children (proxies, app) inherit the raised limit.
+withOpenFiles(WANTED_FILES, 'BENCH_SIDECAR_REEXEC');
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const here = path.dirname(new URL(import.meta.url).pathname);
