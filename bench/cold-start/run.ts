@@ -10,7 +10,7 @@
 // sidecar (spec.sidecar.enabled: true); then the ratio sidecar ÷ node of each round's p50, median and
 // range over the rounds.
 //
-//   node bench/cold-start/run.ts [--n 1,20] [--rounds 3] [--modes node,sidecar] [--namespace default]
+//   node bench/cold-start/run.ts [--n 1,20] [--rounds 3] [--modes node,sidecar] [--namespace spawner-backends]
 //
 // Needs KUBECONFIG pointing at a cluster with Spawner deployed (make up, or the e2e suite's cluster).
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     image: { type: 'string', default: 'localhost/spawner/drop-four:0.1.0' },
     modes: { type: 'string', default: 'node,sidecar' },
-    namespace: { type: 'string', default: 'default' },
+    namespace: { type: 'string', default: 'spawner-backends' },
     'public-url': { type: 'string', default: process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080' },
   },
 });

@@ -1,5 +1,6 @@
 // What a waiting command makes of each state of the backend it follows. Pure, so every case is a
 // table row: the watch (cluster.ts) feeds states in; the command prints progress and stops on an outcome.
+import { CONDITION_ROUTABLE, findCondition } from '../../common/spawner/conditions.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { CliError, EXIT } from './errors.ts';
 import { detailOf, phaseOf } from './output.ts';
@@ -27,6 +28,14 @@ export function judge(target: WaitFor, name: string, slb: SessionLivedBackend | 
     return { kind: 'fail', error: new CliError(EXIT.failed, `backend "${name}" is being deleted${why ? ` (${why})` : ''} while waiting for it to be Ready`) };
   }
   if (phase === 'Ready' && slb.status?.url) return { kind: 'done', slb };
+  // Outside the namespace the router serves a backend runs but never gets a URL: waiting would not help.
+  const routable = findCondition(slb, CONDITION_ROUTABLE);
+  if (phase === 'Ready' && routable?.status === 'False') {
+    return {
+      kind: 'fail',
+      error: new CliError(EXIT.failed, `backend "${name}" is Ready but has no URL: ${routable.message}`, `create it in the routed namespace with -n, and delete this one: \`kubectl delete slb -n ${slb.metadata.namespace} ${name}\``),
+    };
+  }
   return { kind: 'continue' };
 }
 
