@@ -1,13 +1,15 @@
 // The node observer alone over many backends: N network namespaces made here (sweeper/test/support/
 // netns-lab.ts), each with a "sandbox" process in a cgroup named as the kubelet names a Pod's and an app
 // listening on :8080 (one small C process holds every listener, bench/density/listeners.c, so the apps
-// cost nothing worth measuring), followed by the observer as its own unprivileged process. Printed: its
+// cost nothing worth measuring), followed by the observer as its own unprivileged process, run as the
+// sweeper's image runs its code (compiled JavaScript, the image's Node flags; --from-source: the
+// TypeScript by type stripping). Printed: its
 // CPU (% of one core) and RSS over the window, and how often it read what, first with the backends
 // idle, then with each one probed over TCP from the node every --probe-period-s (the kubelet's
 // readiness probe; 10 s is what the operator gives a node-mode backend).
 //
 //   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--probe-period-s 10]
-//                                        [--child-ehash 0]
+//                                        [--child-ehash 0] [--from-source]
 // --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
 // TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
 import { spawn, execFileSync } from 'node:child_process';
@@ -17,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { COMMON_ARGS, nodeImage } from '../../images/node-images.ts';
 import { NetnsLab, requireRoot, UNPRIVILEGED_UID } from '../../sweeper/test/support/netns-lab.ts';
 
 const { values: args } = parseArgs({
@@ -26,6 +29,7 @@ const { values: args } = parseArgs({
     'interval-ms': { type: 'string', default: '1000' },
     'probe-period-s': { type: 'string', default: '10' },
     'child-ehash': { type: 'string', default: '0' },
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.n);
@@ -48,6 +52,21 @@ function buildListeners(): string {
   return out;
 }
 
+// The observer's code as the sweeper image has it (images/stage-app.sh), plus this benchmark's driver
+// compiled the same way; returns the Node arguments that run it.
+function observerCommand(): string[] {
+  const driver = 'bench/density/observer-process.ts';
+  if (args['from-source']) return ['--no-warnings', path.join(repoRoot, driver)];
+  const dest = mkdtempSync(path.join(os.tmpdir(), 'observer-image-'));
+  const image = nodeImage('sweeper');
+  execFileSync('bash', [path.join(repoRoot, 'images/stage-app.sh'), image.workspace, image.entry, dest], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(repoRoot, 'images/compile.ts'), repoRoot, path.join(dest, 'app'), driver]);
+  chmodSync(dest, 0o755);
+  execFileSync('chmod', ['-R', 'a+rX', dest]);
+  return [...COMMON_ARGS, ...image.nodeArgs, path.join(dest, 'app', driver.replace(/\.ts$/, '.js'))];
+}
+const observerArgs = observerCommand();
+
 async function measure(pods: Array<{ uid: string; ip: string }>, label: string): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'observer-alone-'));
   chmodSync(dir, 0o755);
@@ -56,7 +75,7 @@ async function measure(pods: Array<{ uid: string; ip: string }>, label: string):
   log(`${label}: observing ${pods.length} backends for ${SECONDS} s (load ${loadavg()})`);
   const child = spawn(
     'setpriv',
-    [`--reuid=${UNPRIVILEGED_UID}`, `--regid=${UNPRIVILEGED_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, '--no-warnings', path.join(here, 'observer-process.ts'), file],
+    [`--reuid=${UNPRIVILEGED_UID}`, `--regid=${UNPRIVILEGED_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, ...observerArgs, file],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -115,7 +134,7 @@ try {
   const row = (label: string, r: Record<string, number>) =>
     `${label.padEnd(28)} CPU ${r.cpuPercentOfOneCore!.toFixed(2).padStart(6)} % of one core   RSS ${r.rssMiB!.toFixed(1).padStart(6)} MiB (peak ${r.peakRssMiB!.toFixed(1)})   ` +
     `reads/s: counters ${r.counterReadsPerSecond!.toFixed(0)}, Pod tables ${r.podTableReadsPerSecond!.toFixed(2)}, node table ${r.nodeTableReadsPerSecond!.toFixed(2)}   unreachable ${r.unreachable}`;
-  console.log(`\n== node observer alone: ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms; ` +
+  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript and Node flags"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms; ` +
     `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; load average now ${loadavg()}`);
   console.log(row('idle', idle));
   if (probed) console.log(row(`TCP probe every ${PROBE_PERIOD_S} s each`, probed));

@@ -29,6 +29,7 @@ export const sweeperSpecs = {
   backoffInitialMs: { flag: 'backoff-initial-ms', env: 'SWEEPER_BACKOFF_INITIAL_MS', help: 'first reconnect delay to an unreachable sidecar', default: 250, parse: parsers.positiveNumber },
   backoffMaxMs: { flag: 'backoff-max-ms', env: 'SWEEPER_BACKOFF_MAX_MS', help: 'longest reconnect delay', default: 30_000, parse: parsers.positiveNumber },
   nodeIntervalMs: { flag: 'node-interval-ms', env: 'SWEEPER_NODE_INTERVAL_MS', help: "node mode: how often each backend Pod's TCP counters are read (its tables only when they moved)", default: 1_000, parse: parsers.positiveNumber },
+  nodeResolveMs: { flag: 'node-resolve-ms', env: 'SWEEPER_NODE_RESOLVE_MS', help: "node mode: how often the node's own TCP table is read to tell the kubelet's probes from users' short requests (at most 45000: what it holds lasts 60 s)", default: 15_000, parse: parsers.positiveNumber },
   procRoot: { flag: 'proc-root', env: 'SWEEPER_PROC_ROOT', help: "node mode: the node's /proc (this container's own /proc under hostPID)", default: '/proc', parse: parsers.string },
   confirmTimeoutMs: { flag: 'confirm-timeout-ms', env: 'SWEEPER_CONFIRM_TIMEOUT_MS', help: 'time allowed for the last /status reading before an idle sweep', default: 2_000, parse: parsers.positiveNumber },
 };
@@ -38,5 +39,6 @@ export type SweeperConfig = ConfigOf<typeof sweeperSpecs>;
 // Cross-field rules the per-flag parsers cannot see.
 export function checkConfig(c: SweeperConfig): string | undefined {
   if (c.backoffMaxMs < c.backoffInitialMs) return `--backoff-max-ms (${c.backoffMaxMs}) must be ≥ --backoff-initial-ms (${c.backoffInitialMs})`;
+  if (c.nodeResolveMs > 45_000) return `--node-resolve-ms (${c.nodeResolveMs}) must be at most 45000: the node's TIME_WAIT entries it reads last 60 s`;
   return undefined;
 }

@@ -24,7 +24,7 @@ jest.setTimeout(300_000);
 
 const NODE = 'sweeper-node-mode-node';
 const APP_PORT = 8080;
-const SWEEPER_ARGS = ['--node-interval-ms=250'];
+const SWEEPER_ARGS = ['--node-interval-ms=250', '--node-resolve-ms=1000'];
 
 let admin: KubeConfig;
 let namespace: string;

@@ -22,6 +22,9 @@ const APP_PORT = 8080;
 // SPAWNER_TEST_OBSERVER_LOG=trace prints what the observer reads and why.
 const testLog = process.env.SPAWNER_TEST_OBSERVER_LOG ? createLogger('observer', process.env.SPAWNER_TEST_OBSERVER_LOG) : memoryLogger().log;
 const TICK_MS = 150;
+// Connections that left nothing in the Pod are settled against the node's table this often (15 s in
+// production; what these tests look for would take that long to show).
+const RESOLVE_MS = 300;
 
 class Seen implements ActivityListener {
   readonly observations: Array<BackendActivity & { at: number }> = [];
@@ -69,7 +72,7 @@ async function backend(args: string[] = [], driver: 'cgroupfs' | 'systemd' = 'cg
 }
 
 function observe(pod: PodProcess, opts: { podIPs?: string[] } = {}): Seen {
-  observer ??= new NodeObserver({ log: testLog, intervalMs: TICK_MS });
+  observer ??= new NodeObserver({ log: testLog, intervalMs: TICK_MS, resolveEveryMs: RESOLVE_MS });
   const seen = new Seen();
   const target: ObservedPod = { uid: pod.podUid, appPort: APP_PORT, podIPs: opts.podIPs ?? [pod.ns.ip] };
   observer.observe(pod.podUid, target, seen);

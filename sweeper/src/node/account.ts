@@ -10,19 +10,19 @@
 // - Ended: a TIME_WAIT entry tells exactly when (its timer runs 60 s from the close); a connection
 //   that was open at the last read and is gone now ended since then (the read time is used: late,
 //   never early); one in another closing state ended when it was first seen closing.
-// - A connection that came and went between two reads without leaving any entry (the peer closed first
-//   and the app answered at once, so no TIME_WAIT stays in the Pod) still moved the namespace's
-//   PassiveOpens counter. Every accepted connection either shows up in the Pod's table (open, closing,
-//   TIME_WAIT for 60 s), or, when the node was the peer and closed first, in the node's own table
-//   (TIME_WAIT there). Connections the counter saw that neither table explains came from elsewhere
-//   and ended client-first: they count as activity at the read. This is what keeps a backend alive
-//   through short plain requests whose proxy closes its upstream connection before the app does.
+// - A connection that came and went between two reads without leaving any entry in the Pod (its peer
+//   closed first, and the app answered at once) still moved the namespace's PassiveOpens counter. Such
+//   connections are *pending*, by read window: when the peer was the node (the kubelet's probes) its
+//   TIME_WAIT sits in the node's own table for 60 s and explains it; whatever the node's table does not
+//   explain came from elsewhere, and is activity at the end of its window. Reading the node's table is
+//   the expensive part (on a busy node, thousands of lines), so pending windows are resolved in batches
+//   (resolvePending), well within those 60 s, and at once before a sweep.
 //
 // The counters are read before the tables, so a connection accepted in between is explained before the
 // counter shows it (the balance dips), and shows up in the counter one read later (it recovers). Only a
-// rise above the highest balance seen so far is activity; after a read that explained nothing that
-// could belong to the next one, that mark is reset to the balance, so a connection explained twice (a
-// reused address pair, a peer seen in both tables at different times) is absorbed there.
+// rise above the highest balance seen so far is pending; after a read that explained nothing that could
+// belong to the next one, that mark is reset to the balance, so a connection explained twice is
+// absorbed there.
 
 import { TcpState, TIMER_TIME_WAIT, TIME_WAIT_MS, isLoopback, type Endpoint, type TcpEntry } from './proc-net.ts';
 
@@ -44,23 +44,8 @@ type SocketSeen = { kind: 'open'; inode: number } | { kind: 'orphan' } | { kind:
 
 interface Known {
   pod?: SocketSeen; // its end in the Pod's table, at the last read of it
+  podGoneAt?: number; // when that end was first missing: kept a while, its node end may outlive it
   host?: SocketSeen; // its end in the node's table, at the last read of it
-}
-
-const REUSED_AFTER_MS = 2_000; // TIME_WAIT starts computed at two reads differ by a few clock ticks at most
-
-function socketSeen(entry: TcpEntry, at: number): SocketSeen {
-  const ended = timeWaitEnd(entry, at);
-  if (ended !== undefined) return { kind: 'timeWait', endedAt: ended };
-  return entry.inode > 0 ? { kind: 'open', inode: entry.inode } : { kind: 'orphan' };
-}
-
-// Whether `now` can be the same socket as `before`: a socket never leaves TIME_WAIT for another state,
-// and keeps its inode while it has one.
-function sameSocket(before: SocketSeen, now: SocketSeen): boolean {
-  if (before.kind === 'timeWait') return now.kind === 'timeWait' && Math.abs(now.endedAt - before.endedAt) < REUSED_AFTER_MS;
-  if (before.kind === 'open' && now.kind === 'open') return before.inode === now.inode;
-  return true;
 }
 
 interface Included {
@@ -68,12 +53,20 @@ interface Included {
   endedAt: number | undefined; // for a closing connection: when it was first seen closing, or its TIME_WAIT start
 }
 
+// Accepted connections a read window left unexplained: they came and went between two counter reads.
+export interface PendingWindow {
+  from: number; // the previous counter read
+  to: number; // this window's counter read: each of them had ended by then
+  count: number;
+}
+
 export interface NetnsState {
   countersAt: number;
   counters: Counters;
   tablesAt: number;
   balance: number; // accepted connections counted minus connections explained, since the first read
-  mark: number; // highest balance taken as activity (or reset to the balance after a clean read)
+  mark: number; // the balance already accounted for (pending, or reset after a clean read)
+  pending: readonly PendingWindow[];
   known: ReadonlyMap<string, Known>; // passive connections already explained
   included: ReadonlyMap<string, Included>; // app-port connections that count, from the last table read
   listenPorts: ReadonlySet<number>;
@@ -93,25 +86,34 @@ export interface TablesInput {
   counters: Counters;
   podAt: number; // when the Pod's table was read (or would have been)
   // The Pod's sockets (tcp + tcp6), or 'unchanged' when the counters showed no connection opened or
-  // closed and no new TIME_WAIT: the connections counted came and went leaving nothing in the Pod, so
-  // only the node's table can explain them (a probe) or not (someone else, who closed first).
+  // closed and no new TIME_WAIT: the connections counted came and went leaving nothing in the Pod.
   pod: readonly TcpEntry[] | 'unchanged';
-  // The node's table entries whose remote end is one of the Pod's addresses, when it was read.
-  host?: { at: number; entries: readonly TcpEntry[] };
 }
 
-export interface TablesResult {
+export interface NodeTable {
+  at: number;
+  // The node's entries whose remote end is one of the Pod's addresses.
+  entries: readonly TcpEntry[];
+}
+
+export interface Resolution {
   state: NetnsState;
-  activity: Activity;
-  // Accepted connections the Pod's table does not explain; the node's table may (its peer was the node).
-  wantsHostTable: boolean;
-  unexplained: number; // counted as activity at this read
+  explainedByNode: number; // pending connections the node's table explained (probes and the like)
+  unexplained: number; // pending connections from elsewhere: activity
 }
 
 const OPEN = new Set<number>([TcpState.ESTABLISHED, TcpState.SYN_RECV, TcpState.NEW_SYN_RECV]);
 // States that belong to no accepted connection (or to none yet, for SYN_RECV: the counter moves when
 // the handshake completes).
 const NOT_ACCEPTED = new Set<number>([TcpState.LISTEN, TcpState.SYN_SENT, TcpState.SYN_RECV, TcpState.NEW_SYN_RECV]);
+const REUSED_AFTER_MS = 2_000; // TIME_WAIT starts computed at two reads differ by a few clock ticks at most
+// A TIME_WAIT start is known to the clock tick (10 ms; measured 10–30 ms before the close it follows)
+// and the read times to a few ms on a quiet machine, more on a loaded one: matching a connection's end
+// to the windows that counted it, an end this much before a window's start may still be its.
+const EARLY_END_SLACK_MS = 500;
+// An end this much after the last counter read may still be of a connection that read counted; later
+// ones belong to a read still to come (kept small: taking one of those would hide a user's request).
+const LATE_END_SLACK_MS = 50;
 
 const endpointKey = (e: Endpoint): string => `${e.ip}|${e.port}`;
 export function connectionKey(a: Endpoint, b: Endpoint): string {
@@ -127,6 +129,20 @@ export function activityOf(state: NetnsState): Activity {
 function timeWaitEnd(entry: TcpEntry, at: number): number | undefined {
   if (entry.state !== TcpState.TIME_WAIT || entry.timer !== TIMER_TIME_WAIT) return undefined;
   return Math.min(at, at - (TIME_WAIT_MS - Math.min(entry.timerLeftMs, TIME_WAIT_MS)));
+}
+
+function socketSeen(entry: TcpEntry, at: number): SocketSeen {
+  const ended = timeWaitEnd(entry, at);
+  if (ended !== undefined) return { kind: 'timeWait', endedAt: ended };
+  return entry.inode > 0 ? { kind: 'open', inode: entry.inode } : { kind: 'orphan' };
+}
+
+// Whether `now` can be the same socket as `before`: a socket never leaves TIME_WAIT for another state,
+// and keeps its inode while it has one.
+function sameSocket(before: SocketSeen, now: SocketSeen): boolean {
+  if (before.kind === 'timeWait') return now.kind === 'timeWait' && Math.abs(now.endedAt - before.endedAt) < REUSED_AFTER_MS;
+  if (before.kind === 'open' && now.kind === 'open') return before.inode === now.inode;
+  return true;
 }
 
 // Whether the counters say anything changed that only the tables can explain. Moving PassiveOpens (a
@@ -157,14 +173,14 @@ function isCounted(remote: Endpoint, ctx: AccountContext): boolean {
 // The first read of a namespace (or the first after its counter went backwards: not the same
 // namespace any more). Nothing is known about the time before it, so the idle countdown starts now:
 // a restarted sweeper never sweeps early.
-export function firstRead(input: TablesInput & { pod: readonly TcpEntry[] }, ctx: AccountContext): TablesResult {
+export function firstRead(input: TablesInput & { pod: readonly TcpEntry[] }, ctx: AccountContext): NetnsState {
   const at = input.podAt;
   const listenPorts = new Set(input.pod.filter((e) => e.state === TcpState.LISTEN).map((e) => e.local.port));
   const known = new Map<string, Known>();
   const included = new Map<string, Included>();
   let active = 0;
   for (const e of input.pod) {
-    if (NOT_ACCEPTED.has(e.state) && !OPEN.has(e.state)) continue;
+    if (e.state === TcpState.LISTEN || e.state === TcpState.SYN_SENT) continue;
     const key = connectionKey(e.local, e.remote);
     if (!NOT_ACCEPTED.has(e.state)) known.set(key, { pod: socketSeen(e, at) });
     if (e.local.port === ctx.appPort && listenPorts.has(e.local.port) && isCounted(e.remote, ctx)) {
@@ -173,17 +189,13 @@ export function firstRead(input: TablesInput & { pod: readonly TcpEntry[] }, ctx
       included.set(key, { open, endedAt: open ? undefined : at });
     }
   }
-  for (const e of input.host?.entries ?? []) {
-    if (e.state === TcpState.SYN_SENT) continue;
-    const key = connectionKey(e.local, e.remote);
-    known.set(key, { ...known.get(key), host: socketSeen(e, input.host!.at) });
-  }
-  const state: NetnsState = {
+  return {
     countersAt: input.countersAt,
     counters: input.counters,
     tablesAt: at,
     balance: 0,
     mark: 0,
+    pending: [],
     known,
     included,
     listenPorts,
@@ -191,14 +203,14 @@ export function firstRead(input: TablesInput & { pod: readonly TcpEntry[] }, ctx
     activeConnections: active,
     lastActivityAt: at,
   };
-  return { state, activity: activityOf(state), wantsHostTable: false, unexplained: 0 };
 }
 
-export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx: AccountContext): TablesResult {
+// A read that looked past the counters: the Pod's table (or the knowledge that it holds nothing new).
+// Connections it cannot explain become a pending window (state.pending).
+export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx: AccountContext): NetnsState {
   const counterReset = prev !== undefined && input.counters.passiveOpens < prev.counters.passiveOpens;
   if (input.pod === 'unchanged' && (prev === undefined || counterReset)) throw new Error('a first read needs the Pod table');
   if (prev === undefined || counterReset) return firstRead({ ...input, pod: input.pod as readonly TcpEntry[] }, ctx);
-  const last: NetnsState = prev;
   const at = input.podAt;
   const windowStart = prev.countersAt; // connections counted now were accepted after this
   const podTable = input.pod === 'unchanged' ? undefined : input.pod;
@@ -208,16 +220,13 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
   const known = new Map<string, Known>();
   let explained = 0;
   let mayBelongToNextRead = false;
-  const explain = (key: string, entry: TcpEntry, entryAt: number, side: 'pod' | 'host'): void => {
-    const now = known.get(key);
+  const explain = (key: string, entry: TcpEntry): void => {
     const before = prev.known.get(key);
-    const socket = socketSeen(entry, entryAt);
+    const socket = socketSeen(entry, at);
     // A new connection on an address pair still listed from an old one: not the one explained then.
-    const reused = before?.[side] !== undefined && !sameSocket(before[side]!, socket);
-    // Already explained at an earlier read (or already in this one, from the other table).
-    const seenBefore = (now !== undefined || before !== undefined) && !reused;
-    known.set(key, { ...now, [side]: socket });
-    if (seenBefore) return;
+    const reused = before?.pod !== undefined && !sameSocket(before.pod, socket);
+    known.set(key, { ...known.get(key), pod: socket });
+    if (before !== undefined && !reused) return;
     const ended = socket.kind === 'timeWait' ? socket.endedAt : undefined;
     // A TIME_WAIT that ended before the last read belongs to a connection counted then.
     if (ended !== undefined && ended <= windowStart) return;
@@ -231,11 +240,10 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
   for (const e of podTable ?? []) {
     if (e.state === TcpState.LISTEN || e.state === TcpState.SYN_SENT) continue;
     const key = connectionKey(e.local, e.remote);
-    const podSide = e.local;
     const peerIsPod = isLoopback(e.remote.ip) || ctx.podAddresses.has(e.remote.ip);
-    const passive = listenPorts.has(podSide.port) || (peerIsPod && listenPorts.has(e.remote.port));
-    if (passive && !NOT_ACCEPTED.has(e.state)) explain(key, e, at, 'pod');
-    if (podSide.port !== ctx.appPort || !listenPorts.has(podSide.port) || !isCounted(e.remote, ctx)) continue;
+    const passive = listenPorts.has(e.local.port) || (peerIsPod && listenPorts.has(e.remote.port));
+    if (passive && !NOT_ACCEPTED.has(e.state)) explain(key, e);
+    if (e.local.port !== ctx.appPort || !listenPorts.has(e.local.port) || !isCounted(e.remote, ctx)) continue;
     if (OPEN.has(e.state)) {
       active++;
       included.set(key, { open: true, endedAt: undefined });
@@ -250,54 +258,102 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
   for (const [key, was] of prev.included) {
     if (podTable && was.open && !included.has(key)) lastActivityAt = Math.max(lastActivityAt, at);
   }
-
-  if (input.host) {
-    for (const e of input.host.entries) {
-      if (e.state === TcpState.SYN_SENT || e.state === TcpState.LISTEN) continue;
-      // The node's end of a connection to the Pod: the Pod's end is the remote one.
-      if (!listenPorts.has(e.remote.port)) continue;
-      explain(connectionKey(e.local, e.remote), e, input.host.at, 'host');
-    }
-  }
-  // Keep what a table not read this time still vouches for.
+  // What the tables not read this time still vouch for; a connection gone from the Pod's table is kept
+  // as long as its other end may sit in TIME_WAIT on the node, so that it is not taken for a new one.
   for (const [key, k] of prev.known) {
     const carried: Known = { ...known.get(key) };
-    if (!podTable && k.pod && !carried.pod) carried.pod = k.pod;
-    if (!input.host && k.host && !carried.host) carried.host = k.host;
+    if (k.pod && !carried.pod) {
+      const goneAt = podTable ? (k.podGoneAt ?? at) : k.podGoneAt;
+      if (goneAt === undefined || at - goneAt <= TIME_WAIT_MS + REUSED_AFTER_MS) {
+        carried.pod = k.pod;
+        if (goneAt !== undefined) carried.podGoneAt = goneAt;
+      }
+    }
+    if (k.host && !carried.host) carried.host = k.host;
     if (carried.pod || carried.host) known.set(key, carried);
   }
 
   const balance = prev.balance + (input.counters.passiveOpens - prev.counters.passiveOpens) - explained;
   let mark = prev.mark;
-  let unexplained = 0;
+  let pending = prev.pending;
   if (balance > mark) {
-    unexplained = balance - mark;
-    // Before counting it, let the node's table have its say: its peer may have been the node.
-    if (!input.host) {
-      const state = settle();
-      return { state, activity: activityOf(state), wantsHostTable: true, unexplained: 0 };
-    }
+    pending = [...pending, { from: windowStart, to: input.countersAt, count: balance - mark }];
     mark = balance;
-    lastActivityAt = Math.max(lastActivityAt, at);
   } else if (!mayBelongToNextRead) {
     mark = balance;
   }
-  const state = settle();
-  return { state, activity: activityOf(state), wantsHostTable: false, unexplained };
+  return {
+    countersAt: input.countersAt,
+    counters: input.counters,
+    tablesAt: podTable ? at : prev.tablesAt,
+    balance,
+    mark,
+    pending,
+    known,
+    included,
+    listenPorts,
+    listening: podTable ? listensOn(podTable, ctx.appPort) : prev.listening,
+    activeConnections: active,
+    lastActivityAt,
+  };
+}
 
-  function settle(): NetnsState {
-    return {
-      countersAt: input.countersAt,
-      counters: input.counters,
-      tablesAt: podTable ? at : last.tablesAt,
-      balance,
-      mark,
-      known,
-      included,
-      listenPorts,
-      listening: podTable ? listensOn(podTable, ctx.appPort) : last.listening,
-      activeConnections: active,
-      lastActivityAt,
-    };
+// Settles every pending window with the node's table, read after them: each TIME_WAIT (or closing
+// entry) of the node toward the Pod's listening ports that no earlier read knew is one connection whose
+// peer was the node. Their ends are matched to the windows oldest first (a connection counted in a
+// window ended after that window began, possibly a little after it closed: the clocks of the two
+// tables are not one); ends after the last window belong to reads still to come. Whatever remains came
+// from elsewhere and is activity, placed at the end of the window it remains in (matching oldest first
+// leaves the remainder in the latest windows: late, never early).
+export function resolvePending(state: NetnsState, node: NodeTable): Resolution {
+  const windows = state.pending.map((w) => ({ ...w }));
+  const known = new Map(state.known);
+  const seenNow = new Set<string>();
+  const ends: Array<{ key: string; ended: number; socket: SocketSeen; before: Known | undefined }> = [];
+  for (const e of node.entries) {
+    if (e.state === TcpState.SYN_SENT || e.state === TcpState.LISTEN || OPEN.has(e.state)) continue;
+    if (!state.listenPorts.has(e.remote.port)) continue; // the Pod's end is the remote one
+    const key = connectionKey(e.local, e.remote);
+    seenNow.add(key);
+    const socket = socketSeen(e, node.at);
+    const before = known.get(key);
+    if (before?.host !== undefined && sameSocket(before.host, socket)) continue; // explained already
+    if (before?.pod !== undefined) {
+      known.set(key, { ...before, host: socket }); // seen in the Pod's table at an earlier read: explained then
+      continue;
+    }
+    ends.push({ key, ended: socket.kind === 'timeWait' ? socket.endedAt : node.at, socket, before });
   }
+  ends.sort((a, b) => a.ended - b.ended);
+  const first = windows[0];
+  const last = windows.at(-1);
+  let explainedByNode = 0;
+  for (const end of ends) {
+    if (first === undefined || end.ended <= first.from - EARLY_END_SLACK_MS) {
+      known.set(end.key, { ...end.before, host: end.socket }); // older than anything pending: counted long ago
+      continue;
+    }
+    if (end.ended > last!.to + LATE_END_SLACK_MS) continue; // belongs to a read still to come
+    const window = windows.find((w) => w.count > 0 && end.ended > w.from - EARLY_END_SLACK_MS);
+    if (!window) continue;
+    window.count--;
+    explainedByNode++;
+    known.set(end.key, { ...end.before, host: end.socket });
+  }
+  // The node's table was read whole: what it no longer lists is gone from it.
+  for (const [key, k] of known) {
+    if (k.host !== undefined && !seenNow.has(key)) {
+      const { host: _gone, ...rest } = k;
+      if (rest.pod) known.set(key, rest);
+      else known.delete(key);
+    }
+  }
+  let lastActivityAt = state.lastActivityAt;
+  let unexplained = 0;
+  for (const w of windows) {
+    if (w.count <= 0) continue;
+    unexplained += w.count;
+    lastActivityAt = Math.max(lastActivityAt, w.to);
+  }
+  return { state: { ...state, pending: [], known, lastActivityAt }, explainedByNode, unexplained };
 }

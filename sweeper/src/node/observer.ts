@@ -6,14 +6,19 @@
 // Why the counters come first: /proc/<pid>/net/tcp walks the kernel's whole TCP hash table (shared
 // by every namespace unless the node sets net.ipv4.tcp_child_ehash_entries), which costs milliseconds
 // per read on a large machine whatever the namespace holds. The counters cost tens of microseconds.
+// The node's own table, which tells the kubelet's probes from users' requests, can hold thousands of
+// lines: it is read once per --resolve-every for every Pod with connections to settle (their evidence
+// there lasts 60 s), and at once before a sweep (readNow). Until a Pod's pending connections are settled,
+// only readings that keep it (an open connection) are passed on: an idle reading could start a
+// countdown too early, and a countdown that ends is always confirmed by readNow first.
 
 import type { BackendActivity } from '../../../common/contract.ts';
 import type { Logger } from '../../../common/log.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../../common/kube/clock.ts';
 import type { ActivityListener } from '../activity-sources.ts';
-import { countersMoved, fromCounters, fromTables, type AccountContext, type Activity, type NetnsState, type TablesInput, type TablesResult } from './account.ts';
-import { canonicalIp, type TcpEntry } from './proc-net.ts';
-import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, type Sockets } from './procfs.ts';
+import { countersMoved, fromCounters, fromTables, resolvePending, type AccountContext, type Activity, type NetnsState, type TablesInput } from './account.ts';
+import { canonicalIp, isLoopback, kernelHexOf, type TcpEntry } from './proc-net.ts';
+import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, readTablesFor, type Sockets } from './procfs.ts';
 
 export interface ObservedPod {
   uid: string; // the Pod's metadata.uid: its processes' cgroup paths carry it
@@ -27,6 +32,7 @@ export interface NodeObserverOptions {
   hostPid?: number; // a process in the node's own network namespace: PID 1 under hostPID
   intervalMs?: number; // how often the counters are read
   refreshMs?: number; // tables at least this often while a connection is open
+  resolveEveryMs?: number; // the node's table at most this often to settle pending connections (< 60 s)
   locateEveryMs?: number; // /proc scans for Pods not found yet, at most this often
   nodeAddressesEveryMs?: number;
   clock?: Clock;
@@ -84,6 +90,7 @@ export class NodeObserver {
       hostPid: options.hostPid ?? 1,
       intervalMs: options.intervalMs ?? 1_000,
       refreshMs: options.refreshMs ?? 30_000,
+      resolveEveryMs: Math.min(options.resolveEveryMs ?? 15_000, 45_000),
       locateEveryMs: options.locateEveryMs ?? 1_000,
       nodeAddressesEveryMs: options.nodeAddressesEveryMs ?? 60_000,
     };
@@ -127,10 +134,12 @@ export class NodeObserver {
         if (w.pid === undefined) this.#locate(true);
         if (w.pid === undefined) throw new Error(w.unreachable ?? `no process of Pod ${pod.uid} on this node`);
         this.#refreshNodeAddresses();
-        const result = this.#readPod(w, true);
-        if (result === undefined) throw new Error(w.unreachable ?? `no process of Pod ${pod.uid} on this node`);
-        this.#commit(w, result.wantsHostTable ? this.#withHostTable(w, result.input, this.#readHostTable()) : result.result, true);
-        return this.#activity(w.state!);
+        const state = this.#readPod(w, true);
+        if (state === undefined) throw new Error(w.unreachable ?? `no process of Pod ${pod.uid} on this node`);
+        w.state = state;
+        if (state.pending.length > 0) this.#resolve([w]);
+        this.#emit(w, true);
+        return this.#activity(w.state);
       },
     };
   }
@@ -168,24 +177,52 @@ export class NodeObserver {
     this.stats.ticks++;
     this.#refreshNodeAddresses();
     this.#locate(false);
-    const waiting: Array<{ w: Watched; input: TablesInput }> = [];
     let sinceYield = performance.now();
     for (const w of [...this.#watched.values()]) {
       if (w.closed || w.pid === undefined) continue;
-      const read = this.#readPod(w, false);
-      if (read === undefined) continue;
-      if (read.wantsHostTable) waiting.push({ w, input: read.input });
-      else this.#commit(w, read.result, false);
+      const state = this.#readPod(w, false);
+      if (state !== undefined && !w.closed) {
+        const before = w.state;
+        w.state = state;
+        if (before?.listening !== state.listening) this.#log.debug({ key: w.key, listening: state.listening }, 'listening changed');
+        this.#emit(w, false);
+      }
       if (performance.now() - sinceYield > YIELD_AFTER_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         sinceYield = performance.now();
       }
     }
-    if (waiting.length > 0) {
-      const host = this.#readHostTable();
-      for (const { w, input } of waiting) if (!w.closed) this.#commit(w, this.#withHostTable(w, input, host), false);
+    // Pending connections are settled together, once the oldest has waited --resolve-every.
+    const now = this.#clock.now();
+    const pending = [...this.#watched.values()].filter((w) => !w.closed && w.state !== undefined && w.state.pending.length > 0);
+    if (pending.some((w) => now - w.state!.pending[0]!.to >= this.#o.resolveEveryMs)) {
+      this.#resolve(pending);
+      for (const w of pending) this.#emit(w, false);
     }
     this.stats.lastTickMs = performance.now() - started;
+  }
+
+  // Reads the node's table once (only the lines toward these Pods' addresses are parsed) and settles
+  // their pending connections. Unreadable: nothing is explained, so they count (late, never early).
+  #resolve(watched: Watched[]): void {
+    const hex = new Set<string>();
+    // The Pod's own loopback is no address the node can reach it by.
+    for (const w of watched) for (const ip of w.podAddresses) if (!isLoopback(ip)) for (const h of kernelHexOf(ip)) hex.add(h);
+    let entries: TcpEntry[] = [];
+    try {
+      entries = readTablesFor(this.#o.procRoot, this.#o.hostPid, hex);
+      this.stats.hostTableReads++;
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message, hostPid: this.#o.hostPid }, "cannot read the node's TCP table; unexplained connections count as activity");
+    }
+    const at = this.#clock.now();
+    for (const w of watched) {
+      const mine = entries.filter((e) => w.podAddresses.has(e.remote.ip));
+      this.#log.trace({ key: w.key, pending: w.state!.pending, nodeEntries: mine.length, at }, 'settling pending connections');
+      const r = resolvePending(w.state!, { at, entries: mine });
+      w.state = r.state;
+      if (r.unexplained > 0) this.#log.debug({ key: w.key, unexplained: r.unexplained, probes: r.explainedByNode }, 'connections came and went between two reads');
+    }
   }
 
   #refreshNodeAddresses(): void {
@@ -233,25 +270,24 @@ export class NodeObserver {
     }
   }
 
-  #readPod(w: Watched, forceTables: boolean): { result: TablesResult; input: TablesInput; wantsHostTable: boolean } | undefined {
+  #readPod(w: Watched, forceTables: boolean): NetnsState | undefined {
     const root = this.#o.procRoot;
     const pid = w.pid!;
     try {
-      const countersAt = this.#clock.now();
       // A PID is only reused after its process is gone; checking now and then that it still belongs to
       // the Pod keeps a reused one from being read as this Pod.
-      if (countersAt - w.pidCheckedAt >= PID_RECHECK_MS) {
+      if (this.#clock.now() - w.pidCheckedAt >= PID_RECHECK_MS) {
         if (podUidOf(root, pid) !== w.pod.uid) throw Object.assign(new Error('process gone'), { code: 'ESRCH' });
-        w.pidCheckedAt = countersAt;
+        w.pidCheckedAt = this.#clock.now();
       }
       const counters = readCounters(root, pid);
+      // Taken after the read: every connection it counted was accepted before this instant (a process
+      // descheduled between the clock and the read would otherwise count some accepted after it).
+      const countersAt = this.#clock.now();
       this.stats.counterReads++;
       const s = w.state;
       const due = s !== undefined && s.activeConnections > 0 && countersAt - s.tablesAt >= this.#o.refreshMs;
-      if (!forceTables && s !== undefined && s.listening && !due && !countersMoved(s, counters)) {
-        this.#commitCounters(w, fromCounters(s, counters, countersAt));
-        return undefined;
-      }
+      if (!forceTables && s !== undefined && s.listening && !due && !countersMoved(s, counters)) return fromCounters(s, counters, countersAt);
       const sockets = readSockets(root, pid);
       const before = w.sockets;
       w.sockets = sockets;
@@ -275,9 +311,7 @@ export class NodeObserver {
         if (v6) w.hadEntries.v6 = six.length > 0;
         pod = four.length === 0 ? six : six.length === 0 ? four : [...four, ...six];
       }
-      const input: TablesInput = { countersAt, counters, podAt: this.#clock.now(), pod };
-      const result = fromTables(s, input, this.#context(w));
-      return { result, input, wantsHostTable: result.wantsHostTable };
+      return fromTables(s, { countersAt, counters, podAt: this.#clock.now(), pod }, this.#context(w));
     } catch (err) {
       if (isGone(err)) {
         // The process ended: the Pod may still have others (or this one was the app, gone for good).
@@ -295,48 +329,10 @@ export class NodeObserver {
     return { appPort: w.pod.appPort, nodeAddresses: this.#nodeAddresses, podAddresses: w.podAddresses };
   }
 
-  // The node's own table (its namespace's sockets), split by the Pod address each entry talks to.
-  #readHostTable(): Map<string, TcpEntry[]> | Error {
-    const byRemote = new Map<string, TcpEntry[]>();
-    try {
-      for (const family of ['v4', 'v6'] as const) {
-        for (const e of readTable(this.#o.procRoot, this.#o.hostPid, family)) {
-          const list = byRemote.get(e.remote.ip);
-          if (list) list.push(e);
-          else byRemote.set(e.remote.ip, [e]);
-        }
-      }
-      this.stats.hostTableReads++;
-      return byRemote;
-    } catch (err) {
-      this.#log.error({ err: (err as Error).message, hostPid: this.#o.hostPid }, "cannot read the node's TCP table; unexplained connections count as activity");
-      return err as Error;
-    }
-  }
-
-  #withHostTable(w: Watched, input: TablesInput, host: Map<string, TcpEntry[]> | Error): TablesResult {
-    const entries: TcpEntry[] = [];
-    if (!(host instanceof Error)) for (const ip of w.podAddresses) entries.push(...(host.get(ip) ?? []));
-    // Unreadable: an empty table explains nothing, so what is unexplained counts (late, never early).
-    return fromTables(w.state, { ...input, host: { at: this.#clock.now(), entries } }, this.#context(w));
-  }
-
-  #commitCounters(w: Watched, state: NetnsState): void {
-    w.state = state;
-    this.#emit(w, false);
-  }
-
-  #commit(w: Watched, result: TablesResult, force: boolean): void {
-    if (w.closed) return;
-    const before = w.state;
-    w.state = result.state;
-    if (result.unexplained > 0) this.#log.debug({ key: w.key, unexplained: result.unexplained }, 'connections came and went between two reads');
-    if (before?.listening !== result.state.listening) this.#log.debug({ key: w.key, listening: result.state.listening }, 'listening changed');
-    this.#emit(w, force);
-  }
-
   #emit(w: Watched, force: boolean): void {
     const s = w.state!;
+    // Unsettled connections may be someone's request: an idle reading waits for them to be settled.
+    if (s.pending.length > 0 && s.activeConnections === 0) return;
     const was = w.emitted;
     const changed =
       was === undefined ||

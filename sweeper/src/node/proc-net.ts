@@ -73,6 +73,46 @@ export function ipFromKernelHex(hex: string): string {
   return ipv6FromBytes(bytes);
 }
 
+// The inverse: how the tcp (8 hex digits) and tcp6 (32) tables spell an address, IPv4 ones also as a
+// dual-stack socket's peer (::ffff:a.b.c.d), so table lines can be picked without parsing them.
+export function kernelHexOf(ip: string): string[] {
+  const word = (bytes: number[]) => (littleEndian ? [...bytes].reverse() : bytes).map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
+  if (!ip.includes(':')) {
+    const b = ip.split('.').map(Number);
+    return [word(b), `0000000000000000FFFF0000${word(b)}`.toUpperCase()];
+  }
+  const groups = ip.split(':').map((g) => parseInt(g, 16));
+  const bytes = groups.flatMap((g) => [g >> 8, g & 0xff]);
+  let hex = '';
+  for (let i = 0; i < 16; i += 4) hex += word(bytes.slice(i, i + 4));
+  return [hex];
+}
+
+// The lines of a tcp or tcp6 table whose remote address is one of `remoteHex` (kernelHexOf), parsed;
+// the others are skipped without being split, which matters for a node with thousands of sockets.
+export function parseTcpTableFor(text: string, remoteHex: ReadonlySet<string>): TcpEntry[] {
+  const entries: TcpEntry[] = [];
+  let start = text.indexOf('\n') + 1;
+  while (start > 0 && start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    // `   12: LOCAL:PORT REMOTE:PORT …`: the remote address starts after the local field's space.
+    const colon = text.indexOf(':', start);
+    let i = colon + 1;
+    while (text.charCodeAt(i) === 32) i++;
+    const localEnd = text.indexOf(' ', i);
+    let r = localEnd;
+    while (text.charCodeAt(r) === 32) r++;
+    const remoteEnd = text.indexOf(':', r);
+    if (colon > 0 && colon < end && remoteEnd > 0 && remoteEnd < end && remoteHex.has(text.slice(r, remoteEnd))) {
+      const entry = parseTcpLine(text.slice(start, end));
+      if (entry) entries.push(entry);
+    }
+    start = end + 1;
+  }
+  return entries;
+}
+
 // if_inet6 prints addresses in network byte order, unlike tcp6.
 export function ipFromNetworkHex(hex: string): string {
   const bytes: number[] = [];

@@ -4,7 +4,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import {
-  parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTimeWaitEvents, podUidOfCgroup,
+  parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTcpTableFor, parseTimeWaitEvents, podUidOfCgroup,
   type TcpCounters, type TcpEntry,
 } from './proc-net.ts';
 
@@ -73,6 +73,18 @@ export function readTable(root: string, pid: number, family: 'v4' | 'v6'): TcpEn
     if (family === 'v6' && (err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+// The entries of a process's namespace (the node's, for PID 1) whose remote address is one of
+// `remoteHex`, from both tables.
+export function readTablesFor(root: string, pid: number, remoteHex: ReadonlySet<string>): TcpEntry[] {
+  const out = parseTcpTableFor(read(`${root}/${pid}/net/tcp`), remoteHex);
+  try {
+    out.push(...parseTcpTableFor(read(`${root}/${pid}/net/tcp6`), remoteHex));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return out;
 }
 
 export function readLocalAddresses(root: string, pid: number): Set<string> {
