@@ -1,11 +1,11 @@
-// The demo end to end: created with the CLI, served through nginx, played over WebSockets while the
-// sidecar counts the players.
+// The demo end to end: created with the CLI, served through nginx, played over WebSockets while its
+// connections are counted (from the node: the deployed default has no sidecar).
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import path from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../harness/paths.ts';
 import {
-  accessUrl, backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, sidecarStatus, slbManifest, waitFor, waitForPhase,
+  accessUrl, activityOf, backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, slbManifest, waitFor, waitForPhase,
 } from './support.ts';
 
 jest.setTimeout(300_000);
@@ -71,17 +71,18 @@ describe('the drop-four demo', () => {
     }
   });
 
-  test('two WebSocket players play to a win while the sidecar counts 2 connections', async () => {
+  test('two WebSocket players play to a win while 2 connections are counted (from the node)', async () => {
     await fetchRouted(url);
     const { red, yellow } = await joinTwoPlayers(url);
     try {
-      const pod = (await getSlb(name))!.status!.podName!;
+      const slb = (await getSlb(name))!;
+      expect(slb.status?.activitySource).toBe('Node');
       const during = await waitFor(
         async () => {
-          const s = await sidecarStatus(pod);
+          const s = await activityOf(slb);
           return s.active_connections === 2 ? s : undefined;
         },
-        { what: 'the sidecar to count 2 connections', timeoutMs: 60_000 },
+        { what: '2 connections to be counted', timeoutMs: 60_000 },
       );
       expect(during).toMatchObject({ active_connections: 2, listening: true });
       const base = red.messages.find((m) => m.type === 'state')?.moves ?? 0;

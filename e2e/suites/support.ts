@@ -1,12 +1,14 @@
 // Helpers of the end-to-end suite: SLBs through kubectl, the public nginx URL, WebSocket players,
-// and a look at a backend's sidecar from inside its pod (works on kind too, where pod addresses are
-// not reachable from the machine running the tests).
+// and a look at a backend's activity: its sidecar's, from inside its pod (works on kind too, where pod
+// addresses are not reachable from the machine running the tests), or the node observer's, from here.
 import { WebSocket } from 'ws';
 import { execa } from 'execa';
 import { kubectl, kubectlPath, waitFor } from '../harness/kube.ts';
 import { API_VERSION, KIND, LABEL_BACKEND, SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import type { BackendActivity } from '../../common/contract.ts';
 import { ACCESS_KEY_SECRET, ACCESS_KEY_SECRET_ENTRY, backendUrl, mintAccessToken, parseAccessKey, type AccessKey } from '../../common/spawner/access.ts';
+import { createLogger } from '../../common/log.ts';
+import { NodeObserver } from '../../sweeper/src/node/observer.ts';
 
 export { kubectl, waitFor };
 
@@ -26,6 +28,9 @@ export interface SlbStatus {
   reason?: string;
   message?: string;
   podName?: string;
+  podIP?: string;
+  podUID?: string;
+  activitySource?: string;
   serviceName?: string;
   nodeName?: string;
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
@@ -41,8 +46,9 @@ export interface SlbOptions {
   image?: string;
   gracePeriodSeconds?: number;
   startupTimeoutSeconds?: number;
-  sidecar?: boolean;
+  sidecar?: boolean; // true: ask for the sidecar; false: the app serves /status; unset: the operator's default (node)
   command?: string[];
+  readinessProbe?: Record<string, unknown>;
   env?: Record<string, string>;
 }
 
@@ -54,10 +60,11 @@ export function slbManifest(o: SlbOptions): Record<string, unknown> {
   };
   if (o.command) app.command = o.command;
   if (o.env) app.env = Object.entries(o.env).map(([name, value]) => ({ name, value }));
+  if (o.readinessProbe) app.readinessProbe = o.readinessProbe;
   const spec: Record<string, unknown> = { httpPort: 8080, template: { containers: [app] } };
   if (o.gracePeriodSeconds !== undefined) spec.gracePeriodSeconds = o.gracePeriodSeconds;
   if (o.startupTimeoutSeconds !== undefined) spec.startupTimeoutSeconds = o.startupTimeoutSeconds;
-  if (o.sidecar === false) spec.sidecar = { enabled: false };
+  if (o.sidecar !== undefined) spec.sidecar = { enabled: o.sidecar };
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -137,6 +144,28 @@ export async function sidecarStatus(pod: string): Promise<BackendActivity> {
     `fetch('http://127.0.0.1:${SIDECAR_ADMIN_PORT}/status').then((r) => r.text()).then((t) => process.stdout.write(t))`,
   );
   return JSON.parse(out) as BackendActivity;
+}
+
+/**
+ * A node-mode backend's activity as the sweeper's node observer reads it: the same code, run here (the
+ * e2e suite runs on the node; the deployed sweeper reads the same files as user 65532 under hostPID).
+ */
+export async function nodeActivity(slb: Slb): Promise<BackendActivity> {
+  const { podUID, podIP } = slb.status ?? {};
+  if (!podUID || !podIP) throw new Error(`${slb.metadata.name} has no status.podUID/podIP`);
+  const observer = new NodeObserver({ log: createLogger('e2e', 'silent'), intervalMs: 3_600_000 });
+  const handle = observer.observe(slb.metadata.name, { uid: podUID, appPort: 8080, podIPs: [podIP] }, { observation: () => {}, unreachable: () => {} });
+  try {
+    return await handle.readNow();
+  } finally {
+    handle.close();
+    observer.stop();
+  }
+}
+
+/** What counts a backend's connections (its sidecar's /status, or the node observer): the same reading. */
+export async function activityOf(slb: Slb): Promise<BackendActivity> {
+  return slb.status?.activitySource === 'Node' ? nodeActivity(slb) : sidecarStatus(slb.status!.podName!);
 }
 
 /** A WebSocket client that keeps every JSON message it receives. */

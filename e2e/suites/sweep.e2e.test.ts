@@ -1,7 +1,8 @@
 // The idle sweep on a real node: a backend with gracePeriodSeconds 5 lives while a WebSocket stays
 // open (15 s, three times the grace), and once the socket closes the sweeper deletes it, with its
-// Pod and Service, and an Event says why. The same with the sidecar disabled, the app serving
-// /status itself. Needs the sweeper DaemonSet deployed.
+// Pod and Service, and an Event says why. In each way connections are counted: from the node (the
+// deployed default: no sidecar), with the sidecar asked for, and with the app serving /status itself.
+// Needs the sweeper DaemonSet deployed.
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSlb, deleteSlb, eventsFor, fetchRouted, getSlb, player, waitFor, waitForGone, waitForPhase, wsUrl } from './support.ts';
@@ -11,7 +12,8 @@ jest.setTimeout(300_000);
 const grace = 5;
 
 describe.each<[string, Partial<SlbOptions>]>([
-  ['with the sidecar', {}],
+  ['in node mode (the default: no sidecar)', {}],
+  ['with the sidecar asked for', { sidecar: true }],
   ['with the sidecar disabled, the app serving /status', { sidecar: false, env: { SPAWNER_SERVE_STATUS: 'true' } }],
 ])('idle sweep %s', (_label, variant) => {
   let name: string | undefined;

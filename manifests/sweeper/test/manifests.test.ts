@@ -46,10 +46,17 @@ describe('DaemonSet', () => {
   });
 
   test('non-root, no privilege escalation, read-only root, no capabilities, its own account', () => {
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(pod.serviceAccountName).toBe('spawner-sweeper');
     expect(pod.hostNetwork).toBeUndefined();
+    expect(pod.hostIPC).toBeUndefined();
+    expect(pod.volumes).toBeUndefined(); // no host path: /proc under hostPID is all it reads
+  });
+
+  test("the node's PID namespace (node mode), and nothing else of the host", () => {
+    expect(pod.hostPID).toBe(true);
+    expect(container.securityContext.privileged).toBeUndefined();
   });
 });
 
@@ -68,5 +75,34 @@ describe('RBAC', () => {
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'spawner-sweeper' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'spawner-sweeper', namespace: 'spawner-system' }]);
     expect(rbac.find((d) => d.kind === 'ServiceAccount')!.metadata.name).toBe('spawner-sweeper');
+  });
+});
+
+describe('modes', () => {
+  const base = (file: string) => docs(`../${file}`);
+  const component = parseAllDocuments(readFileSync(new URL('../components/sidecar-mode/kustomization.yaml', dir), 'utf8'))[0]!.toJS() as { patches: Array<{ target: Record<string, string>; patch: string }> };
+
+  test("the shipped operator counts an unset spec.sidecar.enabled from the node, beside a sweeper with hostPID", () => {
+    const [operator] = base('operator/deployment.yaml');
+    const envOf = (name: string) => operator!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === name);
+    expect(envOf('SPAWNER_ACTIVITY_SOURCE')).toEqual({ name: 'SPAWNER_ACTIVITY_SOURCE', value: 'node' });
+    expect(pod.hostPID).toBe(true);
+  });
+
+  test('spawner-system admits the sweeper: Pod Security privileged (baseline and restricted forbid hostPID)', () => {
+    const [ns] = base('base/namespace.yaml');
+    expect(ns!.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
+  });
+
+  test('components/sidecar-mode turns both around together, and spawner-system back to restricted', () => {
+    const [operator] = base('operator/deployment.yaml');
+    const env2 = operator!.spec.template.spec.containers[0].env[2];
+    expect(env2.name).toBe('SPAWNER_ACTIVITY_SOURCE'); // the index its patch replaces
+    const patches = component.patches.map((p) => [p.target.kind, p.patch.replace(/\s+/g, ' ').trim()]);
+    expect(patches).toEqual([
+      ['DaemonSet', '- op: remove path: /spec/template/spec/hostPID'],
+      ['Deployment', '- op: replace path: /spec/template/spec/containers/0/env/2 value: { name: SPAWNER_ACTIVITY_SOURCE, value: sidecar }'],
+      ['Namespace', '- op: replace path: /metadata/labels/pod-security.kubernetes.io~1enforce value: restricted'],
+    ]);
   });
 });

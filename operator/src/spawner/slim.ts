@@ -5,7 +5,6 @@
 //
 // Values that repeat from object to object (kinds, condition types and reasons, node and container names,
 // images) are interned: JSON.parse gives each occurrence its own string.
-import { ACTIVITY_SOURCE_ANNOTATION } from '../../../common/spawner/activity.ts';
 import type { V1ContainerState, V1ContainerStatus, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodCondition, V1Service } from '@kubernetes/client-node';
 import { StringPool } from '../../../common/kube/intern.ts';
 import { ACTIVITY_SOURCE_ANNOTATION } from '../../../common/spawner/activity.ts';
@@ -74,9 +73,6 @@ export function slimPod(pod: V1Pod): V1Pod {
     // The first container is the app: its name tells the app's exit from the sidecar's.
     spec: { containers: (spec?.containers ?? []).map((c) => ({ name: i(c.name) })), ...(spec?.nodeName ? { nodeName: i(spec.nodeName) } : {}) },
   };
-  // How the backend's connections are counted (common/spawner/activity.ts): copied to its status.
-  const source = pod.metadata?.annotations?.[ACTIVITY_SOURCE_ANNOTATION];
-  if (source) out.metadata!.annotations = { [ACTIVITY_SOURCE_ANNOTATION]: i(source) };
   if (status) {
     out.status = {};
     if (status.phase) out.status.phase = i(status.phase);
