@@ -1,8 +1,9 @@
 /*
  * The "apps" of bench/density/observer-alone.ts: one process that listens on PORT in each network
  * namespace named on the command line (dual-stack [::]:PORT, as a Node app does), accepts whatever
- * connects and closes it once the peer has (as an app does when a probe connects and leaves: the
- * probe's side closes first and its TIME_WAIT stays on the node). One process for all of them,
+ * connects, and closes it once the peer has (as an app does when a probe connects and leaves: the
+ * probe's side closes first and its TIME_WAIT stays on the node) or once the peer sends anything (a
+ * goodbye: the app closes first, as a WebSocket server does after the client's close frame). One process for all of them,
  * so 200 namespaces cost kilobytes, not 200 runtimes: the benchmark measures the observer, not the apps.
  * Needs CAP_SYS_ADMIN (setns). Prints "ready" once every socket listens.
  *   listeners PORT /var/run/netns/A [/var/run/netns/B …]
@@ -60,7 +61,9 @@ int main(int argc, char **argv) {
       if (events[i].data.u64 >> 32) { /* a connection (tagged): read until the peer closes, then close */
         int c = (int)(events[i].data.u64 & 0xffffffff);
         ssize_t r = read(c, buf, sizeof buf);
-        if (r == 0 || (r < 0 && errno != EAGAIN)) close(c);
+        /* The peer closed (a probe leaving): close too. It sent something (a client saying goodbye, as a
+         * WebSocket's close frame does): close first, as a WebSocket server does. */
+        if (r >= 0 || errno != EAGAIN) close(c);
         continue;
       }
       int c;

@@ -12,14 +12,14 @@
 //                                        [--child-ehash 0] [--from-source]
 // --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
 // TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
-import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { COMMON_ARGS, nodeImage } from '../../images/node-images.ts';
+import { startListeners } from './listeners.ts';
 import { NetnsLab, requireRoot, UNPRIVILEGED_UID } from '../../sweeper/test/support/netns-lab.ts';
 
 const { values: args } = parseArgs({
@@ -44,13 +44,6 @@ const here = import.meta.dirname;
 const repoRoot = path.resolve(here, '../..');
 const log = (line: string) => process.stderr.write(`[observer-alone] ${line}\n`);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
-function buildListeners(): string {
-  const out = path.join(repoRoot, '.cache', 'bench', 'listeners');
-  mkdirSync(path.dirname(out), { recursive: true });
-  execFileSync('gcc', ['-O2', '-o', out, path.join(here, 'listeners.c')]);
-  return out;
-}
 
 // The observer's code as the sweeper image has it (images/stage-app.sh), plus this benchmark's driver
 // compiled the same way; returns the Node arguments that run it.
@@ -104,9 +97,8 @@ function probeLoop(ips: string[], periodS: number): () => void {
 
 const previousEhash = readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8').trim();
 const lab = await NetnsLab.create();
-let listeners: ReturnType<typeof spawn> | undefined;
+let listeners: ChildProcess | undefined;
 try {
-  const binary = buildListeners();
   if (CHILD_EHASH > 0) writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', String(CHILD_EHASH));
   log(`making ${N} network namespaces (tcp_child_ehash_entries ${CHILD_EHASH || previousEhash})`);
   const namespaces = await lab.addNamespaces(N);
@@ -116,11 +108,7 @@ try {
     const sandbox = await lab.startSandbox(ns);
     pods.push({ uid: sandbox.podUid, ip: ns.ip });
   }
-  listeners = spawn(binary, ['8080', ...namespaces.map((ns) => `/var/run/netns/${ns.name}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: listeners!.stdout! }).once('line', () => resolve());
-    listeners!.once('exit', (code) => reject(new Error(`listeners exited ${code}`)));
-  });
+  listeners = await startListeners(namespaces);
   const idle = await measure(pods, 'idle');
   let probed: Record<string, number> | undefined;
   if (PROBE_PERIOD_S > 0) {

@@ -3,6 +3,7 @@
 // one JSON command per line on stdin, answered on stdout with the same id and the times that matter.
 //   open {key, host, port}            a TCP connection kept open and silent
 //   close {key}                       closes it (this side first)
+//   bye {key}                         sends a line and waits for the app to close first
 //   request {host, port, closer}      one HTTP request; closer "server": the app closes first
 //                                     (Connection: close, this side waits for its FIN); "client":
 //                                     keep-alive asked, this side closes as soon as the answer is in
@@ -55,6 +56,15 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
       case 'open':
         open.set(cmd.key!, await connect(cmd.host!, cmd.port!));
         break;
+      case 'bye': { // says goodbye and waits for the app to close first (a WebSocket's closing handshake)
+        const s = open.get(cmd.key!);
+        open.delete(cmd.key!);
+        if (s) {
+          s.write('bye\n');
+          await new Promise((r) => s.on('close', r).on('end', () => s.end()).resume());
+        }
+        break;
+      }
       case 'close': {
         const s = open.get(cmd.key!);
         open.delete(cmd.key!);
