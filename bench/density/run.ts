@@ -7,7 +7,7 @@
 //   the sweeper's CPU (% of one core over --window-s) and RSS (its process on the node).
 // Modes alternate order from one N to the next. Printed, never asserted.
 //
-//   node bench/density/run.ts [--n 1,20,50] [--modes node,sidecar] [--settle-s 20] [--window-s 30] [--namespace default]
+//   node bench/density/run.ts [--n 1,20,50] [--modes node,sidecar] [--settle-s 20] [--window-s 30] [--namespace spawner-backends]
 //
 // Needs root on the node (it reads every process's /proc) and KUBECONFIG pointing at the cluster with
 // Spawner deployed (make up; the e2e suite's cluster), whose operator defaults to node mode.
@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
     modes: { type: 'string', default: 'node,sidecar' },
     'settle-s': { type: 'string', default: '20' },
     'window-s': { type: 'string', default: '30' },
-    namespace: { type: 'string', default: 'default' },
+    namespace: { type: 'string', default: 'spawner-backends' },
     image: { type: 'string', default: 'localhost/spawner/drop-four:0.1.0' },
   },
 });
