@@ -1,5 +1,6 @@
 // Kubernetes Events about a backend: their reasons (constants: kubectl describe shows them, users grep for
 // them) and the one builder of the core/v1 Event body that the operator and the sweeper both post.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../contract.ts';
 import { rfc3339 } from './time.ts';
 import type { Phase, SessionLivedBackend } from './types.ts';
@@ -47,20 +48,25 @@ export interface CoreEvent {
 export const MAX_EVENT_MESSAGE = 1024;
 
 export function backendEvent(slb: SessionLivedBackend, event: EventSpec, reporter: EventReporter, now: Date | number): CoreEvent {
-  const namespace = slb.metadata.namespace ?? 'default';
-  const name = slb.metadata.name ?? '';
+  return objectEvent({ ...slb, apiVersion: API_VERSION, kind: KIND }, event, reporter, now);
+}
+
+// The same Event about any object of ours (a WarmPool, say).
+export function objectEvent(obj: { apiVersion: string; kind: string; metadata: V1ObjectMeta }, event: EventSpec, reporter: EventReporter, now: Date | number): CoreEvent {
+  const namespace = obj.metadata.namespace ?? 'default';
+  const name = obj.metadata.name ?? '';
   const at = rfc3339(now);
   return {
     apiVersion: 'v1',
     kind: 'Event',
     metadata: { generateName: `${name}.`, namespace },
     involvedObject: {
-      apiVersion: API_VERSION,
-      kind: KIND,
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
       name,
       namespace,
-      uid: slb.metadata.uid ?? '',
-      ...(slb.metadata.resourceVersion ? { resourceVersion: slb.metadata.resourceVersion } : {}),
+      uid: obj.metadata.uid ?? '',
+      ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
     },
     type: event.type,
     reason: event.reason,

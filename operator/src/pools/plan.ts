@@ -18,6 +18,7 @@ import { backoffDelay, type BackoffPolicy } from '../../../common/kube/backoff.t
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, WarmPoolStatus } from '../../../schema/generated/types.ts';
 import { setCondition } from '../../../common/spawner/conditions.ts';
+import { sameStatus } from '../spawner/status.ts';
 import { byAge, classifyMember, memberSelector, type ClassifiedMember, type WarmPool } from './members.ts';
 
 export const CONDITION_POOL_READY = 'Ready';
@@ -144,4 +145,25 @@ function readyCondition(previous: Condition[], pool: WarmPool, ready: number, st
     type: CONDITION_POOL_READY, status: 'False', reason: 'Filling',
     message: `${ready} of ${replicas} members Ready, ${starting} starting`, observedGeneration: generation,
   }, at);
+}
+
+// While a pool refills under a stream of claims its counts change with every member; writing each change
+// would add a status write per claim. Counts and messages are written at most once per interval; a change
+// of a condition's status or reason, of the generation or of the template is written at once.
+export const POOL_STATUS_MIN_INTERVAL_MS = 1000;
+
+export type PoolStatusWrite = { write: true } | { write: false; retryInMs?: number };
+
+function gist(s: WarmPoolStatus | undefined): string {
+  return JSON.stringify({
+    generation: s?.observedGeneration, hash: s?.templateHash, selector: s?.selector,
+    conditions: (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason]).sort(),
+  });
+}
+
+export function poolStatusWrite(previous: WarmPoolStatus | undefined, next: WarmPoolStatus, lastWriteMs: number | undefined, nowMs: number): PoolStatusWrite {
+  if (sameStatus(previous, next)) return { write: false };
+  if (previous === undefined || gist(previous) !== gist(next) || lastWriteMs === undefined) return { write: true };
+  const since = nowMs - lastWriteMs;
+  return since >= POOL_STATUS_MIN_INTERVAL_MS ? { write: true } : { write: false, retryInMs: POOL_STATUS_MIN_INTERVAL_MS - since };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { templateHash } from '../../src/pools/members.ts';
-import { BACKOFF_MAX_MS, backoffDelayMs, NO_BACKOFF, planPool, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
+import { BACKOFF_MAX_MS, backoffDelayMs, NO_BACKOFF, planPool, poolStatusWrite, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
 import { at, config, member, pool, T0 } from './fixtures.ts';
 
 const p3 = pool({ spec: { replicas: 3, startupTimeoutSeconds: 120 } });
@@ -94,5 +94,23 @@ describe('planPool: status', () => {
     const before = { conditions: [{ type: 'Ready', status: 'False' as const, reason: 'Filling', message: 'old', lastTransitionTime: T0.toISOString() }] };
     const plan = planPool(observe([], { pool: { ...p3, status: before } }));
     expect(plan.status.conditions?.[0]?.lastTransitionTime).toBe(T0.toISOString());
+  });
+});
+
+describe('poolStatusWrite', () => {
+  const cond = (status: 'True' | 'False', reason: string, message = 'm') => ({ type: 'Ready', status, reason, message, lastTransitionTime: T0.toISOString() });
+  const base = { replicas: 3, readyReplicas: 2, startingReplicas: 1, selector: 'spawner.dev/pool=games', templateHash: 'h1', observedGeneration: 2, conditions: [cond('False', 'Filling', '2 of 3')] };
+  const now = 10_000;
+  test.each<[string, object | undefined, object, number | undefined, object]>([
+    ['nothing changed', base, base, 0, { write: false }],
+    ['the first status', undefined, base, undefined, { write: true }],
+    ['counts changed, last write long ago', base, { ...base, readyReplicas: 3 }, 5_000, { write: true }],
+    ['counts changed, written 300 ms ago: later', base, { ...base, readyReplicas: 3, conditions: [cond('False', 'Filling', '3 of 3')] }, 9_700, { write: false, retryInMs: 700 }],
+    ['the condition flips: at once', base, { ...base, readyReplicas: 3, conditions: [cond('True', 'Full')] }, 9_900, { write: true }],
+    ['a new generation: at once', base, { ...base, observedGeneration: 3 }, 9_900, { write: true }],
+    ['a new template: at once', base, { ...base, templateHash: 'h2' }, 9_900, { write: true }],
+    ['nothing written by this replica yet', base, { ...base, readyReplicas: 3 }, undefined, { write: true }],
+  ])('%s', (_what, previous, next, lastWrite, decision) => {
+    expect(poolStatusWrite(previous as any, next as any, lastWrite, now)).toEqual(decision);
   });
 });

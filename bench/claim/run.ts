@@ -1,0 +1,248 @@
+// Claim benchmark on the integration cluster (kwok nodes): a WarmPool large enough, then backends with
+// spec.poolRef created open-loop at each rate (one every 1/R s, whatever the answers). Prints per rate:
+// create→Ready p50/p99 (create sent → Ready seen by the benchmark's own watch), claims/s sustained,
+// warm and cold counts, the operator's API writes per claim as the API server counted them
+// (apiserver_request_total deltas), and how fast the pool refilled afterwards.
+//
+//   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4]
+//
+// Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-claim.json)
+// unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
+// The real-node figures (through nginx) come from bench/claim/real-node.ts.
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { GROUP, LABEL_POOL, PLURAL, POOL_PLURAL, VERSION } from '../../common/contract.ts';
+import { CONDITION_POOL_CLAIM } from '../../common/spawner/conditions.ts';
+import { createInformer, type Informer } from '../../common/kube/informer.ts';
+import { requestJson } from '../../common/kube/rest.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
+import { down, up } from '../../e2e/harness/cluster.ts';
+import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
+import { repoRoot } from '../../e2e/harness/paths.ts';
+import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
+import type { Slb } from '../../operator/test/support/slbs.ts';
+import type { WarmPool } from '../../schema/generated/types.ts';
+import { difference, parseRequestTotals, readMetricsText, type RequestSeries } from '../operator/apiserver-metrics.ts';
+import { percentile, spread } from '../operator/stats.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '10,50,200' },
+    seconds: { type: 'string', default: '5' }, // how long each rate is held
+    pool: { type: 'string', default: '' }, // default: enough for the highest rate, with a margin
+    rounds: { type: 'string', default: '1' },
+    nodes: { type: 'string', default: '4' },
+    'keep-cluster': { type: 'boolean', default: false },
+  },
+});
+const rates = args.rates!.split(',').map((x) => Number(x.trim()));
+const seconds = Number(args.seconds);
+const rounds = Number(args.rounds);
+if (rates.some((r) => !(r > 0)) || !(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
+  throw new Error('--rates: positive numbers separated by commas; --seconds > 0; --rounds a whole number ≥ 1');
+}
+const poolSize = args.pool ? Number(args.pool) : Math.ceil(Math.max(...rates) * seconds * 1.2);
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+interface RateResult {
+  rate: number;
+  claims: number;
+  warm: number;
+  cold: number;
+  latencyMs: number[]; // create sent → Ready seen, warm claims
+  coldLatencyMs: number[];
+  sustainedPerS: number; // claims Ready / (last Ready − first create)
+  sendSeconds: number; // how long sending took (open loop: the rate actually offered)
+  writes: ClaimWrites;
+  refillSeconds: number; // last claim Ready → pool full again
+  refillPerS: number; // members replaced per second, first claim → pool full again
+  load: string;
+}
+
+// The operator's writes while claiming, by what they are. Pods PATCHed are claims (kwok writes
+// pods/status, the scheduler pods/binding: other subresources); Pods POSTed are the pool's refills.
+interface ClaimWrites {
+  claimPatches: number; // PATCH pods (2xx and 409)
+  claimConflicts: number; // PATCH pods answered 409: a claim lost to another (should be ~0)
+  finalizers: number; // PATCH sessionlivedbackends
+  statuses: number; // PATCH sessionlivedbackends/status
+  refills: number; // POST pods
+  poolStatuses: number; // PATCH warmpools/status
+  events: number; // POST events
+}
+
+function claimWrites(delta: RequestSeries[]): ClaimWrites {
+  const sum = (pred: (s: RequestSeries) => boolean) => delta.filter(pred).reduce((n, s) => n + s.count, 0);
+  const is = (verb: string, group: string, resource: string, subresource = '') => (s: RequestSeries) =>
+    s.verb === verb && s.group === group && s.resource === resource && s.subresource === subresource;
+  return {
+    claimPatches: sum(is('PATCH', '', 'pods')),
+    claimConflicts: sum((s) => is('PATCH', '', 'pods')(s) && s.code === '409'),
+    finalizers: sum(is('PATCH', GROUP, PLURAL)),
+    statuses: sum(is('PATCH', GROUP, PLURAL, 'status')),
+    refills: sum(is('POST', '', 'pods')),
+    poolStatuses: sum(is('PATCH', GROUP, POOL_PLURAL, 'status')),
+    events: sum(is('POST', '', 'events')),
+  };
+}
+
+function poolManifest(namespace: string, replicas: number): WarmPool {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'WarmPool',
+    metadata: { name: 'bench', namespace },
+    spec: { replicas, template: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+  };
+}
+
+function claimManifest(namespace: string, name: string): Slb {
+  return { apiVersion: `${GROUP}/${VERSION}`, kind: 'SessionLivedBackend', metadata: { name, namespace }, spec: { poolRef: { name: 'bench' }, gracePeriodSeconds: 3600 } };
+}
+
+const readyMembers = (pods: Informer<KubernetesObject>) =>
+  (pods.list() as V1Pod[]).filter((p) => p.metadata?.labels?.[LABEL_POOL] === 'bench' && !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+
+async function waitPoolFull(pods: Informer<KubernetesObject>, operator: OperatorProcess, what: string): Promise<number> {
+  const started = performance.now();
+  await waitFor(() => readyMembers(pods) >= poolSize || undefined, {
+    what, timeoutMs: Math.max(300_000, poolSize * 500), intervalMs: 20,
+    onProgress: (line) => log(`${line} (${readyMembers(pods)} of ${poolSize} members Ready)`), progressEveryMs: 10_000,
+    failFast: () => operator.exited(),
+  });
+  return (performance.now() - started) / 1000;
+}
+
+async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, round: number, pods: Informer<KubernetesObject>, operator: OperatorProcess): Promise<RateResult> {
+  const count = Math.round(rate * seconds);
+  const names = Array.from({ length: count }, (_, i) => `c${round}-${rate}-${i}`);
+  const sent = new Map<string, number>();
+  const ready = new Map<string, number>();
+  const warm = new Set<string>();
+  const { log: quiet } = memoryLogger();
+  const slbs = createInformer<Slb>({ kubeConfig: kc, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet, pageSize: 500 });
+  slbs.onEvent((ev) => {
+    const name = ev.obj.metadata.name!;
+    if (ev.type === 'delete' || !sent.has(name) || ready.has(name) || ev.obj.status?.phase !== 'Ready') return;
+    ready.set(name, performance.now());
+    if (ev.obj.status.conditions?.some((c) => c.type === CONDITION_POOL_CLAIM && c.status === 'True')) warm.add(name);
+  });
+  await slbs.start();
+  const load = os.loadavg()[0]!.toFixed(1);
+  const before = parseRequestTotals(await readMetricsText(kc));
+  const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
+  const started = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (const [i, name] of names.entries()) {
+    const due = started + (i * 1000) / rate;
+    if (due > performance.now()) await sleep(due - performance.now());
+    sent.set(name, performance.now());
+    inFlight.push(requestJson(kc, { method: 'POST', path: base, body: claimManifest(namespace, name) }));
+  }
+  const sendSeconds = (performance.now() - started) / 1000;
+  await Promise.all(inFlight);
+  await waitFor(() => ready.size >= count || undefined, {
+    what: `${count} claims Ready`, timeoutMs: Math.max(300_000, count * 1000), intervalMs: 10,
+    onProgress: (line) => log(`${line} (${ready.size} Ready)`), progressEveryMs: 10_000, failFast: () => operator.exited(),
+  });
+  const lastReady = Math.max(...ready.values());
+  const after = parseRequestTotals(await readMetricsText(kc));
+  slbs.stop();
+  await waitPoolFull(pods, operator, `the pool refilled after ${count} claims`);
+  const full = performance.now();
+  const latency = (filter: (n: string) => boolean) => names.filter(filter).map((n) => ready.get(n)! - sent.get(n)!);
+  return {
+    rate,
+    claims: count,
+    warm: warm.size,
+    cold: count - warm.size,
+    latencyMs: latency((n) => warm.has(n)),
+    coldLatencyMs: latency((n) => !warm.has(n)),
+    sustainedPerS: count / ((lastReady - started) / 1000),
+    sendSeconds,
+    writes: claimWrites(difference(before, after)),
+    refillSeconds: (full - lastReady) / 1000,
+    refillPerS: count / ((full - started) / 1000),
+    load: `${load} → ${os.loadavg()[0]!.toFixed(1)}`,
+  };
+}
+
+function report(r: RateResult): string {
+  const ms = (xs: number[], p: number) => `${percentile(xs, p).toFixed(1)} ms`;
+  const per = (x: number) => (x / r.claims).toFixed(2);
+  const w = r.writes;
+  return [
+    `${r.rate} claims/s offered for ${seconds} s (${r.claims} claims, sent in ${r.sendSeconds.toFixed(2)} s; load average ${r.load})`,
+    `  warm ${r.warm}, cold ${r.cold}`,
+    `  create→Ready (warm)       p50 ${ms(r.latencyMs, 50)}  p99 ${ms(r.latencyMs, 99)}  max ${ms(r.latencyMs, 100)}`,
+    ...(r.coldLatencyMs.length ? [`  create→Ready (cold)       p50 ${ms(r.coldLatencyMs, 50)}  p99 ${ms(r.coldLatencyMs, 99)}`] : []),
+    `  sustained                 ${r.sustainedPerS.toFixed(0)} claims Ready/s (first create → last Ready)`,
+    `  operator writes/claim     ${per(w.claimPatches + w.finalizers + w.statuses)} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
+    `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
+    `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
+  ].join('\n');
+}
+
+function summary(results: RateResult[], fillSeconds: number[], loads: string): string {
+  const out = ['', `== summary (pool of ${poolSize}; load average ${loads}; median (min–max) over ${rounds} round(s)) ==`,
+    `initial fill: ${spread(fillSeconds.map((s) => poolSize / s))} members Ready/s`,
+    'rate/s   warm/cold      create→Ready p50 ms   p99 ms          sustained/s    op writes/claim   refill members/s'];
+  for (const rate of rates) {
+    const rs = results.filter((r) => r.rate === rate);
+    out.push(
+      `${String(rate).padEnd(8)} ${`${rs.reduce((n, r) => n + r.warm, 0)}/${rs.reduce((n, r) => n + r.cold, 0)}`.padEnd(14)} ` +
+        `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(21)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(15)} ` +
+        `${spread(rs.map((r) => r.sustainedPerS)).padEnd(14)} ${spread(rs.map((r) => (r.writes.claimPatches + r.writes.finalizers + r.writes.statuses) / r.claims), 2).padEnd(17)} ${spread(rs.map((r) => r.refillPerS))}`,
+    );
+  }
+  out.push('targets: warm create→Ready p50 ≤ 50 ms and p99 ≤ 150 ms at 50 claims/s; ≥ 200 claims/s sustained; ≤ 3 API writes per warm claim');
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const given = process.env.KUBECONFIG;
+  const stateFile = process.env.SPAWNER_CLUSTER_STATE ?? path.join(repoRoot, '.cache/cluster/bench-claim.json');
+  let kubeconfig = given;
+  if (!kubeconfig) kubeconfig = (await up({ stateFile, nodes: Number(args.nodes), log })).kubeconfig;
+  const kc = loadKubeConfig(kubeconfig);
+  const { core } = apiClients(kc);
+  const dir = await tempDir('spawner-bench-claim-');
+  const loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  let operator: OperatorProcess | undefined;
+  let namespace = '';
+  try {
+    await installOperatorRbac(kubeconfig);
+    operator = await startOperator({ kubeconfig: await operatorKubeconfig(kc, dir), dir, identity: 'bench-claim', leaseName: `bench-claim-${Date.now().toString(36)}` });
+    await operator.ready();
+    await operator.leading();
+    log(`operator pid ${operator.pid}, log ${operator.logFile}`);
+    namespace = await createNamespace(core, 'bench-claim');
+    const { log: quiet } = memoryLogger();
+    const pods = createInformer<KubernetesObject>({ kubeConfig: kc, path: `/api/v1/namespaces/${namespace}/pods`, log: quiet, pageSize: 500 });
+    await pods.start();
+    const fillStarted = performance.now();
+    await requestJson(kc, { method: 'POST', path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${POOL_PLURAL}`, body: poolManifest(namespace, poolSize) });
+    await waitPoolFull(pods, operator, `a pool of ${poolSize} Ready`);
+    const fillSeconds = [(performance.now() - fillStarted) / 1000];
+    log(`pool of ${poolSize} Ready in ${fillSeconds[0]!.toFixed(1)} s`);
+    const results: RateResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const rate of rates) {
+        await sleep(2000); // let the pool's status writes and kwok settle
+        const r = await claimAtRate(kc, namespace, rate, round, pods, operator);
+        results.push(r);
+        process.stdout.write(`${report(r)}\n`);
+      }
+    }
+    pods.stop();
+    process.stdout.write(`${summary(results, fillSeconds, `${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`)}\n`);
+  } finally {
+    if (namespace) await deleteNamespaceWithBackends(core, namespace).catch(() => undefined);
+    await operator?.stop();
+    if (!given && !args['keep-cluster']) await down({ stateFile, log });
+  }
+}
+
+await main();

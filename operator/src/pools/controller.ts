@@ -1,0 +1,67 @@
+// The pool controller, declared: for WarmPool, owning its unclaimed member Pods (those still labelled
+// with a pool: a claim removes the label, so the watch reports the member gone and the pool refills at
+// once), with finalizer spawner.dev/members: reconcile, finalize.
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { API_VERSION, LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY, POOL_FINALIZER, POOL_KIND, POOL_PLURAL } from '../../../common/contract.ts';
+import { defineController, type ReconcileContext } from '../../../common/kube/controller.ts';
+import { LatestWrites } from '../../../common/kube/children.ts';
+import { slimPod } from '../spawner/slim.ts';
+import type { SpawnerConfig } from '../spawner/types.ts';
+import type { PoolApi } from './api.ts';
+import { MemberExpectations } from './expectations.ts';
+import type { WarmPool } from './members.ts';
+import type { Backoff } from './plan.ts';
+import { finalizePool, reconcilePool, type PoolDeps } from './reconcile.ts';
+
+export const POOL_CONTROLLER = 'warmpool';
+
+// What the pool controller keeps of a member: what the operator keeps of any Pod, plus its age (the
+// startup timeout and the order of removal need it).
+export function slimMember(pod: V1Pod): V1Pod {
+  const slim = slimPod(pod);
+  if (pod.metadata?.creationTimestamp) slim.metadata!.creationTimestamp = pod.metadata.creationTimestamp;
+  return slim;
+}
+
+export interface PoolControllerOptions {
+  api: PoolApi;
+  config: SpawnerConfig;
+  namespace?: string;
+  concurrency?: number;
+  resyncMs?: number;
+  now?: () => Date;
+}
+
+export function poolController(opts: PoolControllerOptions) {
+  const ns = opts.namespace || undefined;
+  const state = {
+    pools: new LatestWrites<WarmPool>(),
+    expectations: new MemberExpectations(),
+    backoffs: new Map<string, Backoff>(),
+    statusWrites: new Map<string, number>(),
+  };
+  const depsFor = (ctx: ReconcileContext): PoolDeps => ({
+    api: opts.api,
+    config: opts.config,
+    ...state,
+    members: () => ctx.owned<V1Pod>('Pod'),
+    now: opts.now ?? (() => new Date()),
+    log: ctx.log,
+  });
+  return defineController<WarmPool>({
+    name: POOL_CONTROLLER,
+    for: { apiVersion: API_VERSION, kind: POOL_KIND, plural: POOL_PLURAL, namespace: ns },
+    owns: [{
+      apiVersion: 'v1',
+      kind: 'Pod',
+      path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+      labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_POOL}`,
+      transform: (obj: KubernetesObject) => slimMember(obj as V1Pod),
+    }],
+    finalizer: POOL_FINALIZER,
+    reconcile: (pool, ctx) => reconcilePool(pool, depsFor(ctx)),
+    finalize: (pool, ctx) => finalizePool(pool, depsFor(ctx)),
+    concurrency: opts.concurrency ?? 4,
+    resyncMs: opts.resyncMs,
+  });
+}
