@@ -24,6 +24,7 @@ jest.setTimeout(90_000);
 const SLBS = { prefix: '/apis/spawner.dev/v1', plural: 'sessionlivedbackends' };
 const PODS = { prefix: '/api/v1', plural: 'pods' };
 const LEASES = { prefix: '/apis/coordination.k8s.io/v1', plural: 'leases' };
+const POOLS = { prefix: '/apis/spawner.dev/v1', plural: 'warmpools' };
 const FIN = 'spawner.dev/teardown';
 const FOR = { apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', plural: 'sessionlivedbackends' };
 
@@ -91,7 +92,7 @@ describe('ControllerManager', () => {
   let servers: HealthServer[];
 
   beforeEach(async () => {
-    fake = new FakeApiServer([SLBS, PODS, LEASES]);
+    fake = new FakeApiServer([SLBS, PODS, LEASES, POOLS]);
     await fake.start();
     managers = [];
     servers = [];
@@ -172,6 +173,64 @@ describe('ControllerManager', () => {
     expect(text).toMatch(/controller_runtime_reconcile_total\{controller="sessionlivedbackend",result="error"\} 2/);
     expect(text).toMatch(/workqueue_depth\{name="sessionlivedbackend"\} 0/);
     expect(text).toMatch(/informer_synced\{informer="\/api\/v1\/pods"\} 1/);
+  });
+
+  test('a watched kind is cached for ctx.cached, and its events bring back the primaries `map` names', async () => {
+    const { log } = memoryLogger();
+    const reads: Array<string | undefined> = [];
+    const def = defineController({
+      name: 'watching',
+      for: FOR,
+      watches: [{
+        apiVersion: 'spawner.dev/v1', kind: 'WarmPool', path: '/apis/spawner.dev/v1/warmpools',
+        // Backends whose spec names the pool.
+        map: (pool, primaries) => primaries().filter((b) => (b as { spec?: { pool?: string } }).spec?.pool === pool.metadata?.name).map((b) => `ns/${b.metadata!.name}`),
+      }],
+      reconcile: async (obj: KubernetesObject, ctx: ReconcileContext) => {
+        reads.push(`${obj.metadata?.name}: ${ctx.cached<KubernetesObject>('WarmPool', 'ns', 'games')?.metadata?.name ?? 'none'}`);
+      },
+    });
+    const m = new ControllerManager({ kubeConfig: fake.kubeConfig(), log, controllers: [def], leaderElection: false });
+    managers.push(m);
+    fake.create(SLBS, { ...slb('claim'), spec: { pool: 'games' } } as KubernetesObject);
+    fake.create(SLBS, { ...slb('other'), spec: { pool: 'chess' } } as KubernetesObject);
+    await m.start();
+    await eventually(() => reads.length === 2, 'initial reconciles');
+    fake.create(POOLS, { apiVersion: 'spawner.dev/v1', kind: 'WarmPool', metadata: { name: 'games', namespace: 'ns' } });
+    await eventually(() => reads.includes('claim: games'), 'the pool brings back the backend that names it');
+    expect(reads.filter((r) => r?.startsWith('other'))).toEqual(['other: none']);
+    expect(m.informers().map((i) => i.name)).toContain('/apis/spawner.dev/v1/warmpools');
+  });
+
+  test('ctx.labelled finds owned-kind objects by an indexed label, whoever owns them', async () => {
+    const { log } = memoryLogger();
+    const found: string[][] = [];
+    const def = defineController({
+      name: 'labels',
+      for: FOR,
+      owns: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods', indexLabels: ['pool'] }],
+      reconcile: async (_obj: KubernetesObject, ctx: ReconcileContext) => {
+        found.push(ctx.labelled<V1Pod>('Pod', 'pool', 'ns', 'games').map((p) => p.metadata!.name!).sort());
+      },
+    });
+    const m = new ControllerManager({ kubeConfig: fake.kubeConfig(), log, controllers: [def], leaderElection: false });
+    managers.push(m);
+    fake.create(PODS, { ...podOwnedBy('m1', undefined), metadata: { name: 'm1', namespace: 'ns', labels: { pool: 'games' } } });
+    fake.create(PODS, { ...podOwnedBy('m2', undefined), metadata: { name: 'm2', namespace: 'other', labels: { pool: 'games' } } });
+    fake.create(PODS, { ...podOwnedBy('m3', undefined), metadata: { name: 'm3', namespace: 'ns', labels: { pool: 'chess' } } });
+    fake.create(SLBS, slb('web'));
+    await m.start();
+    await eventually(() => found.length > 0, 'a reconcile');
+    expect(found[0]).toEqual(['m1']);
+  });
+
+  test('a kind cannot be both owned and watched', () => {
+    expect(() => defineController({
+      for: FOR,
+      owns: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods' }],
+      watches: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods' }],
+      reconcile: async () => undefined,
+    })).toThrow(/Pod is both owned and watched/);
   });
 
   test('reconcile results are counted with controller-runtime\'s labels; children and the primary informer are handed out by kind and name', async () => {

@@ -12,6 +12,7 @@ import { createInformer, stripManagedFields, type Informer } from './informer.ts
 import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
 import type { ReconcileOutcome, RuntimeMetrics } from './metrics.ts';
 import { ChildCache } from './children.ts';
+import { controllerUid, InformerIndex, labelValue } from './index.ts';
 import { controllerOwnerKey, isControlledBy, objectKey, splitKey } from './owners.ts';
 import { RetryAfter, WorkQueue, type Result } from './workqueue.ts';
 
@@ -36,6 +37,14 @@ export interface OwnedResource {
   // Builds what the controller keeps of each cached object, afresh from what it reads (a slim copy, never
   // with managedFields). Without one, objects are cached whole but for their managedFields.
   transform?(obj: KubernetesObject): KubernetesObject;
+  // Labels whose values the controller looks objects up by (ctx.labelled): indexed, not scanned.
+  indexLabels?: string[];
+}
+
+// A kind the controller reads but does not own (a WarmPool a backend claims from): cached for
+// ctx.cached(), and on each of its events `map` names the primary objects to look at again.
+export interface WatchedResource extends OwnedResource {
+  map?(obj: KubernetesObject, primaries: () => KubernetesObject[]): string[];
 }
 
 export interface ReconcileContext {
@@ -47,11 +56,15 @@ export interface ReconcileContext {
   signal: AbortSignal;
   // Failed attempts in a row for this key (0 on the first try and after any success).
   failures: number;
-  // Cached objects of an owned kind that this object controls (matched by UID).
+  // Cached objects of an owned kind that this object controls (matched by UID; indexed).
   owned<O extends KubernetesObject>(kind: string): O[];
+  // Cached objects of an owned kind, whoever owns them, whose label (one of its indexLabels) has this value.
+  labelled<O extends KubernetesObject>(kind: string, label: string, namespace: string, value: string): O[];
   // The owned kind's cache by name, whoever owns the object (to detect name conflicts), corrected by this
   // controller's own recent creates and deletes (the expectations pattern; see children.ts).
   children<O extends KubernetesObject>(kind: string): ChildCache<O>;
+  // One cached object of a watched kind.
+  cached<O extends KubernetesObject>(kind: string, namespace: string, name: string): O | undefined;
 }
 
 // 'done': finalization is complete and the handler has released the finalizer; nothing to requeue.
@@ -61,6 +74,7 @@ export interface ControllerDefinition<T extends KubernetesObject = KubernetesObj
   name?: string; // for logs and metrics; defaults to the kind in lower case
   for: PrimaryResource;
   owns?: OwnedResource[];
+  watches?: WatchedResource[];
   finalizer?: string;
   reconcile: (obj: T, ctx: ReconcileContext) => Promise<Result | void>;
   finalize?: (obj: T, ctx: ReconcileContext) => Promise<FinalizeResult>;
@@ -79,6 +93,12 @@ export function defineController<T extends KubernetesObject>(def: ControllerDefi
     if (!o.apiVersion || !o.kind || !o.path?.startsWith('/')) {
       throw new Error(`defineController: owned ${o.kind || '?'} needs apiVersion, kind and a path starting with '/'`);
     }
+  }
+  for (const w of def.watches ?? []) {
+    if (!w.apiVersion || !w.kind || !w.path?.startsWith('/')) {
+      throw new Error(`defineController: watched ${w.kind || '?'} needs apiVersion, kind and a path starting with '/'`);
+    }
+    if ((def.owns ?? []).some((o) => o.kind === w.kind)) throw new Error(`defineController: ${w.kind} is both owned and watched`);
   }
   if (def.concurrency !== undefined && !(def.concurrency >= 1)) throw new Error('defineController: concurrency must be >= 1');
   return def;
@@ -162,6 +182,9 @@ interface Running {
   primary: Informer<KubernetesObject>;
   owned: Map<string, Informer<KubernetesObject>>; // by kind
   children: Map<string, ChildCache<KubernetesObject>>; // by kind, over `owned`
+  byController: Map<string, InformerIndex<KubernetesObject>>; // by kind: owned objects by their controller's uid
+  byLabel: Map<string, InformerIndex<KubernetesObject>>; // by `kind label`: owned objects by a label's value
+  watched: Map<string, Informer<KubernetesObject>>; // by kind
   queue: WorkQueue;
   active?: Promise<void>; // the current term's work loop
 }
@@ -223,6 +246,8 @@ export class ControllerManager {
     primary.onEvent((ev) => queue.add(objectKey(ev.obj)));
     const owned = new Map<string, Informer<KubernetesObject>>();
     const children = new Map<string, ChildCache<KubernetesObject>>();
+    const byController = new Map<string, InformerIndex<KubernetesObject>>();
+    const byLabel = new Map<string, InformerIndex<KubernetesObject>>();
     for (const o of def.owns ?? []) {
       const i = mk(o.path, o.labelSelector, o.fieldSelector, o.transform);
       // What a create answered is remembered in the form the informer caches.
@@ -234,6 +259,16 @@ export class ControllerManager {
         if (oldKey && oldKey !== key) queue.add(oldKey);
       });
       owned.set(o.kind, i);
+      byController.set(o.kind, new InformerIndex(i, controllerUid));
+      for (const label of o.indexLabels ?? []) byLabel.set(`${o.kind} ${label}`, new InformerIndex(i, labelValue(label)));
+    }
+    const watched = new Map<string, Informer<KubernetesObject>>();
+    for (const w of def.watches ?? []) {
+      const i = mk(w.path, w.labelSelector, w.fieldSelector, w.transform);
+      i.onEvent((ev) => {
+        for (const key of w.map?.(ev.obj, () => primary.list()) ?? []) queue.add(key);
+      });
+      watched.set(w.kind, i);
     }
     const every = def.resyncMs ?? 10 * 60_000;
     if (every > 0) {
@@ -246,8 +281,8 @@ export class ControllerManager {
     }
     this.o.metrics?.trackQueue(name, queue);
     this.o.metrics?.trackInformer(primary);
-    for (const i of owned.values()) this.o.metrics?.trackInformer(i);
-    return { def: def as ControllerDefinition, name, log, primary, owned, children, queue };
+    for (const i of [...owned.values(), ...watched.values()]) this.o.metrics?.trackInformer(i);
+    return { def: def as ControllerDefinition, name, log, primary, owned, children, byController, byLabel, watched, queue };
   }
 
   // The informer of a controller's primary resource (its cache serves metrics such as objects by phase).
@@ -256,7 +291,7 @@ export class ControllerManager {
   }
 
   informers(): Array<Informer<KubernetesObject>> {
-    return this.running.flatMap((r) => [r.primary, ...r.owned.values()]);
+    return this.running.flatMap((r) => [r.primary, ...r.owned.values(), ...r.watched.values()]);
   }
 
   hasSynced(): boolean {
@@ -341,11 +376,23 @@ export class ControllerManager {
       log: r.log.child({ namespace, name }),
       signal,
       failures: r.queue.numRequeues(key),
-      owned: <O extends KubernetesObject>(kind: string) =>
-        (this.ownedInformer(r, kind).list().filter((o) => isControlledBy(o, obj)) as O[]),
+      owned: <O extends KubernetesObject>(kind: string) => {
+        this.ownedInformer(r, kind);
+        return r.byController.get(kind)!.get(obj.metadata?.uid ?? '').filter((o) => isControlledBy(o, obj)) as O[];
+      },
+      labelled: <O extends KubernetesObject>(kind: string, label: string, ns: string, value: string) => {
+        const index = r.byLabel.get(`${kind} ${label}`);
+        if (!index) throw new Error(`controller ${r.name} does not index ${kind} by label ${label}`);
+        return index.get(`${ns}/${value}`) as O[];
+      },
       children: <O extends KubernetesObject>(kind: string) => {
         this.ownedInformer(r, kind);
         return r.children.get(kind) as unknown as ChildCache<O>;
+      },
+      cached: <O extends KubernetesObject>(kind: string, ns: string, n: string) => {
+        const i = r.watched.get(kind);
+        if (!i) throw new Error(`controller ${r.name} does not watch kind ${kind}`);
+        return i.get(ns, n) as O | undefined;
       },
     };
     const started = performance.now();

@@ -15,6 +15,21 @@ describe('effectiveSpec', () => {
   });
 });
 
+describe('effectiveSpec of a backend claimed from a WarmPool', () => {
+  const pooled = { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 };
+  test('its pool\'s backend fields, from status.pool, with its own grace period and lifetime', () => {
+    const status = { pool: { member: 'games-x', httpPort: 3000, startupTimeoutSeconds: 20, sidecar: { enabled: false, statusPort: 3001 } } };
+    expect(effectiveSpec({ spec: pooled, status })).toEqual({ httpPort: 3000, gracePeriodSeconds: 60, maxLifetimeSeconds: 600, startupTimeoutSeconds: 20, sidecarEnabled: false, statusPort: 3001 });
+  });
+  test('the defaults where the pool left a field unset, or before the claim', () => {
+    expect(effectiveSpec({ spec: pooled, status: { pool: {} } })).toMatchObject({ httpPort: 8080, startupTimeoutSeconds: 300, sidecarEnabled: true });
+    expect(effectiveSpec({ spec: pooled })).toMatchObject({ httpPort: 8080, gracePeriodSeconds: 60 });
+  });
+  test('status.pool counts only with spec.poolRef', () => {
+    expect(effectiveSpec({ spec: { template }, status: { pool: { httpPort: 3000 } } }).httpPort).toBe(8080);
+  });
+});
+
 test('the defaults and bounds are the schema\'s own', async () => {
   const source = await loadSource('SessionLivedBackend');
   const props = source.spec.properties as Record<string, { default?: unknown; 'x-spawner-default'?: unknown; minimum?: number; maximum?: number }>;

@@ -21,8 +21,17 @@ export interface EffectiveSpec {
   access: 'Token' | 'Public';
 }
 
-export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'>): EffectiveSpec {
+// The spec fields that describe what runs. A backend that claims from a WarmPool (spec.poolRef) leaves them
+// unset; its status.pool, written with the claim or cold start, carries its pool's.
+function backendFields(slb: Pick<SessionLivedBackend, 'spec'> & { status?: SessionLivedBackend['status'] }): Partial<SessionLivedBackend['spec']> {
   const s = slb.spec ?? ({} as Partial<SessionLivedBackend['spec']>);
+  const fromPool = s.poolRef ? slb.status?.pool : undefined;
+  if (!fromPool) return s;
+  return { ...s, httpPort: fromPool.httpPort, sidecar: fromPool.sidecar, startupTimeoutSeconds: fromPool.startupTimeoutSeconds };
+}
+
+export function effectiveSpec(slb: Pick<SessionLivedBackend, 'spec'> & { status?: SessionLivedBackend['status'] }): EffectiveSpec {
+  const s = backendFields(slb);
   const httpPort = s.httpPort ?? SPEC_DEFAULTS.httpPort;
   return {
     httpPort,

@@ -103,7 +103,30 @@ export interface SessionLivedBackendStatus {
    */
   message?: string;
   observedGeneration?: number;
+  pool?: PoolOrigin;
   conditions?: Conditions;
+}
+/**
+ * For a backend with spec.poolRef: what its WarmPool gave it, written with the claim (or the cold start). Its httpPort, sidecar and startupTimeoutSeconds stand in for the spec fields a claim leaves unset, for every reader (the router, the sweeper).
+ */
+export interface PoolOrigin {
+  /**
+   * The member Pod it claimed; absent when it started cold.
+   */
+  member?: string;
+  /**
+   * The hash of the pool template it runs (the label spawner.dev/template-hash of its Pod).
+   */
+  templateHash?: string;
+  /**
+   * The port the application listens on for HTTP and WebSocket traffic.
+   */
+  httpPort?: number;
+  /**
+   * A backend that is not Ready this long after creation becomes Failed.
+   */
+  startupTimeoutSeconds?: number;
+  sidecar?: SidecarSpec;
 }
 export interface Condition {
   type: string;

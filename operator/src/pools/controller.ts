@@ -1,7 +1,7 @@
 // The pool controller, declared: for WarmPool, owning its unclaimed member Pods (those still labelled
 // with a pool: a claim removes the label, so the watch reports the member gone and the pool refills at
 // once), with finalizer spawner.dev/members: reconcile, finalize.
-import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY, POOL_FINALIZER, POOL_KIND, POOL_PLURAL } from '../../../common/contract.ts';
 import { defineController, type ReconcileContext } from '../../../common/kube/controller.ts';
 import { LatestWrites } from '../../../common/kube/children.ts';
@@ -14,14 +14,6 @@ import type { Backoff } from './plan.ts';
 import { finalizePool, reconcilePool, type PoolDeps } from './reconcile.ts';
 
 export const POOL_CONTROLLER = 'warmpool';
-
-// What the pool controller keeps of a member: what the operator keeps of any Pod, plus its age (the
-// startup timeout and the order of removal need it).
-export function slimMember(pod: V1Pod): V1Pod {
-  const slim = slimPod(pod);
-  if (pod.metadata?.creationTimestamp) slim.metadata!.creationTimestamp = pod.metadata.creationTimestamp;
-  return slim;
-}
 
 export interface PoolControllerOptions {
   api: PoolApi;
@@ -56,7 +48,7 @@ export function poolController(opts: PoolControllerOptions) {
       kind: 'Pod',
       path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
       labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_POOL}`,
-      transform: (obj: KubernetesObject) => slimMember(obj as V1Pod),
+      transform: slimPod,
     }],
     finalizer: POOL_FINALIZER,
     reconcile: (pool, ctx) => reconcilePool(pool, depsFor(ctx)),

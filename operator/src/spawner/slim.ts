@@ -34,7 +34,8 @@ function slimMeta(m: V1ObjectMeta | undefined): V1ObjectMeta {
   if (source !== undefined) out.annotations = { [ACTIVITY_SOURCE_ANNOTATION]: i(source) };
   if (m?.ownerReferences) out.ownerReferences = m.ownerReferences.map(slimOwnerReference);
   if (m?.deletionTimestamp) out.deletionTimestamp = m.deletionTimestamp;
-  // When the Pod was created: a slow start's progress is reported from then (status.ts).
+  // When the Pod was created: a slow start's progress is reported from then (status.ts); a pool member's
+  // age (its startup timeout, and which members a claim or a scale-down takes first).
   if (m?.creationTimestamp) out.creationTimestamp = m.creationTimestamp;
   return out;
 }

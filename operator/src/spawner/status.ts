@@ -18,6 +18,9 @@ export interface Observed {
   conflict?: string; // a Pod or Service of the backend's name that it does not control
   refusals?: Refusal[]; // creates the API server refused in this reconcile
   refused?: { reason: string; message: string }; // why its Pod cannot be made (a spec the operator cannot honour)
+  // The Pod needs no Service to be routable: a member claimed from a WarmPool, which the route service
+  // reaches by its IP (decision B), so its Ready needs no object created at claim time.
+  serviceless?: boolean;
 }
 
 export interface Verdict {
@@ -103,7 +106,7 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     if (pod.metadata?.deletionTimestamp && previous.readyTime) {
       return { phase: 'Failed', reason: 'PodLost', message: `Pod ${pod.metadata.name} is being deleted; the session's state is gone` };
     }
-    if (podReady(pod) && observed.service) return { phase: 'Ready', reason: 'PodReady', message: 'the backend accepts connections' };
+    if (podReady(pod) && (observed.service || observed.serviceless)) return { phase: 'Ready', reason: 'PodReady', message: 'the backend accepts connections' };
     if (previous.readyTime) return { phase: 'Ready', reason: 'PodNotReady', message: waitingFor(pod, spec.httpPort) };
   } else if (previous.readyTime) {
     // Recreating the Pod would hand the user a fresh, empty session under the same URL.
@@ -190,6 +193,7 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
   if (podIP && podPort) status.podPort = podPort;
   const readyTime = previous.readyTime ?? (ready ? rfc3339(now) : undefined);
   if (readyTime) status.readyTime = readyTime;
+  if (previous.pool) status.pool = previous.pool;
   if (routed && (readyTime || verdict.phase === 'Ready')) status.url = invitationUrl(slb, config.publicUrl, config.accessKey);
   if (verdict.phase === 'Failed' || verdict.phase === 'Terminating') {
     status.reason = verdict.reason;
