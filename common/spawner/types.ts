@@ -1,6 +1,7 @@
 // The SessionLivedBackend types, generated from schema/sessionlivedbackend.yaml; everything imports them from here.
 export type {
   Condition,
+  PoolOrigin,
   SessionLivedBackend,
   SessionLivedBackendList,
   SessionLivedBackendSpec,

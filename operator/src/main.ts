@@ -13,6 +13,11 @@ import { startHttpApi } from './http-api/server.ts';
 import { SPAWNER_CONTROLLER, spawnerController } from './controller.ts';
 import { createSpawnerMetrics } from './metrics.ts';
 import { createKubeSpawnerApi } from './spawner/kube-api.ts';
+import { createKubePoolApi } from './pools/api.ts';
+import { POOL_CONTROLLER, poolController } from './pools/controller.ts';
+import type { WarmPool } from './pools/members.ts';
+import { createPoolMetrics } from './pools/metrics.ts';
+import type { V1Pod } from '@kubernetes/client-node';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('spawner-operator', operatorOptions);
@@ -36,18 +41,29 @@ async function main(): Promise<void> {
   }
 
   const runtimeMetrics = createRuntimeMetrics();
+  const spawnerConfig = { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods, activitySource: config.activitySource, accessKey, routedNamespace: config.routedNamespace };
+  const poolApi = createKubePoolApi(kc, config.identity);
+  // Members by state, from the pool controller's caches (pools, their unclaimed members) and the backend
+  // controller's (claimed members).
+  const poolMetrics = createPoolMetrics(runtimeMetrics.registry, {
+    pools: () => (manager.primaryInformer(POOL_CONTROLLER)?.list() ?? []) as WarmPool[],
+    // Both controllers cache unclaimed members: one copy of each.
+    pods: () => [...new Map(manager.informers().filter((i) => i.name.endsWith('/pods')).flatMap((i) => i.list()).map((p) => [p.metadata?.uid, p])).values()] as V1Pod[],
+  }, spawnerConfig);
   const manager: ControllerManager = new ControllerManager({
     kubeConfig: kc,
     log,
     controllers: [
       spawnerController({
         api: createKubeSpawnerApi(kc, config.identity),
-        config: { sidecarImage: config.sidecarImage, publicUrl: config.publicUrl, keepFailedPods: config.keepFailedPods, activitySource: config.activitySource, accessKey, routedNamespace: config.routedNamespace },
+        config: spawnerConfig,
         namespace: config.namespace,
         concurrency: config.concurrency,
         resyncMs: config.resyncSeconds * 1000,
         metrics: createSpawnerMetrics(runtimeMetrics.registry, () => manager.primaryInformer(SPAWNER_CONTROLLER)?.list() ?? []),
+        pools: { api: poolApi, metrics: poolMetrics },
       }),
+      poolController({ api: poolApi, config: spawnerConfig, namespace: config.namespace, resyncMs: config.resyncSeconds * 1000 }),
     ],
     leaderElection: config.leaderElect ? { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity } : false,
     metrics: runtimeMetrics,

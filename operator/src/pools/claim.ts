@@ -10,18 +10,29 @@
 // meanwhile is never removed. The Pod's controller reference is the only record of the claim, so a crash
 // between any two steps leaves nothing to reconcile but the backend's own status.
 import type { V1Pod } from '@kubernetes/client-node';
-import { LABEL_BACKEND, LABEL_CLAIMED_FROM, LABEL_POOL } from '../../../common/contract.ts';
+import { LABEL_BACKEND, LABEL_CLAIMED_FROM, LABEL_POOL, LABEL_TEMPLATE_HASH } from '../../../common/contract.ts';
 import { CONDITION_POOL_CLAIM, setCondition } from '../../../common/spawner/conditions.ts';
 import type { Condition, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import { ownerReference } from '../spawner/desired.ts';
-import { byAge, classifyMember, isMemberOf, type WarmPool } from './members.ts';
+import { byAge, isMemberOf, type WarmPool } from './members.ts';
+import { podReady } from '../spawner/status.ts';
+import { timeMs } from '../../../common/spawner/time.ts';
 
-/** Ready members of the pool, built from its current template, that nobody in this process is claiming: oldest first. */
-export function claimCandidates(pods: V1Pod[], pool: WarmPool, hash: string, taken: (uid: string) => boolean, now: Date): V1Pod[] {
-  return pods
-    .filter((p) => isMemberOf(p, pool) && p.metadata?.labels?.[LABEL_POOL] === pool.metadata.name && !taken(p.metadata?.uid ?? ''))
-    .filter((p) => classifyMember(p, pool, hash, now).state === 'ready')
-    .sort(byAge);
+/**
+ * Ready members of the pool, built from its current template, that nobody in this process is claiming:
+ * oldest first. Runs for every claim over the pool's members, so the checks are the cheap ones a Ready
+ * member passes (a Ready Pod has no failed container) and each age is parsed once.
+ */
+export function claimCandidates(pods: V1Pod[], pool: WarmPool, hash: string, taken: (uid: string) => boolean, limit = Infinity): V1Pod[] {
+  const ready: Array<[number, V1Pod]> = [];
+  for (const p of pods) {
+    const m = p.metadata;
+    if (!m || m.deletionTimestamp || m.labels?.[LABEL_POOL] !== pool.metadata.name || m.labels?.[LABEL_TEMPLATE_HASH] !== hash) continue;
+    if (!isMemberOf(p, pool) || !podReady(p) || taken(m.uid ?? '')) continue;
+    ready.push([timeMs(m.creationTimestamp) ?? 0, p]);
+  }
+  ready.sort((a, b) => a[0] - b[0] || (a[1].metadata!.name ?? '').localeCompare(b[1].metadata!.name ?? ''));
+  return ready.slice(0, limit).map(([, p]) => p);
 }
 
 /**

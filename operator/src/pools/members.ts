@@ -71,8 +71,15 @@ export function desiredMember(pool: WarmPool, config: SpawnerConfig): { pod: V1P
   return { pod, hash };
 }
 
+// Every claim asks for its pool's hash: remembered per cached pool object (an update brings a new one).
+const hashes = new WeakMap<WarmPool, { config: SpawnerConfig; hash: string }>();
+
 export function templateHash(pool: WarmPool, config: SpawnerConfig): string {
-  return desiredMember(pool, config).hash;
+  const known = hashes.get(pool);
+  if (known && known.config === config) return known.hash;
+  const { hash } = desiredMember(pool, config);
+  hashes.set(pool, { config, hash });
+  return hash;
 }
 
 /** A Pod this pool controls (by uid, so a same-named successor pool does not count). */

@@ -5,6 +5,10 @@
 //              did, so the startup deadline fires whatever the children's state  4. a Failed backend
 //              lets go of its children  5. a create that failed transiently is retried with backoff
 //   finalize:  1. status Terminating    2. delete Pod and Service  3. once both are gone, drop the finalizer
+// A backend with spec.poolRef first claims a Ready member of its WarmPool (operator/src/pools/): the
+// finalizer patch and the hand-over patch go out together, then one status write makes it Ready — three
+// writes. It owns that Pod from then on and needs no Service. An empty pool means a cold start from the
+// pool's template through the usual steps; a missing pool means Pending (with a condition) until it exists.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../common/contract.ts';
 import type { ChildCache, LatestWrites } from '../../../common/kube/children.ts';
@@ -12,7 +16,7 @@ import { hasFinalizer, withFinalizer, withoutFinalizer } from '../../../common/k
 import { isAlreadyExists, isNotFound } from '../../../common/kube/errors.ts';
 import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
 import { errText, type Logger } from '../../../common/log.ts';
-import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
+import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_POOL_CLAIM, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
 import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
 import { activitySourceOfPod, sidecarPortConflict } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
@@ -23,6 +27,9 @@ import { activitySourceFor, desiredPod, desiredService } from './desired.ts';
 import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } from './refusals.ts';
 import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { SpawnerConfig } from './types.ts';
+import { decideClaim, isClaimedMember, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
+import { candidatesFor, claimOne, keptPod, podsOfBackend, poolOrigin, type PoolAccess } from '../pools/claiming.ts';
+import type { WarmPool } from '../pools/members.ts';
 
 export interface Outcome {
   requeueAfterMs?: number;
@@ -37,6 +44,7 @@ export interface SpawnerDeps {
   now: () => Date;
   log: Logger;
   onPhaseChange?: (slb: SessionLivedBackend, from: Phase | undefined, to: Phase) => void;
+  pools?: PoolAccess; // claims from WarmPools (absent: spec.poolRef is not served)
 }
 
 function soonest(...delays: (number | undefined)[]): Outcome {
@@ -111,10 +119,13 @@ async function ensureChild<T extends V1Pod | V1Service>(
   }
 }
 
-async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps): Promise<{ slb: SessionLivedBackend; retryInMs?: number }> {
+// `claim`: what a pooled backend's claim came to, recorded in its PoolClaim condition with this write,
+// which then is not put off (it says which happened).
+async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps, claim?: ClaimOutcome): Promise<{ slb: SessionLivedBackend; retryInMs?: number }> {
   const now = deps.now();
   const next = computeStatus(slb, observed, now, deps.config);
-  const decision = statusWriteDecision(slb, next, now, observed.pod);
+  if (claim) next.conditions = withPoolClaimCondition(next.conditions ?? [], claim, slb.metadata.generation, now);
+  const decision = claim ? { write: true as const } : statusWriteDecision(slb, next, now, observed.pod);
   if (!decision.write) return { slb, retryInMs: decision.retryInMs };
   const updated = await deps.api.patchStatus(slb, next);
   deps.backends.remember(slb, updated);
@@ -181,29 +192,116 @@ export function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promis
 }
 
 async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
+  const started = deps.now();
+  const resolved = deps.backends.resolve(cached);
+  if (resolved.spec.poolRef && deps.pools) return reconcilePooled(resolved, deps.pools, deps, started);
   // The finalizer first, then the children: a child never outlives its backend, not even for the moment
   // the garbage collector would need (children created beside a finalizer that then found the backend
   // gone were measured outliving it; operator/test/crash.int.test.ts).
-  let slb = await ensureFinalizer(deps.backends.resolve(cached), deps);
-  const { pod, service, refused } = await ensureChildren(slb, deps);
+  const slb = await ensureFinalizer(resolved, deps);
+  return reconcileChildren(slb, slb, deps);
+}
+
+// Pod and Service of a backend built from `built` (itself, or for a pooled cold start itself with its
+// pool's template), then status.
+async function reconcileChildren(slb: SessionLivedBackend, built: SessionLivedBackend, deps: SpawnerDeps, claim?: ClaimOutcome): Promise<Outcome> {
+  const { pod, service, refused } = await ensureChildren(slb, built, deps);
   const children = [pod, service];
   const refusals = children.flatMap((c) => (c.refusal ? [c.refusal] : []));
   const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict, refusals, refused };
-  const written = await writeStatus(slb, observed, deps);
-  slb = written.slb;
-  if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps);
-  const expiry = await expireFailed(slb, deps);
+  const outcome = await writeStatusAndExpire(slb, observed, deps, claim);
   // A create that failed for a reason retrying may fix (5xx, 429, the network) goes through the work
   // queue's backoff, now that the status (and its deadline) is written.
   const transient = children.find((c) => c.transient !== undefined);
   if (transient) throw transient.transient;
+  return outcome;
+}
+
+async function writeStatusAndExpire(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps, claim?: ClaimOutcome): Promise<Outcome> {
+  const written = await writeStatus(slb, observed, deps, claim);
+  slb = written.slb;
+  if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps, observed.serviceless ? observed.pod : undefined);
+  const expiry = await expireFailed(slb, deps);
   return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), refusalRetryInMs(slb, deps.now()), expiry.requeueAfterMs);
 }
 
-async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
+// How often a backend waiting for its WarmPool to exist looks again (its creation wakes it sooner).
+const POOL_WAIT_RECHECK_MS = 5_000;
+
+async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: SpawnerDeps, started: Date): Promise<Outcome> {
+  const { namespace } = slb.metadata as { namespace: string };
+  const pool = pa.pool(namespace, slb.spec.poolRef!.name);
+  const pods = podsOfBackend(slb, pa, deps.pods);
+  const kept = keptPod(pods, slb);
+  // Two claims for one backend can only come from two leaders (each safe on its own): keep one.
+  for (const extra of surplusPods(pods, { ...slb, status: { ...slb.status, podName: kept?.metadata?.name } })) {
+    if (extra.metadata?.deletionTimestamp || deps.pods.deleteRequested(extra.metadata!.uid!)) continue;
+    deps.log.warn({ pod: extra.metadata!.name }, 'a second Pod for one backend (a claim by an earlier leader); deleting it');
+    await deps.api.deletePod(namespace, extra.metadata!.name!, extra.metadata!.uid!);
+    deps.pods.rememberDeleted(extra.metadata!.uid!);
+  }
+  if (kept && isClaimedMember(kept)) {
+    slb = await ensureFinalizer(slb, deps);
+    return writeStatusAndExpire(slb, { pod: kept, serviceless: true }, deps);
+  }
+
+  const now = deps.now();
+  const decision = decideClaim({ slb, pool, hasPod: kept !== undefined, candidates: kept || !pool ? [] : candidatesFor(slb, pool, pa, deps.config, now) });
+  switch (decision.action) {
+    case 'claim': {
+      // The two patches overlap: one round trip less before Ready. A backend deleted meanwhile (its
+      // finalizer patch answers 404) gives its member straight back to nobody: deleted, not left to the
+      // garbage collector.
+      const [finalized, claimed] = await Promise.allSettled([ensureFinalizer(slb, deps), claimOne(slb, pool!, decision.candidates, pa, deps.log)]);
+      if (finalized.status === 'rejected') {
+        if (claimed.status === 'fulfilled' && claimed.value && isNotFound(finalized.reason)) {
+          await deps.api.deletePod(namespace, claimed.value.metadata!.name!, claimed.value.metadata!.uid!);
+        }
+        throw finalized.reason; // a claim that won is found again next time (ledger, cache)
+      }
+      if (claimed.status === 'rejected') throw claimed.reason;
+      slb = finalized.value;
+      if (claimed.value) return finishWarmClaim(slb, pool!, claimed.value, pa, deps, started);
+      return startCold(slb, pool!, pa, deps, { kind: 'cold', reason: 'ClaimsLost', message: `every Ready member of WarmPool ${pool!.metadata.name} tried was claimed by another backend meanwhile; started cold from its template` });
+    }
+    case 'cold':
+      slb = await ensureFinalizer(slb, deps);
+      return startCold(slb, pool!, pa, deps, { kind: 'cold', reason: decision.reason, message: decision.message });
+    case 'waitForPool': {
+      slb = await ensureFinalizer(slb, deps);
+      const alreadySaid = findCondition(slb, CONDITION_POOL_CLAIM)?.reason === 'PoolNotFound';
+      const outcome = await writeStatusAndExpire(slb, {}, deps, alreadySaid ? undefined : { kind: 'waiting', message: decision.message });
+      return soonest(outcome.requeueAfterMs, POOL_WAIT_RECHECK_MS);
+    }
+    case 'none':
+      // Its Pod started cold (or it is settled): the usual steps, built from its pool's template.
+      slb = await ensureFinalizer(slb, deps);
+      return reconcileChildren(slb, withPoolSpec(slb, pool), deps);
+  }
+}
+
+// One status write: Ready at once, readyTime the claim (the idle countdown starts here), with the member's
+// IP and node, what the pool gave it (status.pool) and the PoolClaim condition.
+async function finishWarmClaim(slb: SessionLivedBackend, pool: WarmPool, member: V1Pod, pa: PoolAccess, deps: SpawnerDeps, started: Date): Promise<Outcome> {
+  const withOrigin: SessionLivedBackend = { ...slb, status: { ...slb.status, pool: poolOrigin(pool, deps.config, member) } };
+  const outcome = await writeStatusAndExpire(withOrigin, { pod: member, serviceless: true }, deps, { kind: 'warm', pool: pool.metadata.name!, member: member.metadata!.name! });
+  pa.metrics?.claimed('warm', (deps.now().getTime() - started.getTime()) / 1000);
+  return outcome;
+}
+
+async function startCold(slb: SessionLivedBackend, pool: WarmPool, pa: PoolAccess, deps: SpawnerDeps, why: ClaimOutcome): Promise<Outcome> {
+  const withOrigin: SessionLivedBackend = { ...slb, status: { ...slb.status, pool: poolOrigin(pool, deps.config) } };
+  deps.log.info({ pool: pool.metadata.name, reason: why.kind === 'cold' ? why.reason : undefined }, 'starting cold from the pool\'s template');
+  const outcome = await reconcileChildren(withOrigin, withPoolSpec(withOrigin, pool), deps, why);
+  pa.metrics?.claimed('cold');
+  return outcome;
+}
+
+async function ensureChildren(slb: SessionLivedBackend, built: SessionLivedBackend, deps: SpawnerDeps) {
   // A failed backend gets no new children.
   const failed = slb.status?.phase === 'Failed';
   const wasReady = slb.status?.readyTime !== undefined;
+  const canBuild = built.spec.template !== undefined; // a pooled backend whose pool is gone cannot
   const api = deps.api;
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
   // Pod and Service are created side by side. A Pod of this name that is not ours means no Service
@@ -212,21 +310,23 @@ async function ensureChildren(slb: SessionLivedBackend, deps: SpawnerDeps) {
   const cachedPod = deps.pods.get(namespace, name);
   const podConflict = cachedPod !== undefined && !isControlledBy(cachedPod, slb);
   // The Service follows what the Pod was made with, or (no Pod yet) what it is about to be made with.
-  const source = cachedPod && !podConflict ? activitySourceOfPod(cachedPod, slb) : activitySourceFor(slb, deps.config);
-  const conflict = cachedPod ? undefined : sidecarPortConflict(slb, source);
+  const source = cachedPod && !podConflict ? activitySourceOfPod(cachedPod, built) : activitySourceFor(built, deps.config);
+  const conflict = cachedPod ? undefined : sidecarPortConflict(built, source);
   const refused = conflict === undefined ? undefined : { reason: 'SidecarPortConflict', message: conflict };
   const [pod, service] = await Promise.all([
-    ensureChild('Pod', slb, deps.pods, !failed && !wasReady && !refused, () => api.createPod(desiredPod(slb, deps.config)), () => api.getPod(namespace, name)),
-    ensureChild('Service', slb, deps.services, !failed && !podConflict && !refused, () => api.createService(desiredService(slb, source)), () => api.getService(namespace, name)),
+    ensureChild('Pod', slb, deps.pods, !failed && !wasReady && !refused && canBuild, () => api.createPod(desiredPod(built, deps.config)), () => api.getPod(namespace, name)),
+    ensureChild('Service', slb, deps.services, !failed && !podConflict && !refused && canBuild, () => api.createService(desiredService(built, source)), () => api.getService(namespace, name)),
   ]);
   return { pod, service, refused };
 }
 
 // A Failed backend holds nothing it does not need: its children are deleted once the failure is recorded.
-// --keep-failed-pods keeps the Pod (its logs) until the backend itself goes.
-async function releaseChildren(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<void> {
+// --keep-failed-pods keeps the Pod (its logs) until the backend itself goes. `claimed`: the member a
+// claim handed it (not named after the backend).
+async function releaseChildren(slb: SessionLivedBackend, deps: SpawnerDeps, claimed?: V1Pod): Promise<void> {
   const released: string[] = [];
-  if (!deps.config.keepFailedPods && (await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid), true))) released.push('Pod');
+  const deletePod = () => (claimed ? deletePods([claimed], deps, true) : deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid), true));
+  if (!deps.config.keepFailedPods && (await deletePod())) released.push('Pod');
   if (await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid), true)) released.push('Service');
   if (released.length) deps.log.info({ released, reason: slb.status?.reason }, 'failed: children deleted');
 }
@@ -251,6 +351,20 @@ async function deleteChild<T extends V1Pod | V1Service>(
   return !onlyNew; // still there until the informer says it is gone
 }
 
+// A pooled backend's Pods (a claimed member is not named after it): true while any is left; with
+// `onlyNew`, true only when this call sent a delete.
+async function deletePods(pods: V1Pod[], deps: SpawnerDeps, onlyNew = false): Promise<boolean> {
+  let sent = false;
+  for (const pod of pods) {
+    const uid = pod.metadata!.uid!;
+    if (pod.metadata?.deletionTimestamp || deps.pods.deleteRequested(uid)) continue;
+    await deps.api.deletePod(pod.metadata!.namespace!, pod.metadata!.name!, uid);
+    deps.pods.rememberDeleted(uid);
+    sent = true;
+  }
+  return onlyNew ? sent : pods.length > 0;
+}
+
 // Returns 'done' once the finalizer is released; otherwise when to look again.
 async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome | 'done'> {
   let slb = deps.backends.resolve(cached);
@@ -259,12 +373,15 @@ async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Pr
     const { namespace, name } = slb.metadata as { namespace: string; name: string };
     slb = (await writeStatus(slb, { pod: deps.pods.get(namespace, name), service: deps.services.get(namespace, name) }, deps)).slb;
   }
-  const podLeft = await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid));
+  const podLeft = slb.spec.poolRef && deps.pools
+    ? await deletePods(podsOfBackend(slb, deps.pools, deps.pods), deps)
+    : await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid));
   const serviceLeft = await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid));
   // The children's delete events wake us; the requeue is a safety net for a missed one.
   if (podLeft || serviceLeft) return { requeueAfterMs: 5_000 };
   await deps.api.patchFinalizers(slb, withoutFinalizer(slb, FINALIZER));
   deps.backends.forget(objectKey(slb));
+  deps.pools?.ledger.forget(slb.metadata.uid!);
   deps.log.info('finalizer released');
   return 'done';
 }

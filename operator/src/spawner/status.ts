@@ -110,7 +110,7 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     if (previous.readyTime) return { phase: 'Ready', reason: 'PodNotReady', message: waitingFor(pod, spec.httpPort) };
   } else if (previous.readyTime) {
     // Recreating the Pod would hand the user a fresh, empty session under the same URL.
-    return { phase: 'Failed', reason: 'PodLost', message: `Pod ${slb.metadata.name} disappeared; the session's state is gone` };
+    return { phase: 'Failed', reason: 'PodLost', message: `Pod ${previous.podName ?? slb.metadata.name} disappeared; the session's state is gone` };
   }
   const created = timeMs(slb.metadata.creationTimestamp);
   if (created !== undefined && now.getTime() - created >= spec.startupTimeoutSeconds * 1000) {
@@ -155,7 +155,7 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
     message: verdict.message,
     observedGeneration: generation,
   }, now);
-  const childrenCreated = childrenCreatedCondition(findCondition(slb, CONDITION_CHILDREN_CREATED), observed.refusals ?? [], !!pod && !!observed.service, generation);
+  const childrenCreated = childrenCreatedCondition(findCondition(slb, CONDITION_CHILDREN_CREATED), observed.refusals ?? [], !!pod && (!!observed.service || !!observed.serviceless), generation);
   if (childrenCreated) conditions = setCondition(conditions, childrenCreated, now);
   // When and why it failed: the moment the operator's expiry of Failed backends counts from.
   if (verdict.phase === 'Failed') {

@@ -21,7 +21,7 @@ describe('claimCandidates', () => {
       member(p, 'ready', { name: 'taken' }),
       member(pool({ metadata: { name: 'other', uid: 'uid-other' } }), 'ready', { name: 'other-pool' }),
     ];
-    const candidates = claimCandidates(pods, p, hash, (uid) => uid === 'uid-taken', at(30));
+    const candidates = claimCandidates(pods, p, hash, (uid) => uid === 'uid-taken');
     expect(candidates.map((c) => c.metadata?.name)).toEqual(['old', 'young']);
   });
 
@@ -30,7 +30,7 @@ describe('claimCandidates', () => {
     claimed.metadata!.ownerReferences = [{ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', name: 'x', uid: 'uid-x', controller: true }];
     const relabelled = member(p, 'ready', { name: 'relabelled' });
     delete relabelled.metadata!.labels!['spawner.dev/pool'];
-    expect(claimCandidates([claimed, relabelled], p, hash, () => false, at(30))).toEqual([]);
+    expect(claimCandidates([claimed, relabelled], p, hash, () => false)).toEqual([]);
   });
 });
 
