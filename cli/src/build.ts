@@ -1,8 +1,8 @@
 // The SessionLivedBackend that `spawner create` flags describe. Pure.
-import { newBackend } from '../../common/spawner/backend.ts';
+import { newBackend, newClaim } from '../../common/spawner/backend.ts';
 import { MAX_GENERATE_NAME_LENGTH } from '../../common/spawner/names.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
-import type { BackendFlags } from './options.ts';
+import type { BackendFlags, ClaimFlags } from './options.ts';
 
 export const CREATED_BY_CLI = 'spawner-cli';
 const FALLBACK_PREFIX = 'backend-';
@@ -36,5 +36,17 @@ export function backendFromFlags(flags: BackendFlags, namespace: string): Sessio
     maxLifetimeSeconds: flags.maxLifetimeSeconds,
     startupTimeoutSeconds: flags.startupTimeoutSeconds,
     sidecar: flags.sidecar,
+  });
+}
+
+// `--pool NAME`: a claim; generated names say which pool it came from (games-x7k2p).
+export function claimFromFlags(c: ClaimFlags, namespace: string): SessionLivedBackend {
+  return newClaim({
+    namespace,
+    ...(c.name ? { name: c.name } : { generateName: generateNameFor(c.prefix ?? c.pool) }),
+    createdBy: CREATED_BY_CLI,
+    pool: c.pool,
+    gracePeriodSeconds: c.gracePeriodSeconds,
+    maxLifetimeSeconds: c.maxLifetimeSeconds,
   });
 }

@@ -33,7 +33,27 @@ export function normalizeBackend(doc: unknown, source: string, index: number, to
   const metadata: Obj = isObj(doc.metadata) ? { ...doc.metadata } : {};
   for (const key of SERVER_METADATA) delete metadata[key];
   const spec = isObj(doc.spec) ? structuredClone(doc.spec) : fail(source, index, total, 'spec is missing');
-  const template = isObj(spec.template) ? spec.template : fail(source, index, total, 'spec.template is missing (it holds the pod spec: containers, volumes, …)');
+  // A claim from a WarmPool has no template of its own (the API server refuses one, saying why); its
+  // generated name says which pool it came from.
+  const prefix = isObj(spec.poolRef) ? poolPrefix(spec.poolRef, source, index, total) : templatePrefix(spec, source, index, total);
+
+  const own = typeof metadata.namespace === 'string' ? metadata.namespace : undefined;
+  if (namespace.flag !== undefined && own !== undefined && own !== namespace.flag) {
+    fail(source, index, total, `metadata.namespace is "${own}" but -n says "${namespace.flag}"; drop one of them`);
+  }
+  metadata.namespace = own ?? namespace.flag ?? namespace.fallback;
+  if (typeof metadata.name !== 'string' && typeof metadata.generateName !== 'string') metadata.generateName = generateNameFor(prefix);
+  return { apiVersion: API_VERSION, kind: KIND, metadata, spec } as unknown as SessionLivedBackend;
+}
+
+function poolPrefix(poolRef: Obj, source: string, index: number, total: number): string {
+  if (typeof poolRef.name !== 'string' || poolRef.name === '') fail(source, index, total, 'spec.poolRef.name is missing (the WarmPool to claim from)');
+  return poolRef.name;
+}
+
+// Checks the template and names unnamed containers; the generated name comes from the app's image.
+function templatePrefix(spec: Obj, source: string, index: number, total: number): string {
+  const template = isObj(spec.template) ? spec.template : fail(source, index, total, 'spec.template is missing (it holds the pod spec: containers, volumes, …; or spec.poolRef names a WarmPool to claim from)');
   const containers = template.containers;
   if (!Array.isArray(containers) || containers.length === 0) fail(source, index, total, 'spec.template.containers must list at least one container (the first is the app)');
   containers.forEach((c, i) => {
@@ -42,16 +62,7 @@ export function normalizeBackend(doc: unknown, source: string, index: number, to
     // The original Spawner named the containers itself; our schema needs a name.
     if (c.name === undefined) c.name = i === 0 ? APP_CONTAINER : `container-${i}`;
   });
-
-  const own = typeof metadata.namespace === 'string' ? metadata.namespace : undefined;
-  if (namespace.flag !== undefined && own !== undefined && own !== namespace.flag) {
-    fail(source, index, total, `metadata.namespace is "${own}" but -n says "${namespace.flag}"; drop one of them`);
-  }
-  metadata.namespace = own ?? namespace.flag ?? namespace.fallback;
-  if (typeof metadata.name !== 'string' && typeof metadata.generateName !== 'string') {
-    metadata.generateName = generateNameFor(prefixFromImage(String((containers[0] as Obj).image)));
-  }
-  return { apiVersion: API_VERSION, kind: KIND, metadata, spec } as unknown as SessionLivedBackend;
+  return prefixFromImage(String((containers[0] as Obj).image));
 }
 
 export function backendsFromManifest(text: string, source: string, namespace: { flag?: string; fallback: string }): SessionLivedBackend[] {

@@ -4,6 +4,7 @@ import type { FlagValue, Parsed } from './args.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
 import { GENERATE_NAME_RULE, isBackendName, isGenerateNamePrefix, NAME_RULE } from '../../common/spawner/names.ts';
 import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
+import { CLAIM_TAKES_NO_SESSION_SETTINGS } from '../../common/spawner/backend.ts';
 import { generateNameFor } from './build.ts';
 import { parseDuration } from './duration.ts';
 import { UsageError } from './errors.ts';
@@ -30,7 +31,16 @@ export interface BackendFlags {
   sidecar: boolean;
 }
 
-export type CreateSource = { kind: 'flags'; flags: BackendFlags } | { kind: 'file'; path: string };
+// `--pool NAME`: claim a started member of a WarmPool; only the session's own limits and its name apply.
+export interface ClaimFlags {
+  pool: string;
+  gracePeriodSeconds: number;
+  maxLifetimeSeconds?: number;
+  name?: string;
+  prefix?: string;
+}
+
+export type CreateSource = { kind: 'flags'; flags: BackendFlags } | { kind: 'pool'; claim: ClaimFlags } | { kind: 'file'; path: string };
 
 export interface CreateOptions {
   source: CreateSource;
@@ -137,7 +147,17 @@ function parseEnv(list: string[]): [string, string][] {
 }
 
 const FLAG_ONLY_KEYS = [
-  'image', 'port', 'grace-period-seconds', 'max-lifetime-seconds', 'startup-timeout-seconds', 'env', 'name', 'prefix', 'no-sidecar',
+  'image', 'port', 'grace-period-seconds', 'max-lifetime-seconds', 'startup-timeout-seconds', 'env', 'name', 'prefix', 'no-sidecar', 'pool',
+];
+
+// What a claim cannot take: the pool's template decides them (the environment is the session's own, so
+// the message says why it needs a cold start).
+const NOT_WITH_POOL: Array<[string, string]> = [
+  ['env', `--env cannot be combined with --pool: ${CLAIM_TAKES_NO_SESSION_SETTINGS}; drop --pool to start cold with these variables`],
+  ['image', '--image cannot be combined with --pool: the pool\'s template gives the image'],
+  ['port', '--port cannot be combined with --pool: the pool\'s template gives the port'],
+  ['startup-timeout-seconds', '--startup-timeout-seconds cannot be combined with --pool: the pool\'s applies'],
+  ['no-sidecar', '--no-sidecar cannot be combined with --pool: the pool\'s template decides the sidecar'],
 ];
 
 export function createOptions(p: Parsed): CreateOptions {
@@ -163,8 +183,10 @@ export function createOptions(p: Parsed): CreateOptions {
     }
     return { source: { kind: 'file', path: file }, ...common };
   }
+  const pool = str(f, 'pool');
+  if (pool !== undefined) return { source: { kind: 'pool', claim: claimFlags(f, pool) }, ...common };
   const image = str(f, 'image');
-  if (image === undefined) throw new UsageError('--image is required (or -f FILE)', 'create');
+  if (image === undefined) throw new UsageError('--image is required (or --pool NAME, or -f FILE)', 'create');
   if (image.trim() === '' || /\s/.test(image)) throw new UsageError(`--image '${image}' is invalid: must be an image reference without spaces`, 'create');
   const sidecar = !bool(f, 'no-sidecar');
   const portRaw = str(f, 'port');
@@ -178,14 +200,7 @@ export function createOptions(p: Parsed): CreateOptions {
   const grace = str(f, 'grace-period-seconds');
   const life = str(f, 'max-lifetime-seconds');
   const startup = str(f, 'startup-timeout-seconds');
-  const name = str(f, 'name');
-  const prefix = str(f, 'prefix');
-  if (name !== undefined && prefix !== undefined) throw new UsageError('--name and --prefix cannot be combined: --name is the whole name', 'create');
-  if (name !== undefined && !isBackendName(name)) throw new UsageError(`--name '${name}' is invalid: ${NAME_RULE}`, 'create');
-  // A '-' is added to a prefix that lacks one: the rule applies to what is sent.
-  if (prefix !== undefined && !isGenerateNamePrefix(generateNameFor(prefix))) {
-    throw new UsageError(`--prefix '${prefix}' is invalid: ${GENERATE_NAME_RULE}, counting the '-' added when it does not end with one`, 'create');
-  }
+  const { name, prefix } = nameFlags(f);
   const flags: BackendFlags = {
     image,
     port,
@@ -198,6 +213,32 @@ export function createOptions(p: Parsed): CreateOptions {
   if (name !== undefined) flags.name = name;
   if (prefix !== undefined) flags.prefix = prefix;
   return { source: { kind: 'flags', flags }, ...common };
+}
+
+function nameFlags(f: Record<string, FlagValue>): { name?: string; prefix?: string } {
+  const name = str(f, 'name');
+  const prefix = str(f, 'prefix');
+  if (name !== undefined && prefix !== undefined) throw new UsageError('--name and --prefix cannot be combined: --name is the whole name', 'create');
+  if (name !== undefined && !isBackendName(name)) throw new UsageError(`--name '${name}' is invalid: ${NAME_RULE}`, 'create');
+  // A '-' is added to a prefix that lacks one: the rule applies to what is sent.
+  if (prefix !== undefined && !isGenerateNamePrefix(generateNameFor(prefix))) {
+    throw new UsageError(`--prefix '${prefix}' is invalid: ${GENERATE_NAME_RULE}, counting the '-' added when it does not end with one`, 'create');
+  }
+  return { ...(name !== undefined ? { name } : {}), ...(prefix !== undefined ? { prefix } : {}) };
+}
+
+function claimFlags(f: Record<string, FlagValue>, pool: string): ClaimFlags {
+  for (const [flag, message] of NOT_WITH_POOL) if (f[flag] !== undefined) throw new UsageError(message, 'create');
+  if (!isBackendName(pool)) throw new UsageError(`--pool '${pool}' is invalid: a WarmPool's name: ${NAME_RULE}`, 'create');
+  const grace = str(f, 'grace-period-seconds');
+  const life = str(f, 'max-lifetime-seconds');
+  const claim: ClaimFlags = {
+    pool,
+    gracePeriodSeconds: grace === undefined ? SPEC_DEFAULTS.gracePeriodSeconds : boundedFlag(grace, 'grace-period-seconds', 'gracePeriodSeconds'),
+    ...nameFlags(f),
+  };
+  if (life !== undefined) claim.maxLifetimeSeconds = boundedFlag(life, 'max-lifetime-seconds', 'maxLifetimeSeconds');
+  return claim;
 }
 
 export function getOptions(p: Parsed): GetOptions {

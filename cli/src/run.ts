@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { API_VERSION } from '../../common/contract.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
-import { backendFromFlags } from './build.ts';
+import { backendFromFlags, claimFromFlags } from './build.ts';
 import { BackendClient, loadCluster } from './cluster.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { backendsFromManifest } from './manifest.ts';
@@ -89,6 +89,8 @@ export async function runCreate(g: GlobalOptions, o: CreateOptions, io: Io): Pro
   let wanted: SessionLivedBackend[];
   if (o.source.kind === 'flags') {
     wanted = [backendFromFlags(o.source.flags, namespace)];
+  } else if (o.source.kind === 'pool') {
+    wanted = [claimFromFlags(o.source.claim, namespace)];
   } else {
     const path = o.source.path;
     let text: string;

@@ -50,6 +50,11 @@ status:
     expect(slbs.map((s) => s.metadata)).toEqual([{ name: 'g1', namespace: 'team' }, { name: 'g2', namespace: 'team' }]);
   });
 
+  test('a claim from a pool: no template needed, the generated name comes from the pool', () => {
+    const [claim] = backendsFromManifest('apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {poolRef: {name: games}, gracePeriodSeconds: 60}', 'f', { fallback: 'default' });
+    expect(claim).toEqual({ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', metadata: { namespace: 'default', generateName: 'games-' }, spec: { poolRef: { name: 'games' }, gracePeriodSeconds: 60 } });
+  });
+
   test('-n fills in a missing namespace', () => {
     expect(backendsFromManifest(demo, 'f', { flag: 'team', fallback: 'default' })[0]!.metadata.namespace).toBe('team');
   });
@@ -60,7 +65,8 @@ status:
     ['another kind', 'apiVersion: v1\nkind: Pod\nspec: {}', /f: is a Pod \(v1\); spawner create -f takes SessionLivedBackend objects/],
     ['no kind', 'spec: {}', /f: has no apiVersion and kind/],
     ['no spec', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend', /f: spec is missing/],
-    ['no template', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {}', /spec.template is missing/],
+    ['no template', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {}', /spec.template is missing .*or spec.poolRef names a WarmPool/],
+    ['a poolRef without a name', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {poolRef: {}}', /spec.poolRef.name is missing/],
     ['no containers', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {template: {containers: []}}', /spec.template.containers must list at least one container/],
     ['no image', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nspec: {template: {containers: [{name: a}]}}', /spec.template.containers\[0\].image is missing/],
     ['namespace clash', 'apiVersion: spawner.dev/v1\nkind: SessionLivedBackend\nmetadata: {namespace: a}\nspec: {template: {containers: [{image: x}]}}', /metadata.namespace is "a" but -n says "b"/],

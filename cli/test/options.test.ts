@@ -35,12 +35,27 @@ describe('createOptions from flags', () => {
     });
   });
 
+  test('--pool claims from a WarmPool with the session\'s own limits and name', () => {
+    expect(createOptions(p('create --pool games --grace-period-seconds 60 --max-lifetime-seconds 600 --prefix room --wait')).source).toEqual({
+      kind: 'pool', claim: { pool: 'games', gracePeriodSeconds: 60, maxLifetimeSeconds: 600, prefix: 'room' },
+    });
+    expect(createOptions(p('create --pool games')).source).toEqual({ kind: 'pool', claim: { pool: 'games', gracePeriodSeconds: 300 } });
+  });
+
   test('-f takes the file', () => {
     expect(createOptions(p('create -f x.yaml --dry-run')).source).toEqual({ kind: 'file', path: 'x.yaml' });
   });
 
   test.each<[string, RegExp]>([
-    ['create', /--image is required \(or -f FILE\)/],
+    ['create', /--image is required \(or --pool NAME, or -f FILE\)/],
+    ['create --pool games --env ROOM=7', /--env cannot be combined with --pool: a pooled backend was started from the pool's template before this session existed, so per-session settings need a cold start; drop --pool/],
+    ['create --pool games --image app:1', /--image cannot be combined with --pool/],
+    ['create --pool games --port 3000', /--port cannot be combined with --pool/],
+    ['create --pool games --startup-timeout-seconds 5', /--startup-timeout-seconds cannot be combined with --pool/],
+    ['create --pool games --no-sidecar', /--no-sidecar cannot be combined with --pool/],
+    ['create --pool Games', /--pool 'Games' is invalid: a WarmPool's name/],
+    ['create --pool games --grace-period-seconds -5', /--grace-period-seconds/],
+    ['create -f x.yaml --pool games', /-f takes the whole backend from the file; it cannot be combined with --pool/],
     ['create --image app --port 0', /--port '0' is invalid: must be a whole number from 1 to 65535/],
     ['create --image app --port 8080.5', /--port '8080.5' is invalid/],
     ['create --image app --port 9090', /--port 9090 is taken by the sidecar/],

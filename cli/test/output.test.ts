@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
-import { backendFromFlags, prefixFromImage } from '../src/build.ts';
+import { backendFromFlags, claimFromFlags, prefixFromImage } from '../src/build.ts';
 import { detailOf, formatObjects, phaseOf, renderTable, tableRows } from '../src/output.ts';
 
 const now = Date.parse('2026-01-01T00:10:00Z');
@@ -96,5 +96,15 @@ describe('backends from flags', () => {
         sidecar: { enabled: false },
       },
     });
+  });
+
+  test('a claim from a pool: poolRef and the session\'s own limits, named after the pool', () => {
+    expect(claimFromFlags({ pool: 'games', gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }, 'team')).toEqual({
+      apiVersion: 'spawner.dev/v1',
+      kind: 'SessionLivedBackend',
+      metadata: { namespace: 'team', generateName: 'games-', labels: { 'app.kubernetes.io/created-by': 'spawner-cli' } },
+      spec: { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 },
+    });
+    expect(claimFromFlags({ pool: 'games', gracePeriodSeconds: 300, name: 'room-1' }, 'team').metadata).toMatchObject({ name: 'room-1' });
   });
 });

@@ -202,6 +202,22 @@ describe('ControllerManager', () => {
     expect(m.informers().map((i) => i.name)).toContain('/apis/spawner.dev/v1/warmpools');
   });
 
+  test('controllers reading the same kind share one informer; selectors name informers apart', () => {
+    const { log } = memoryLogger();
+    const pools = defineController({ name: 'pools', for: { apiVersion: 'spawner.dev/v1', kind: 'WarmPool', plural: 'warmpools' }, owns: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods', labelSelector: 'pool' }], reconcile: async () => undefined });
+    const backends = defineController({
+      name: 'backends', for: FOR,
+      owns: [{ apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods', labelSelector: 'managed' }],
+      watches: [{ apiVersion: 'spawner.dev/v1', kind: 'WarmPool', path: '/apis/spawner.dev/v1/warmpools' }],
+      reconcile: async () => undefined,
+    });
+    const m = new ControllerManager({ kubeConfig: fake.kubeConfig(), log, controllers: [pools, backends], leaderElection: false });
+    expect(m.informers().map((i) => i.name).sort()).toEqual([
+      '/api/v1/pods?labelSelector=managed', '/api/v1/pods?labelSelector=pool', '/apis/spawner.dev/v1/sessionlivedbackends', '/apis/spawner.dev/v1/warmpools',
+    ]);
+    expect(m.ownedKindInformer('backends', 'Pod')?.name).toBe('/api/v1/pods?labelSelector=managed');
+  });
+
   test('ctx.labelled finds owned-kind objects by an indexed label, whoever owns them', async () => {
     const { log } = memoryLogger();
     const found: string[][] = [];

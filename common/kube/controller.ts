@@ -193,6 +193,9 @@ export class ControllerManager {
   private readonly o: ControllerManagerOptions;
   private readonly log: Logger;
   private readonly running: Running[] = [];
+  // One informer per (path, selectors, transform), whichever controllers read it (a kind one controller
+  // owns and another watches is listed and watched once).
+  private readonly shared = new Map<string, { informer: Informer<KubernetesObject>; transform?: (obj: KubernetesObject) => KubernetesObject }>();
   private readonly elector: LeaderElector | undefined;
   private leading = false;
   private stopping = false;
@@ -223,8 +226,12 @@ export class ControllerManager {
     // A transform builds the cached object afresh from what it keeps, managedFields never among it;
     // without one, the object is cached whole but for its managedFields.
     const cachedForm = (transform?: (obj: KubernetesObject) => KubernetesObject) => transform ?? stripManagedFields;
-    const mk = (path: string, labelSelector?: string, fieldSelector?: string, transform?: (obj: KubernetesObject) => KubernetesObject) =>
-      createInformer<KubernetesObject>({
+    const mk = (path: string, labelSelector?: string, fieldSelector?: string, transform?: (obj: KubernetesObject) => KubernetesObject) => {
+      const key = [path, labelSelector ?? '', fieldSelector ?? ''].join(' ');
+      const known = this.shared.get(key);
+      if (known && known.transform === transform) return known.informer;
+      const selectors = [labelSelector && `labelSelector=${labelSelector}`, fieldSelector && `fieldSelector=${fieldSelector}`].filter(Boolean).join('&');
+      const informer = createInformer<KubernetesObject>({
         kubeConfig: this.o.kubeConfig,
         path,
         labelSelector,
@@ -232,8 +239,13 @@ export class ControllerManager {
         resyncMs: 0,
         log,
         transform: cachedForm(transform),
+        // Metrics and logs tell informers of one path apart by their selectors.
+        ...(selectors ? { name: `${path}?${selectors}` } : {}),
         ...inf,
       });
+      if (!known) this.shared.set(key, { informer, transform });
+      return informer;
+    };
     const primary = mk(resourcePath(def.for), def.for.labelSelector, def.for.fieldSelector, def.for.transform);
     const queue = new WorkQueue({
       name,
@@ -290,8 +302,13 @@ export class ControllerManager {
     return this.running.find((r) => r.name === controller)?.primary;
   }
 
+  // The informer of a kind a controller owns (its cache serves metrics such as members by state).
+  ownedKindInformer(controller: string, kind: string): Informer<KubernetesObject> | undefined {
+    return this.running.find((r) => r.name === controller)?.owned.get(kind);
+  }
+
   informers(): Array<Informer<KubernetesObject>> {
-    return this.running.flatMap((r) => [r.primary, ...r.owned.values(), ...r.watched.values()]);
+    return [...new Set(this.running.flatMap((r) => [r.primary, ...r.owned.values(), ...r.watched.values()]))];
   }
 
   hasSynced(): boolean {

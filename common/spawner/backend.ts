@@ -22,6 +22,38 @@ export interface NewBackend {
   sidecar?: boolean; // false: no sidecar, the app serves /status itself; unset: the operator's default
 }
 
+// A backend that claims a started member of a WarmPool: its pool's template applies, so only what a
+// session may choose is here (how long it may sit idle, how long it may live at most).
+export interface NewClaim {
+  namespace: string;
+  name?: string;
+  generateName?: string;
+  createdBy: string;
+  pool: string;
+  gracePeriodSeconds: number;
+  maxLifetimeSeconds?: number;
+}
+
+// Why a claim takes no per-session settings (environment variables, image, port…), in the words every
+// surface (schema, CLI, HTTP API) uses.
+export const CLAIM_TAKES_NO_SESSION_SETTINGS =
+  "a pooled backend was started from the pool's template before this session existed, so per-session settings need a cold start";
+
+export function newClaim(c: NewClaim): SessionLivedBackend {
+  const slb: SessionLivedBackend = {
+    apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
+    kind: KIND as SessionLivedBackend['kind'],
+    metadata: {
+      namespace: c.namespace,
+      labels: { [CREATED_BY_LABEL]: c.createdBy },
+      ...(c.name !== undefined ? { name: c.name } : { generateName: c.generateName }),
+    },
+    spec: { poolRef: { name: c.pool }, gracePeriodSeconds: c.gracePeriodSeconds },
+  };
+  if (c.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = c.maxLifetimeSeconds;
+  return slb;
+}
+
 export function newBackend(b: NewBackend): SessionLivedBackend {
   const app: V1Container = { name: APP_CONTAINER, image: b.image };
   if (b.env?.length) app.env = b.env.map(({ name, value }) => ({ name, value }));

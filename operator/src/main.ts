@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   // controller's (claimed members).
   const poolMetrics = createPoolMetrics(runtimeMetrics.registry, {
     pools: () => (manager.primaryInformer(POOL_CONTROLLER)?.list() ?? []) as WarmPool[],
-    // Both controllers cache unclaimed members: one copy of each.
-    pods: () => [...new Map(manager.informers().filter((i) => i.name.endsWith('/pods')).flatMap((i) => i.list()).map((p) => [p.metadata?.uid, p])).values()] as V1Pod[],
+    // The backend controller's Pod cache holds every Pod Spawner made: members, claimed or not, included.
+    pods: () => (manager.ownedKindInformer(SPAWNER_CONTROLLER, 'Pod')?.list() ?? []) as V1Pod[],
   }, spawnerConfig);
   const manager: ControllerManager = new ControllerManager({
     kubeConfig: kc,

@@ -84,5 +84,8 @@ test('watches resume after the API server restarts and every change made around 
   expect((await getSlb(custom, namespace, 'before-2'))?.status?.phase).toBe('Ready');
   expect(operator!.exited()).toBeUndefined();
   const metrics = await operator!.metrics();
-  expect(metricValue(metrics, 'informer_synced')).toBe(3);
+  // Every informer synced again (one series each, 1 when synced).
+  const series = metrics.split('\n').filter((l) => l.startsWith('informer_synced{')).length;
+  expect(series).toBeGreaterThanOrEqual(3);
+  expect(metricValue(metrics, 'informer_synced')).toBe(series);
 }, 15 * 60_000);

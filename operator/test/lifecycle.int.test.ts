@@ -108,7 +108,8 @@ test.each([
   ['create', 'events', 'yes'],
   ['update', 'sessionlivedbackends.spawner.dev', 'no'],
   ['update', 'pods', 'no'],
-  ['patch', 'pods', 'no'],
+  // A claim hands a WarmPool member to its backend with one conditional patch of the Pod.
+  ['patch', 'pods', 'yes'],
   ['get', 'secrets', 'no'],
   ['list', 'configmaps', 'no'],
   ['create', 'deployments.apps', 'no'],

@@ -41,6 +41,10 @@ const rows: Row[] = [
   { name: 'open connection with stale inactivity figure: kept', facts: ready(), activity: seen(3, 9999), expect: { action: 'keep', recheckInMs: null } },
   // Countdown never starts before Ready.
   { name: 'sidecar idle since before Ready: countdown from Ready', facts: ready({ readyAt: T0 - 10 * S }), activity: seen(0, 200), expect: { action: 'keep', recheckInMs: 290 * S } },
+  // A WarmPool member waits unclaimed (no backend, so no countdown at all); claimed, its backend is Ready
+  // from the claim (status.readyTime) and created then (maxLifetime), whatever the member's own idle time.
+  { name: 'claimed after an hour idle in its pool: a full grace from the claim', facts: ready({ createdAt: T0 - 1 * S, readyAt: T0 - 1 * S }), activity: seen(0, 3600), expect: { action: 'keep', recheckInMs: 299 * S } },
+  { name: 'claimed, its sidecar never reached yet: the grace counts from the claim', facts: ready({ createdAt: T0 - 2 * S, readyAt: T0 - 2 * S }), unreachableSince: T0 - 3600 * S, expect: { action: 'keep', recheckInMs: 298 * S } },
   { name: 'no Ready time known: the sidecar figure alone', facts: ready({ readyAt: undefined }), activity: seen(0, 200), expect: { action: 'keep', recheckInMs: 100 * S } },
   // Nothing heard yet.
   { name: 'no observation yet: kept', facts: ready(), expect: { action: 'keep', recheckInMs: null } },

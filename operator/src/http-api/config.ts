@@ -1,6 +1,7 @@
 // The HTTP API's part of the operator's configuration. It is off unless --api (SPAWNER_API_ENABLED) is
 // true; when on, the bearer token must be set, or the process refuses to start naming the variable.
 import { ConfigError, parsers, type OptionSpec } from '../../../common/config.ts';
+import { isBackendName, NAME_RULE } from '../../../common/spawner/names.ts';
 import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../../common/spawner/spec.ts';
 
 const optionalString = (raw: string) => raw;
@@ -14,6 +15,7 @@ export const httpApiOptions = {
   // A flag exists for symmetry; the token belongs in the environment (from a Secret), not in `ps` output.
   apiToken: { flag: 'api-token', env: TOKEN_ENV, help: `bearer token callers of the HTTP API must send (at least ${MIN_TOKEN_LENGTH} characters); required with --api`, default: '', parse: optionalString } as OptionSpec<string>,
   apiNamespace: { flag: 'api-namespace', env: 'SPAWNER_API_NAMESPACE', help: 'namespace the HTTP API creates backends in (the one the router serves)', default: 'spawner-backends', parse: parsers.string } as OptionSpec<string>,
+  apiDefaultPool: { flag: 'api-default-pool', env: 'SPAWNER_API_DEFAULT_POOL', help: 'WarmPool (in --api-namespace) that POST /init claims from when the request names neither image, port, env nor pool; none when empty', default: '', parse: optionalString } as OptionSpec<string>,
   apiDefaultImage: { flag: 'api-default-image', env: 'SPAWNER_API_DEFAULT_IMAGE', help: 'image of a backend when POST /init names none', default: 'localhost/spawner/drop-four:0.1.0', parse: parsers.string } as OptionSpec<string>,
   // What one caller may ask for: a token holder is trusted to create sessions, not to hold a cluster.
   apiMaxGracePeriodSeconds: { flag: 'api-max-grace-period-seconds', env: 'SPAWNER_API_MAX_GRACE_PERIOD_SECONDS', help: 'the largest gracePeriodSeconds POST /init accepts', default: 3600, parse: parsers.nonNegativeInt } as OptionSpec<number>,
@@ -38,6 +40,7 @@ export interface HttpApiSettings {
   token: string;
   namespace: string;
   defaultImage: string;
+  defaultPool?: string;
   limits: HttpApiLimits;
 }
 
@@ -48,6 +51,7 @@ interface WithApiOptions {
   apiToken: string;
   apiNamespace: string;
   apiDefaultImage: string;
+  apiDefaultPool?: string;
   apiMaxGracePeriodSeconds: number;
   apiDefaultMaxLifetimeSeconds: number;
   apiMaxLifetimeSeconds: number;
@@ -120,7 +124,11 @@ export function httpApiSettings(config: WithApiOptions): HttpApiSettings | undef
   if (/\s/.test(config.apiDefaultImage)) {
     throw new ConfigError(`--api-default-image (SPAWNER_API_DEFAULT_IMAGE) = '${config.apiDefaultImage}' is invalid: an image reference has no spaces`);
   }
-  return { port: config.apiPort, token, namespace: config.apiNamespace, defaultImage: config.apiDefaultImage, limits: checkLimits(config) };
+  const defaultPool = config.apiDefaultPool?.trim() || undefined;
+  if (defaultPool !== undefined && !isBackendName(defaultPool)) {
+    throw new ConfigError(`--api-default-pool (SPAWNER_API_DEFAULT_POOL) = '${defaultPool}' is invalid: a WarmPool's name: ${NAME_RULE}`);
+  }
+  return { port: config.apiPort, token, namespace: config.apiNamespace, defaultImage: config.apiDefaultImage, ...(defaultPool ? { defaultPool } : {}), limits: checkLimits(config) };
 }
 
 // For the process entry point: same message format and exit code as loadConfigOrExit.

@@ -78,7 +78,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     if (!admitted.ok) {
       throw new HttpApiError(429, `too many backends requested: at most ${limits.initPerSecond} per second (bursts of ${limits.initBurst}); retry after ${admitted.retryAfterSeconds} s`, { retryAfterSeconds: admitted.retryAfterSeconds });
     }
-    const request = parseInitRequest(await readBody(req), { image: opts.defaultImage, ...limits });
+    const request = parseInitRequest(await readBody(req), { image: opts.defaultImage, pool: opts.defaultPool, ...limits });
     let created: SessionLivedBackend;
     try {
       created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: collection, body: backendFromInit(request, opts.namespace), timeoutMs });
@@ -86,7 +86,8 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       throw httpApiErrorFromKube(err);
     }
     const name = created.metadata.name!;
-    forBackend(log, opts.namespace, name).info({ image: request.image, port: request.port, gracePeriodSeconds: request.gracePeriodSeconds, maxLifetimeSeconds: request.maxLifetimeSeconds }, 'backend created through the HTTP API');
+    const what = request.pool ? { pool: request.pool } : { image: request.image, port: request.port };
+    forBackend(log, opts.namespace, name).info({ ...what, gracePeriodSeconds: request.gracePeriodSeconds, maxLifetimeSeconds: request.maxLifetimeSeconds }, 'backend created through the HTTP API');
     // The invitation, at once: the created object has its uid, which the token names.
     sendJson(res, 201, { name, url: invitationUrl(created, opts.publicUrl, opts.accessKey), statusUrl: `/backends/${name}/status` }, { Location: `/backends/${name}/status` });
   }

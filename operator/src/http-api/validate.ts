@@ -1,7 +1,7 @@
 // Requests of the HTTP API, checked field by field. Pure: text in, a typed request (or an HttpApiError
 // naming the field) out, so every rule is a table row in operator/test/http-api/validate.test.ts.
 import { SIDECAR_ADMIN_PORT, SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
-import { newBackend } from '../../../common/spawner/backend.ts';
+import { CLAIM_TAKES_NO_SESSION_SETTINGS, newBackend, newClaim } from '../../../common/spawner/backend.ts';
 import { isBackendName, NAME_RULE } from '../../../common/spawner/names.ts';
 import { SPEC_BOUNDS, SPEC_DEFAULTS } from '../../../common/spawner/spec.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
@@ -35,14 +35,20 @@ export interface InitRequest {
   env: Array<{ name: string; value: string }>;
   gracePeriodSeconds: number;
   maxLifetimeSeconds: number;
+  // Claim a started member of this WarmPool instead (image, port and env then come from its template).
+  pool?: string;
 }
 
-// What POST /init falls back on and how far it lets a caller go (see config.ts).
+// What POST /init falls back on and how far it lets a caller go (see config.ts). `pool`: the WarmPool a
+// request that asks for nothing only a cold start gives claims from.
 export interface InitDefaults extends Pick<HttpApiLimits, 'maxGracePeriodSeconds' | 'defaultMaxLifetimeSeconds' | 'maxLifetimeSeconds'> {
   image: string;
+  pool?: string;
 }
 
-export const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds'];
+export const FIELDS = ['image', 'port', 'env', 'gracePeriodSeconds', 'maxLifetimeSeconds', 'pool'];
+// What a claim cannot take from the request: its pool's template decides them.
+const COLD_ONLY = ['env', 'image', 'port'];
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 const bad = (field: string, message: string) => new HttpApiError(400, `${field}: ${message}`, { field });
@@ -89,6 +95,13 @@ export function parseInitRequest(text: string, defaults: InitDefaults): InitRequ
   const obj = body as Record<string, unknown>;
   const unknown = Object.keys(obj).find((k) => !FIELDS.includes(k));
   if (unknown !== undefined) throw bad(unknown, `unknown field; allowed: ${FIELDS.join(', ')}`);
+  if (obj.pool !== undefined) {
+    if (typeof obj.pool !== 'string' || !isBackendName(obj.pool)) throw bad('pool', `must be a WarmPool's name: ${NAME_RULE}`);
+    const cold = COLD_ONLY.find((k) => obj[k] !== undefined);
+    if (cold === 'env') throw bad('env', `cannot be combined with pool: ${CLAIM_TAKES_NO_SESSION_SETTINGS}; leave pool out to start cold with these variables`);
+    if (cold !== undefined) throw bad(cold, `cannot be combined with pool: the pool's template gives the ${cold}`);
+  }
+  const pool = (obj.pool as string | undefined) ?? (COLD_ONLY.some((k) => obj[k] !== undefined) ? undefined : defaults.pool);
 
   let image = defaults.image;
   if (obj.image !== undefined) {
@@ -101,7 +114,7 @@ export function parseInitRequest(text: string, defaults: InitDefaults): InitRequ
   if (port === SIDECAR_PROXY_PORT || port === SIDECAR_ADMIN_PORT) {
     throw bad('port', `${port} is taken by the sidecar (${SIDECAR_PROXY_PORT} proxy, ${SIDECAR_ADMIN_PORT} admin)`);
   }
-  return {
+  const request: InitRequest = {
     image,
     port,
     env: obj.env === undefined ? [] : parseEnv(obj.env),
@@ -111,9 +124,14 @@ export function parseInitRequest(text: string, defaults: InitDefaults): InitRequ
     maxLifetimeSeconds:
       obj.maxLifetimeSeconds === undefined ? defaults.defaultMaxLifetimeSeconds : limitedField(obj.maxLifetimeSeconds, 'maxLifetimeSeconds', defaults.maxLifetimeSeconds),
   };
+  if (pool !== undefined) request.pool = pool;
+  return request;
 }
 
 export function backendFromInit(req: InitRequest, namespace: string): SessionLivedBackend {
+  if (req.pool !== undefined) {
+    return newClaim({ namespace, generateName: GENERATE_NAME, createdBy: CREATED_BY_HTTP_API, pool: req.pool, gracePeriodSeconds: req.gracePeriodSeconds, maxLifetimeSeconds: req.maxLifetimeSeconds });
+  }
   return newBackend({
     namespace,
     generateName: GENERATE_NAME,

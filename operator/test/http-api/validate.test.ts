@@ -13,6 +13,7 @@ describe('parseInitRequest accepts', () => {
     ['every field', '{"image":"a:1","port":3000,"env":{"MODE":"demo","X.Y":""},"gracePeriodSeconds":0,"maxLifetimeSeconds":3600}',
       { image: 'a:1', port: 3000, env: [{ name: 'MODE', value: 'demo' }, { name: 'X.Y', value: '' }], gracePeriodSeconds: 0, maxLifetimeSeconds: 3600 }],
     ['the largest values this API allows', '{"port":65535,"gracePeriodSeconds":3600,"maxLifetimeSeconds":86400}', { port: 65535, gracePeriodSeconds: 3600, maxLifetimeSeconds: 86_400 }],
+    ['a claim from a pool, with the session\'s own limits', '{"pool":"games","gracePeriodSeconds":60,"maxLifetimeSeconds":600}', { pool: 'games', gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }],
   ])('%s', (_what, body, expected) => expect(parseInitRequest(body, defaults)).toMatchObject(expected));
 
   test.each<[string, Partial<typeof defaults>, string, object]>([
@@ -22,13 +23,30 @@ describe('parseInitRequest accepts', () => {
   ])('with other limits: %s', (_what, limits, body, expected) => expect(parseInitRequest(body, { ...defaults, ...limits })).toMatchObject(expected));
 });
 
+describe('the default pool', () => {
+  const withPool = { ...defaults, pool: 'drop-four' };
+  test.each<[string, string, string | undefined]>([
+    ['an empty body claims from it', '', 'drop-four'],
+    ['limits alone claim from it', '{"gracePeriodSeconds":60}', 'drop-four'],
+    ['a pool named in the request wins', '{"pool":"chess"}', 'chess'],
+    ['an image means a cold start', '{"image":"a:1"}', undefined],
+    ['a port means a cold start', '{"port":3000}', undefined],
+    ['environment variables mean a cold start (a member started before the session has none)', '{"env":{"ROOM":"7"}}', undefined],
+  ])('%s', (_what, body, pool) => expect(parseInitRequest(body, withPool).pool).toBe(pool));
+  test('without one, nothing is claimed', () => expect(parseInitRequest('', defaults).pool).toBeUndefined());
+});
+
 describe('parseInitRequest refuses with 400 naming the field', () => {
   test.each<[string, string, string | undefined, RegExp]>([
     ['bad JSON', '{"image":', undefined, /the body is not valid JSON/],
     ['an array', '[]', undefined, /the body must be a JSON object/],
     ['a string', '"x"', undefined, /the body must be a JSON object/],
     ['null', 'null', undefined, /the body must be a JSON object/],
-    ['an unknown field', '{"imgae":"x"}', 'imgae', /imgae: unknown field; allowed: image, port, env, gracePeriodSeconds, maxLifetimeSeconds/],
+    ['an unknown field', '{"imgae":"x"}', 'imgae', /imgae: unknown field; allowed: image, port, env, gracePeriodSeconds, maxLifetimeSeconds, pool/],
+    ['per-session variables on a claim', '{"pool":"games","env":{"ROOM":"7"}}', 'env', /env: cannot be combined with pool: a pooled backend was started from the pool's template before this session existed, so per-session settings need a cold start; leave pool out/],
+    ['an image on a claim', '{"pool":"games","image":"a:1"}', 'image', /image: cannot be combined with pool: the pool's template gives the image/],
+    ['a port on a claim', '{"pool":"games","port":3000}', 'port', /port: cannot be combined with pool/],
+    ['a pool that is no name', '{"pool":"Games!"}', 'pool', /pool: must be a WarmPool's name/],
     ['image not a string', '{"image":5}', 'image', /image: must be a non-empty image reference/],
     ['image with spaces', '{"image":"a b"}', 'image', /image: must be a non-empty image reference without spaces/],
     ['empty image', '{"image":""}', 'image', /image: must be a non-empty/],
@@ -63,6 +81,15 @@ describe('parseInitRequest refuses with 400 naming the field', () => {
   test('too many variables', () => {
     const env = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`V${i}`, 'x']));
     expect(() => parseInitRequest(JSON.stringify({ env }), defaults)).toThrow(/env: at most 64 variables/);
+  });
+});
+
+test('backendFromInit builds a claim: poolRef and the session\'s limits only', () => {
+  expect(backendFromInit({ image: 'ignored', port: 8080, env: [], gracePeriodSeconds: 60, maxLifetimeSeconds: 600, pool: 'games' }, 'sessions')).toEqual({
+    apiVersion: 'spawner.dev/v1',
+    kind: 'SessionLivedBackend',
+    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' } },
+    spec: { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 },
   });
 });
 
