@@ -72,6 +72,22 @@ describe('version, print-crd, help', () => {
 });
 
 describe('create, get, wait, delete', () => {
+  test('create --pool NAME --wait claims a started member: the URL on stdout, the claim on the backend', async () => {
+    await kubectl(['create', '-n', ns, '-f', '-'], { input: `apiVersion: spawner.dev/v1\nkind: WarmPool\nmetadata: {name: drop-four}\nspec: {replicas: 1, template: {containers: [{name: app, image: example.invalid/drop-four:1}]}}\n` });
+    await waitFor(async () => (await kubectl(['get', 'wp', 'drop-four', '-n', ns, '-o', 'jsonpath={.status.readyReplicas}'])) === '1' || undefined, { what: 'the pool to fill', timeoutMs: 120_000 });
+    const r = await run(['create', '--pool', 'drop-four', '--grace-period-seconds', '60', '--wait', '--timeout', '3m']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${URL_PREFIX}drop-four-[a-z0-9]{5}/$`));
+    const name = r.stdout.slice(URL_PREFIX.length, -1);
+    const slb = JSON.parse((await run(['get', name, '-o', 'json'])).stdout) as SessionLivedBackend;
+    expect(slb.spec).toEqual({ poolRef: { name: 'drop-four' }, gracePeriodSeconds: 60 });
+    expect(slb.status?.conditions?.find((c) => c.type === 'PoolClaim')?.reason).toBe('ClaimedWarm');
+    // Per-session settings are refused before anything is sent.
+    const env = await run(['create', '--pool', 'drop-four', '--env', 'ROOM=7']);
+    expect(env.exitCode).toBe(EXIT.usage);
+    expect(env.stderr).toContain('--env cannot be combined with --pool: a pooled backend was started from the pool\'s template before this session existed, so per-session settings need a cold start');
+  });
+
   test('create --wait shows progress on stderr and prints only the URL on stdout', async () => {
     const r = await run(['create', '--image', 'example.invalid/drop-four:1', '--env', 'MODE=demo', '--wait', '--timeout', '3m']);
     expect(r.exitCode).toBe(0);

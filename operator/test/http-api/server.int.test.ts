@@ -125,7 +125,20 @@ describe('POST /init', () => {
     expect(slb?.spec.template?.containers[0]).toMatchObject({ image: 'example.invalid/app:2', env: [{ name: 'MODE', value: 'demo' }] });
   });
 
+  test('{"pool": NAME}: a claim, Ready with the member it was handed', async () => {
+    await kubectl(['create', '-n', ns, '-f', '-'], { input: 'apiVersion: spawner.dev/v1\nkind: WarmPool\nmetadata: {name: games}\nspec: {replicas: 1, template: {containers: [{name: app, image: example.invalid/game:1}]}}\n' });
+    await waitFor(async () => (await kubectl(['get', 'wp', 'games', '-n', ns, '-o', 'jsonpath={.status.readyReplicas}'])) === '1' || undefined, { what: 'the pool to fill', timeoutMs: 120_000 });
+    const name = await init({ pool: 'games', gracePeriodSeconds: 60 });
+    const slb = await waitFor(async () => {
+      const s = await getSlb(custom, ns, name);
+      return s?.status?.phase === 'Ready' ? s : undefined;
+    }, { what: `${name} Ready`, timeoutMs: 120_000 });
+    expect(slb.spec).toEqual({ poolRef: { name: 'games' }, gracePeriodSeconds: 60 });
+    expect(slb.status?.conditions?.find((c) => c.type === 'PoolClaim')?.reason).toBe('ClaimedWarm');
+  });
+
   test.each<[string, unknown, string | undefined]>([
+    ['per-session variables on a claim (they need a cold start)', { pool: 'games', env: { ROOM: '7' } }, 'env'],
     ['an unknown field', { image: 'a', replicas: 2 }, 'replicas'],
     ['an out-of-range port', { port: 70000 }, 'port'],
     ['a negative grace period', { gracePeriodSeconds: -1 }, 'gracePeriodSeconds'],
