@@ -5,7 +5,8 @@
 #   2. the cluster: control plane + real node (reused when the recorded one is up and its node Ready)
 #   3. images built from local files and imported (images/build.sh; unchanged ones are skipped)
 #   4. Spawner deployed and Ready (e2e/node/deploy.sh)
-#   5. a drop-four backend (manifests/demo/drop-four.yaml), reused while it lives; prints its URL
+#   5. a WarmPool of 2 drop-four backends (manifests/demo/drop-four-pool.yaml) and a session claimed from
+#      it, reused while it lives; prints its URL
 # usage: e2e/node/up.sh [--no-bootstrap]     env: SPAWNER_CLUSTER_STATE as for e2e/harness/cli.ts
 set -euo pipefail
 
@@ -52,18 +53,29 @@ bash images/build.sh >&2
 step "deploy"
 bash e2e/node/deploy.sh
 
-step "drop-four demo"
+step "drop-four demo: a pool of 2 started games, and a session claimed from it"
+demo_ns=spawner-backends
 demo_label=spawner.dev/demo=drop-four
-name="$("$kubectl" get slbs -n spawner-backends -l "$demo_label" \
+"$kubectl" apply -n "$demo_ns" -f manifests/demo/drop-four-pool.yaml >&2
+"$kubectl" wait -n "$demo_ns" --for=jsonpath='{.status.readyReplicas}'=2 --timeout=300s wp/drop-four >/dev/null
+name="$("$kubectl" get slbs -n "$demo_ns" -l "$demo_label" \
   -o jsonpath='{range .items[?(@.status.phase!="Failed")]}{.metadata.name}{"\n"}{end}' 2>/dev/null | head -1)"
 if [[ -z "$name" ]]; then
-  name="$("$kubectl" create -n spawner-backends -o jsonpath='{.metadata.name}' -f <(sed "s|^metadata:|metadata:\n  labels: { spawner.dev/demo: drop-four }|" manifests/demo/drop-four.yaml))"
-  echo "up: created $name" >&2
+  name="$("$kubectl" create -n "$demo_ns" -o jsonpath='{.metadata.name}' -f - <<'YAML'
+apiVersion: spawner.dev/v1
+kind: SessionLivedBackend
+metadata: { generateName: drop-four-, labels: { spawner.dev/demo: drop-four } }
+spec: { poolRef: { name: drop-four }, gracePeriodSeconds: 300 }
+YAML
+)"
+  echo "up: claimed $name from the pool drop-four" >&2
 else
   echo "up: reusing $name" >&2
 fi
-"$kubectl" wait -n spawner-backends --for=jsonpath='{.status.phase}'=Ready --timeout=300s "slb/$name" >/dev/null
-url="$("$kubectl" get slb -n spawner-backends "$name" -o jsonpath='{.status.url}')"
+"$kubectl" wait -n "$demo_ns" --for=jsonpath='{.status.phase}'=Ready --timeout=300s "slb/$name" >/dev/null
+url="$("$kubectl" get slb -n "$demo_ns" "$name" -o jsonpath='{.status.url}')"
+claim="$("$kubectl" get slb -n "$demo_ns" "$name" -o jsonpath='{.status.conditions[?(@.type=="PoolClaim")].message}')"
+echo "up: $name: $claim" >&2
 step "ready"
 cat >&2 <<EOF
 up: Spawner runs on a local Kubernetes $("$kubectl" version -o json | "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).serverVersion.gitVersion))') with a real node.
