@@ -39,39 +39,30 @@ export interface NewClaim {
 export const CLAIM_TAKES_NO_SESSION_SETTINGS =
   "a pooled backend was started from the pool's template before this session existed, so per-session settings need a cold start";
 
-export function newClaim(c: NewClaim): SessionLivedBackend {
+// Who, where, under which name; and the limits every backend takes from its creator.
+function backendShell(o: { namespace: string; name?: string; generateName?: string; createdBy: string }, spec: SessionLivedBackend['spec'], maxLifetimeSeconds?: number): SessionLivedBackend {
   const slb: SessionLivedBackend = {
     apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
     kind: KIND as SessionLivedBackend['kind'],
     metadata: {
-      namespace: c.namespace,
-      labels: { [CREATED_BY_LABEL]: c.createdBy },
-      ...(c.name !== undefined ? { name: c.name } : { generateName: c.generateName }),
+      namespace: o.namespace,
+      labels: { [CREATED_BY_LABEL]: o.createdBy },
+      ...(o.name !== undefined ? { name: o.name } : { generateName: o.generateName }),
     },
-    spec: { poolRef: { name: c.pool }, gracePeriodSeconds: c.gracePeriodSeconds },
+    spec,
   };
-  if (c.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = c.maxLifetimeSeconds;
+  if (maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = maxLifetimeSeconds;
   return slb;
+}
+
+export function newClaim(c: NewClaim): SessionLivedBackend {
+  return backendShell(c, { poolRef: { name: c.pool }, gracePeriodSeconds: c.gracePeriodSeconds }, c.maxLifetimeSeconds);
 }
 
 export function newBackend(b: NewBackend): SessionLivedBackend {
   const app: V1Container = { name: APP_CONTAINER, image: b.image };
   if (b.env?.length) app.env = b.env.map(({ name, value }) => ({ name, value }));
-  const slb: SessionLivedBackend = {
-    apiVersion: API_VERSION as SessionLivedBackend['apiVersion'],
-    kind: KIND as SessionLivedBackend['kind'],
-    metadata: {
-      namespace: b.namespace,
-      labels: { [CREATED_BY_LABEL]: b.createdBy },
-      ...(b.name !== undefined ? { name: b.name } : { generateName: b.generateName }),
-    },
-    spec: {
-      template: { containers: [app] },
-      httpPort: b.port,
-      gracePeriodSeconds: b.gracePeriodSeconds,
-    },
-  };
-  if (b.maxLifetimeSeconds !== undefined) slb.spec.maxLifetimeSeconds = b.maxLifetimeSeconds;
+  const slb = backendShell(b, { template: { containers: [app] }, httpPort: b.port, gracePeriodSeconds: b.gracePeriodSeconds }, b.maxLifetimeSeconds);
   if (b.startupTimeoutSeconds !== undefined) slb.spec.startupTimeoutSeconds = b.startupTimeoutSeconds;
   if (b.sidecar === false) slb.spec.sidecar = { enabled: false };
   return slb;

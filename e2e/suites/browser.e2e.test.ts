@@ -4,13 +4,13 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { repoRoot } from '../harness/paths.ts';
 import { createSlb, deleteSlb, fetchRouted, waitForPhase } from './support.ts';
 import { findChromium } from '../harness/chromium.ts';
+import { seatTwoPlayers, STEP_MS, waitText } from './browser-players.ts';
 
 jest.setTimeout(300_000);
-const STEP_MS = 60_000;
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.warn('SKIPPING the browser e2e test: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)');
@@ -29,22 +29,13 @@ describeWithBrowser('in a browser, through the deployed nginx', () => {
     if (name) await deleteSlb(name);
   });
 
-  const waitText = (page: Page, selector: string, text: RegExp) => page.locator(selector, { hasText: text }).waitFor({ timeout: STEP_MS });
-
   test('two pages join the demo and a click drops a disc both see', async () => {
     name = await createSlb({ prefix: 'e2e-browser', gracePeriodSeconds: 600 });
     const slb = await waitForPhase(name, 'Ready');
     const url = slb.status!.url!;
     await fetchRouted(url);
 
-    const red = await browser.newPage();
-    await red.goto(url);
-    await waitText(red, '#connection', /^Connected$/);
-    await waitText(red, '#you', /^You play Red\.$/);
-    const yellow = await browser.newPage();
-    await yellow.goto(url);
-    await waitText(yellow, '#you', /^You play Yellow\.$/);
-    await waitText(red, '#status', /Your turn\.$/);
+    const { red, yellow } = await seatTwoPlayers(browser, url);
 
     await red.getByRole('button', { name: /^Column 4,/ }).click();
     await yellow.locator('.cell[data-disc]').first().waitFor({ timeout: STEP_MS });

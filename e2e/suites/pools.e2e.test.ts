@@ -2,12 +2,12 @@
 // first request with the app (the route service reaches the claimed Pod by its IP, no Service needed);
 // Debian's Chromium plays drop-four on it while the pool starts the replacement member.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { findChromium } from '../harness/chromium.ts';
+import { seatTwoPlayers, STEP_MS, waitText } from './browser-players.ts';
 import { backendNamespace, deleteSlb, demoImage, e2eLabel, fetchRouted, kubectl, waitFor, waitForPhase } from './support.ts';
 
 jest.setTimeout(300_000);
-const STEP_MS = 60_000;
 const POOL = 'e2e-drop-four';
 
 const chromiumPath = findChromium();
@@ -39,8 +39,6 @@ describeWithBrowser('a session claimed from a WarmPool, in a browser', () => {
     await kubectl(['delete', 'wp', POOL, '-n', backendNamespace, '--ignore-not-found', '--wait=false']);
   });
 
-  const waitText = (page: Page, selector: string, text: RegExp) => page.locator(selector, { hasText: text }).waitFor({ timeout: STEP_MS });
-
   test('Ready at once with a started member; the first request reaches the app; two players play while the pool refills', async () => {
     const before = await memberNames();
     name = await kubectl(['create', '-o', 'jsonpath={.metadata.name}', '-f', '-'], {
@@ -60,14 +58,7 @@ describeWithBrowser('a session claimed from a WarmPool, in a browser', () => {
     expect(first.status).toBe(200);
     expect(await first.text()).toMatch(/drop-four|Drop Four/i);
 
-    const red = await browser.newPage();
-    await red.goto(url);
-    await waitText(red, '#connection', /^Connected$/);
-    await waitText(red, '#you', /^You play Red\.$/);
-    const yellow = await browser.newPage();
-    await yellow.goto(url);
-    await waitText(yellow, '#you', /^You play Yellow\.$/);
-    await waitText(red, '#status', /Your turn\.$/);
+    const { red, yellow } = await seatTwoPlayers(browser, url);
 
     // The pool starts a replacement while they play.
     const refilled = waitFor(async () => {

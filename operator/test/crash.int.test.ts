@@ -11,6 +11,7 @@ import {
   createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, sleep, startOperator, tempDir,
   type OperatorProcess,
 } from './support/operator-process.ts';
+import { seededRandom } from './support/random.ts';
 import { createSlb, deleteSlb, slbManifest, type Slb } from './support/slbs.ts';
 
 const TOTAL = 200;
@@ -29,17 +30,6 @@ type Kind = 'SessionLivedBackend' | 'Pod' | 'Service';
 type Seen = { kind: Kind; type: string; name: string; uid: string; owner?: string; rv: number };
 const seen: Seen[] = [];
 const caches = new Map<Kind, Informer<Slb | V1Pod | V1Service>>();
-
-// Reproducible randomness: the seed is printed, and SPAWNER_CRASH_SEED replays a run.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   kc = loadKubeConfig();
@@ -75,7 +65,7 @@ afterAll(async () => {
 
 test(`${TOTAL} backends created and half deleted while the operator is SIGKILLed again and again`, async () => {
   const seed = Number(process.env.SPAWNER_CRASH_SEED) || Date.now() % 1_000_000;
-  const rnd = random(seed);
+  const rnd = seededRandom(seed); // SPAWNER_CRASH_SEED replays a run
   process.stderr.write(`[crash] seed ${seed} (SPAWNER_CRASH_SEED=${seed} replays the kill points)\n`);
   const start = (n: number) =>
     startOperator({ kubeconfig: operatorKc, dir, identity: 'crash', watchNamespace: namespace, leaseName: `crash-${namespace}`, extraArgs: [`--concurrency=8`] }).then((p) => {

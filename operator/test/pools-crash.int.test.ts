@@ -15,6 +15,7 @@ import {
   createNamespace, deleteNamespace, installOperatorRbac, operatorKubeconfig, operatorNamespace, sleep, startOperator, tempDir,
   type OperatorProcess,
 } from './support/operator-process.ts';
+import { seededRandom } from './support/random.ts';
 import { createPool, poolManifest } from './support/pools.ts';
 import { createSlb, deleteSlb, type Slb } from './support/slbs.ts';
 
@@ -31,17 +32,6 @@ const controllersOf = new Map<string, Set<string>>(); // Pod uid → every contr
 const podEvents: Array<{ type: string; name: string; uid: string; controller?: string }> = [];
 let pods: Informer<V1Pod>;
 let slbs: Informer<Slb>;
-
-// Reproducible randomness: the seed is printed, and SPAWNER_CRASH_SEED replays a run.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   kc = loadKubeConfig();
@@ -73,7 +63,7 @@ afterAll(async () => {
 
 test(`${CLAIMS} claims, scale up and down, then the pool deleted, while two replicas are SIGKILLed again and again`, async () => {
   const seed = Number(process.env.SPAWNER_CRASH_SEED) || Date.now() % 1_000_000;
-  const rnd = random(seed);
+  const rnd = seededRandom(seed); // SPAWNER_CRASH_SEED replays a run
   process.stderr.write(`[pools-crash] seed ${seed} (SPAWNER_CRASH_SEED=${seed} replays the kill points)\n`);
   const leaseName = `pools-crash-${namespace}`;
   const start = (identity: string) =>
