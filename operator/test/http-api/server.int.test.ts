@@ -133,7 +133,7 @@ describe('POST /init', () => {
       const s = await getSlb(custom, ns, name);
       return s?.status?.phase === 'Ready' ? s : undefined;
     }, { what: `${name} Ready`, timeoutMs: 120_000 });
-    expect(slb.spec).toEqual({ poolRef: { name: 'games' }, gracePeriodSeconds: 60 });
+    expect(slb.spec).toEqual({ poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 28_800 }); // the API's default lifetime
     expect(slb.status?.conditions?.find((c) => c.type === 'PoolClaim')?.reason).toBe('ClaimedWarm');
   });
 
