@@ -22,7 +22,7 @@ describe('effectiveSpec of a backend claimed from a WarmPool', () => {
     expect(effectiveSpec({ spec: pooled, status })).toEqual({ httpPort: 3000, gracePeriodSeconds: 60, maxLifetimeSeconds: 600, startupTimeoutSeconds: 20, sidecarEnabled: false, statusPort: 3001 });
   });
   test('the defaults where the pool left a field unset, or before the claim', () => {
-    expect(effectiveSpec({ spec: pooled, status: { pool: {} } })).toMatchObject({ httpPort: 8080, startupTimeoutSeconds: 300, sidecarEnabled: true });
+    expect(effectiveSpec({ spec: pooled, status: { pool: {} } })).toMatchObject({ httpPort: 8080, startupTimeoutSeconds: 300, sidecarEnabled: undefined });
     expect(effectiveSpec({ spec: pooled })).toMatchObject({ httpPort: 8080, gracePeriodSeconds: 60 });
   });
   test('status.pool counts only with spec.poolRef', () => {
