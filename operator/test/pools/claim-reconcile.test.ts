@@ -11,7 +11,7 @@ import { ClaimLedger } from '../../src/pools/claim.ts';
 import type { WarmPool } from '../../src/pools/members.ts';
 import { finalize, reconcile, type SpawnerDeps } from '../../src/spawner/reconcile.ts';
 import { RecordingApi } from '../fake-api.ts';
-import { slb } from '../fixtures.ts';
+import { config, slb } from '../fixtures.ts';
 import { RecordingPoolApi } from './fake-pool-api.ts';
 import { at, member, pool } from './fixtures.ts';
 
@@ -35,7 +35,7 @@ function world(o: { pools?: WarmPool[]; members?: V1Pod[] } = {}) {
     pods: new ChildCache<V1Pod>((ns, n) => cachedPods.get(`${ns}/${n}`)),
     services: new ChildCache<V1Service>(() => undefined),
     backends: new LatestWrites<SessionLivedBackend>(),
-    config: { sidecarImage: 'localhost/spawner/sidecar:0.1.0', publicUrl: 'http://spawner.test' },
+    config,
     now: () => now,
     log: createLogger('test', 'silent'),
     pools: {
