@@ -19,7 +19,7 @@ describe('effectiveSpec of a backend claimed from a WarmPool', () => {
   const pooled = { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 };
   test('its pool\'s backend fields, from status.pool, with its own grace period and lifetime', () => {
     const status = { pool: { member: 'games-x', httpPort: 3000, startupTimeoutSeconds: 20, sidecar: { enabled: false, statusPort: 3001 } } };
-    expect(effectiveSpec({ spec: pooled, status })).toEqual({ httpPort: 3000, gracePeriodSeconds: 60, maxLifetimeSeconds: 600, startupTimeoutSeconds: 20, sidecarEnabled: false, statusPort: 3001 });
+    expect(effectiveSpec({ spec: pooled, status })).toEqual({ access: 'Token', httpPort: 3000, gracePeriodSeconds: 60, maxLifetimeSeconds: 600, startupTimeoutSeconds: 20, sidecarEnabled: false, statusPort: 3001 });
   });
   test('the defaults where the pool left a field unset, or before the claim', () => {
     expect(effectiveSpec({ spec: pooled, status: { pool: {} } })).toMatchObject({ httpPort: 8080, startupTimeoutSeconds: 300, sidecarEnabled: undefined });

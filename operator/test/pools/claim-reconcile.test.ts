@@ -76,7 +76,7 @@ describe('a warm claim', () => {
     const status = w.api.backend!.status!;
     expect(status).toMatchObject({
       phase: 'Ready', podName: 'games-a1', podIP: m1.status!.podIP, nodeName: 'node-1', readyTime: '2026-01-01T00:00:30Z',
-      url: 'http://spawner.test/p/game/',
+      url: expect.stringMatching(/^http:\/\/spawner\.test\/p\/game\/\?token=[\w-]+$/),
       pool: { member: 'games-a1', templateHash: m1.metadata!.labels!['spawner.dev/template-hash'], httpPort: 3000 },
     });
     expect(status.serviceName).toBeUndefined();
