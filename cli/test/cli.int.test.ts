@@ -77,8 +77,8 @@ describe('create, get, wait, delete', () => {
     await waitFor(async () => (await kubectl(['get', 'wp', 'drop-four', '-n', ns, '-o', 'jsonpath={.status.readyReplicas}'])) === '1' || undefined, { what: 'the pool to fill', timeoutMs: 120_000 });
     const r = await run(['create', '--pool', 'drop-four', '--grace-period-seconds', '60', '--wait', '--timeout', '3m']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^${URL_PREFIX}drop-four-[a-z0-9]{5}/$`));
-    const name = r.stdout.slice(URL_PREFIX.length, -1);
+    expect(r.stdout).toMatch(new RegExp(`^${URL_PREFIX}drop-four-[a-z0-9]{5}/\\?token=[\\w-]{44}$`));
+    const name = new URL(r.stdout).pathname.split('/')[2]!;
     const slb = JSON.parse((await run(['get', name, '-o', 'json'])).stdout) as SessionLivedBackend;
     expect(slb.spec).toEqual({ poolRef: { name: 'drop-four' }, gracePeriodSeconds: 60 });
     expect(slb.status?.conditions?.find((c) => c.type === 'PoolClaim')?.reason).toBe('ClaimedWarm');
