@@ -85,7 +85,7 @@ describe('a WarmPool', () => {
     expect(controllerUid(pod)).toBe(slb.metadata.uid);
     expect(pod.metadata?.labels).toMatchObject({ 'spawner.dev/backend': 'room-1', 'spawner.dev/claimed-from': 'games' });
     expect(pod.metadata?.labels?.['spawner.dev/pool']).toBeUndefined();
-    expect(slb.status).toMatchObject({ podIP: pod.status!.podIP, nodeName: pod.spec!.nodeName, url: 'http://spawner.test/p/room-1/', pool: { member } });
+    expect(slb.status).toMatchObject({ podIP: pod.status!.podIP, nodeName: pod.spec!.nodeName, url: expect.stringMatching(/^http:\/\/spawner\.test\/p\/room-1\/\?token=[\w-]{44}$/), pool: { member } });
     expect(slb.status!.serviceName).toBeUndefined();
     // Ready counts from the claim (the idle countdown with it), not from when the member started.
     expect(Date.parse(slb.status!.readyTime!)).toBeGreaterThanOrEqual(Date.parse(slb.metadata.creationTimestamp as unknown as string));
