@@ -8,7 +8,7 @@ export const PLURAL = 'sessionlivedbackends';
 
 export const FINALIZER = 'spawner.dev/teardown';
 
-// Labels the operator puts on every child Pod and Service.
+// Labels the operator puts on every child Pod (and put on the per-backend Services of old backends).
 export const LABEL_BACKEND = 'spawner.dev/backend'; // value: the SLB's name
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'spawner';
@@ -16,12 +16,10 @@ export const MANAGED_BY = 'spawner';
 // The sweeper watches only the SLBs on its own node through this CRD selectable field.
 export const NODE_FIELD = 'status.nodeName';
 
-// The injected sidecar. The Service always exposes SERVICE_PORT; it targets the sidecar's proxy port,
-// or the app's own port when the sidecar is disabled.
+// The injected sidecar. Traffic goes to its proxy port, or to the app's own port when there is no sidecar.
 export const SIDECAR_CONTAINER = 'spawner-sidecar';
 export const SIDECAR_PROXY_PORT = 9090;
 export const SIDECAR_ADMIN_PORT = 9091;
-export const SERVICE_PORT = 80;
 
 // What the sidecar's admin port (or, without a sidecar, the app) answers on GET /status, and what each
 // Server-Sent Event on GET /events carries.

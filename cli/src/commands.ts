@@ -84,7 +84,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     minArgs: 1,
     maxArgs: Infinity,
     flags: [
-      { long: 'wait', kind: 'bool', help: 'wait until each is gone (its Pod and Service removed)' },
+      { long: 'wait', kind: 'bool', help: 'wait until each is gone (its Pod removed)' },
       timeoutFlag('with --wait'),
       { long: 'ignore-not-found', kind: 'bool', help: 'a backend that does not exist is not an error' },
     ],

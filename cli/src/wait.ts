@@ -50,6 +50,6 @@ export function timeoutError(target: WaitFor, name: string, timeoutMs: number, l
   return new CliError(
     EXIT.timeout,
     `timed out after ${formatDuration(timeoutMs)} waiting for backend "${name}" to be ${target === 'ready' ? 'Ready' : 'deleted'}${state}`,
-    target === 'ready' ? `wait longer with --timeout, or look at \`kubectl describe slb ${name}\`` : 'the operator removes its Pod and Service first: is the operator running?',
+    target === 'ready' ? `wait longer with --timeout, or look at \`kubectl describe slb ${name}\`` : 'the operator removes its Pod first: is the operator running?',
   );
 }

@@ -29,7 +29,7 @@ describe('backend lifecycle on a real node', () => {
     expect(slb.status?.message).toContain('code 3');
   });
 
-  test('deleting a backend with a WebSocket open closes it, and the SLB, Pod and Service go', async () => {
+  test('deleting a backend with a WebSocket open closes it, and the SLB and its Pod go', async () => {
     const name = await createSlb({ prefix: 'e2e-delete', gracePeriodSeconds: 600 });
     created.push(name);
     const url = (await waitForPhase(name, 'Ready')).status!.url!;

@@ -112,7 +112,7 @@ export async function waitForGone(name: string, timeoutMs = longWaitMs): Promise
       if (all) throw new Error(`still there: ${all.split('\n').join(', ')}`);
       return true;
     },
-    { what: `${name} and its Pod and Service to be gone`, timeoutMs, intervalMs: 250 },
+    { what: `${name} and its Pod (and any Service) to be gone`, timeoutMs, intervalMs: 250 },
   );
 }
 

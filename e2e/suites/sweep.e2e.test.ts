@@ -1,6 +1,6 @@
 // The idle sweep on a real node: a backend with gracePeriodSeconds 5 lives while a WebSocket stays
 // open (15 s, three times the grace), and once the socket closes the sweeper deletes it, with its
-// Pod and Service, and an Event says why. In each way connections are counted: from the node (the
+// Pod, and an Event says why. In each way connections are counted: from the node (the
 // deployed default: no sidecar), with the sidecar asked for, and with the app serving /status itself.
 // Needs the sweeper DaemonSet deployed.
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
@@ -21,7 +21,7 @@ describe.each<[string, Partial<SlbOptions>]>([
     if (name) await deleteSlb(name);
   });
 
-  test(`an open WebSocket keeps the backend for 15 s; after it closes the backend, Pod and Service go, and an Event says why`, async () => {
+  test(`an open WebSocket keeps the backend for 15 s; after it closes the backend and its Pod go, and an Event says why`, async () => {
     name = await createSlb({ prefix: 'e2e-sweep', gracePeriodSeconds: grace, ...variant });
     const ready = await waitForPhase(name, 'Ready');
     await fetchRouted(ready.status!.url!);

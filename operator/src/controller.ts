@@ -1,5 +1,6 @@
-// The Spawner controller, declared: for SessionLivedBackend, owning Pod and Service, watching WarmPool
-// (the pools backends claim from), with finalizer spawner.dev/teardown: reconcile, finalize.
+// The Spawner controller, declared: for SessionLivedBackend, owning Pod (and Service: only backends
+// created before decision B have one, deleted with them), watching WarmPool (the pools backends claim
+// from), with finalizer spawner.dev/teardown: reconcile, finalize.
 import type { KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, FINALIZER, KIND, LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY, PLURAL, POOL_KIND, POOL_PLURAL } from '../../common/contract.ts';
 import { LatestWrites } from '../../common/kube/children.ts';

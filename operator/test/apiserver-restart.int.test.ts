@@ -11,7 +11,7 @@ import {
   createNamespace, installOperatorRbac, metricValue, operatorKubeconfig, startOperator, tempDir,
   type OperatorProcess,
 } from './support/operator-process.ts';
-import { createSlb, deleteSlb, describeSlb, getPod, getService, getSlb, slbManifest } from './support/slbs.ts';
+import { createSlb, deleteSlb, describeSlb, getPod, getSlb, slbManifest } from './support/slbs.ts';
 
 let dir = '';
 let stateFile = '';
@@ -78,7 +78,6 @@ test('watches resume after the API server restarts and every change made around 
   for (const name of after) await phase(name, 'Ready');
   await absent('before-0 to be gone', () => getSlb(custom, namespace, 'before-0'));
   await absent('the Pod of before-0 to be gone', () => getPod(core, namespace, 'before-0'));
-  await absent('the Service of before-0 to be gone', () => getService(core, namespace, 'before-0'));
   const lost = await phase('before-1', 'Failed');
   expect(lost.status?.reason).toBe('PodLost');
   expect((await getSlb(custom, namespace, 'before-2'))?.status?.phase).toBe('Ready');

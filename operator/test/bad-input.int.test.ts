@@ -24,7 +24,7 @@ beforeAll(async () => {
   const dir = await tempDir('spawner-bad-input-');
   await installOperatorRbac();
   namespace = await createNamespace(core, 'bad-input');
-  // No Pod may be created in this namespace (Services may).
+  // No Pod may be created in this namespace.
   await core.createNamespacedResourceQuota({ namespace, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
   await waitFor(async () => ((await core.readNamespacedResourceQuota({ namespace, name: 'no-pods' })).status?.hard?.pods === '0' ? true : undefined), {
     what: 'the quota controller to compute the quota',
@@ -57,7 +57,7 @@ const failed = (name: string, timeoutMs: number) =>
 const warnings = async (name: string) =>
   (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${KIND},type=Warning` })).items;
 
-// Nothing of the backend is left: no Pod (none was ever created), and its Service deleted.
+// Nothing of the backend is left: no Pod (none was ever created), and no Service (none is made).
 const nothingLeft = (name: string) =>
   waitFor(async () => ((await getPod(core, namespace, name)) === undefined && (await getService(core, namespace, name)) === undefined ? true : undefined), {
     what: `the children of ${name} to be gone`,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { desiredPod, desiredService, READINESS_PROBE_PERIOD_SECONDS } from '../src/spawner/desired.ts';
+import { desiredPod, READINESS_PROBE_PERIOD_SECONDS } from '../src/spawner/desired.ts';
 import { config, slb } from './fixtures.ts';
 
 describe('desiredPod', () => {
@@ -84,17 +84,5 @@ describe('desiredPod', () => {
   test('pod spec fields pass through; safe defaults can be overridden', () => {
     const p = desiredPod(slb({ spec: { template: { containers: [{ name: 'app', image: 'x' }], nodeSelector: { disk: 'ssd' }, automountServiceAccountToken: true, volumes: [{ name: 'v', emptyDir: {} }] } } }), config);
     expect(p.spec).toMatchObject({ nodeSelector: { disk: 'ssd' }, automountServiceAccountToken: true, enableServiceLinks: false, volumes: [{ name: 'v', emptyDir: {} }] });
-  });
-});
-
-describe('desiredService', () => {
-  test.each([
-    ['the sidecar proxy when the sidecar is enabled', {}, undefined, 9090],
-    ['the app port when the sidecar is disabled', { sidecar: { enabled: false }, httpPort: 3000 }, undefined, 3000],
-    ['the app port in node mode', { httpPort: 3000 }, 'Node', 3000],
-  ] as const)('targets %s', (_what, spec, source, target) => {
-    const s = desiredService(slb({ spec }), source);
-    expect(s.spec).toEqual({ type: 'ClusterIP', selector: { 'spawner.dev/backend': 'game' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: target }] });
-    expect(s.metadata!.ownerReferences![0]!.uid).toBe('uid-slb');
   });
 });

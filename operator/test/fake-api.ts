@@ -1,6 +1,6 @@
 // A recording fake of SpawnerApi: it keeps the objects it was given and lists every call, so a test
 // states the exact API actions a reconcile takes (as kubernetes/sample-controller's tests do).
-import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { statusError } from '../../common/kube/errors.ts';
 import type { EventSpec } from '../../common/spawner/events.ts';
 import type { SessionLivedBackend, SessionLivedBackendStatus } from '../../common/spawner/types.ts';
@@ -9,11 +9,10 @@ import type { SpawnerApi } from '../src/spawner/api.ts';
 export class RecordingApi implements SpawnerApi {
   readonly actions: string[] = [];
   readonly pods = new Map<string, V1Pod>();
-  readonly services = new Map<string, V1Service>();
   readonly events: { type: string; reason: string; message: string }[] = [];
   backend: SessionLivedBackend | undefined;
   // What the API server answers a create of this kind instead of creating it (statusError(...)).
-  readonly refuse = new Map<'pod' | 'service', unknown>();
+  readonly refuse = new Map<'pod', unknown>();
   private rv = 100;
   private uids = 0;
 
@@ -47,22 +46,9 @@ export class RecordingApi implements SpawnerApi {
     this.pods.set(key, created);
     return created;
   }
-  async createService(svc: V1Service) {
-    this.record(`create service ${svc.metadata!.name}`);
-    if (this.refuse.has('service')) throw this.refuse.get('service');
-    const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
-    if (this.services.has(key)) throw statusError(409, 'AlreadyExists', `services "${svc.metadata!.name}" already exists`);
-    const created = { ...svc, metadata: { ...svc.metadata, uid: `svc-${++this.uids}`, resourceVersion: String(++this.rv) } };
-    this.services.set(key, created);
-    return created;
-  }
   async getPod(namespace: string, name: string) {
     this.record(`get pod ${name}`);
     return this.pods.get(`${namespace}/${name}`);
-  }
-  async getService(namespace: string, name: string) {
-    this.record(`get service ${name}`);
-    return this.services.get(`${namespace}/${name}`);
   }
   async deletePod(namespace: string, name: string, uid: string) {
     this.record(`delete pod ${name} uid=${uid}`);

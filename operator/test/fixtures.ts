@@ -2,7 +2,7 @@
 import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { parseAccessKey } from '../../common/spawner/access.ts';
-import { desiredPod, desiredService } from '../src/spawner/desired.ts';
+import { desiredPod, ownerReference } from '../src/spawner/desired.ts';
 import type { SpawnerConfig } from '../src/spawner/types.ts';
 
 // The access key the tests' backends' tokens are minted with.
@@ -66,8 +66,13 @@ export function pod(backend: SessionLivedBackend, state: PodState, uid = 'uid-po
   return p;
 }
 
-export function service(backend: SessionLivedBackend, uid = 'uid-svc'): V1Service {
-  const s = desiredService(backend);
-  s.metadata = { ...s.metadata, uid, resourceVersion: '21' };
-  return s;
+// The per-backend Service the operator made before decision B; backends of then still own one.
+export function oldService(backend: SessionLivedBackend, uid = 'uid-svc'): V1Service {
+  const { namespace, name } = backend.metadata;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace, name, uid, resourceVersion: '21', labels: { 'app.kubernetes.io/managed-by': 'spawner', 'spawner.dev/backend': name! }, ownerReferences: [ownerReference(backend)] },
+    spec: { type: 'ClusterIP', selector: { 'spawner.dev/backend': name! }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 9090 }] },
+  };
 }

@@ -1,6 +1,7 @@
 // The operator against a real API server, as its service account: a backend's whole life (create →
-// Pod and Service → Pending → Ready → delete → Terminating → children gone → finalizer released), the
-// children taken from under it, the startup deadline, and garbage collection after a forced deletion.
+// Pod, and no Service (decision B) → Pending → Ready → delete → Terminating → Pod gone → finalizer
+// released), the Pod taken from under it, the startup deadline, garbage collection after a forced
+// deletion, and a backend from before decision B whose Service still goes with it.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER, KIND, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
@@ -104,7 +105,9 @@ test.each([
   ['patch', 'sessionlivedbackends.spawner.dev', 'yes'],
   ['patch', 'sessionlivedbackends.spawner.dev/status', 'yes'],
   ['create', 'pods', 'yes'],
+  // Only the Services of backends created before decision B are left to delete; none is made.
   ['delete', 'services', 'yes'],
+  ['create', 'services', 'no'],
   ['create', 'events', 'yes'],
   ['update', 'sessionlivedbackends.spawner.dev', 'no'],
   ['update', 'pods', 'no'],
@@ -122,28 +125,27 @@ test.each([
 describe('a backend from creation to deletion', () => {
   const name = 'life';
 
-  test('create: Pod and Service owned by the backend, the sidecar injected, Pending, then Ready with a url', async () => {
+  test('create: a Pod owned by the backend and no Service, the sidecar injected, Pending, then Ready with a url', async () => {
     const created = await createSlb(custom, slbManifest(namespace, name, { spec: { httpPort: 8000 } }));
     const uid = created.metadata.uid!;
 
     const ready = await slbPhase(name, 'Ready');
     expect(ready.metadata.finalizers).toContain(FINALIZER);
-    expect(ready.status).toMatchObject({ url: invitation(namespace, name, uid), podName: name, serviceName: name, podPort: SIDECAR_PROXY_PORT });
+    expect(ready.status).toMatchObject({ url: invitation(namespace, name, uid), podName: name, podPort: SIDECAR_PROXY_PORT });
+    expect(ready.status?.podIP).toBeDefined();
+    expect(ready.status?.serviceName).toBeUndefined();
     expect(ready.status?.nodeName).toMatch(/^kwok-node-/);
     expect(ready.status?.readyTime).toBeDefined();
     expect(ready.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
 
     const pod = (await getPod(core, namespace, name))!;
-    const service = (await getService(core, namespace, name))!;
-    for (const child of [pod, service]) {
-      expect(child.metadata?.ownerReferences).toEqual([
-        expect.objectContaining({ apiVersion: 'spawner.dev/v1', kind: KIND, name, uid, controller: true, blockOwnerDeletion: true }),
-      ]);
-    }
+    expect(pod.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ apiVersion: 'spawner.dev/v1', kind: KIND, name, uid, controller: true, blockOwnerDeletion: true }),
+    ]);
+    expect(await getService(core, namespace, name)).toBeUndefined();
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['app', SIDECAR_CONTAINER]);
     expect(pod.spec?.containers[0]?.env).toContainEqual({ name: 'PORT', value: '8000' });
     expect(pod.spec?.containers[1]?.args).toContain('--upstream-port=8000');
-    expect(service.spec?.ports?.[0]?.targetPort).toBe(SIDECAR_PROXY_PORT);
 
     // Pending came first (the phase the CRD defaults to, or a written one), Ready after it, nothing else.
     const phases = seen.filter((s) => s.kind === 'SessionLivedBackend' && s.name === name).map((s) => s.phase ?? 'Pending');
@@ -160,47 +162,67 @@ describe('a backend from creation to deletion', () => {
     expect(row.slice(0, 4)).toEqual([name, 'Ready', invitation(namespace, name, uid), expect.stringMatching(/^kwok-node-/)]);
   });
 
-  test('kubectl delete: Terminating, Pod and Service deleted, then the finalizer released and the backend gone', async () => {
-    const before = (await getSlb(custom, namespace, name))!;
-    const podUid = (await getPod(core, namespace, name))!.metadata!.uid!;
-    const serviceUid = (await getService(core, namespace, name))!.metadata!.uid!;
-    const mark = seen.length;
-
-    await kubectl(['delete', 'slb', name, '-n', namespace, '--wait=true', `--timeout=${timeoutMs / 1000}s`]);
-    expect(await getSlb(custom, namespace, name)).toBeUndefined();
-    await gone('the Pod to be gone', () => getPod(core, namespace, name));
-    await gone('the Service to be gone', () => getService(core, namespace, name));
-    // The watches lag the API a little: wait until they have seen all three go.
-    await waitFor(
-      () => ['SessionLivedBackend', 'Pod', 'Service'].every((kind) => seen.slice(mark).some((s) => s.kind === kind && s.name === name && s.type === 'delete')),
-      { what: 'the watches to see the backend, its Pod and its Service deleted', timeoutMs },
-    );
-
-    const after = seen.slice(mark);
-    const at = (pred: (s: Seen) => boolean) => after.find(pred)?.rv ?? -1;
-    const terminating = at((s) => s.kind === 'SessionLivedBackend' && s.phase === 'Terminating');
-    const podGone = at((s) => s.kind === 'Pod' && s.uid === podUid && s.type === 'delete');
-    const serviceGone = at((s) => s.kind === 'Service' && s.uid === serviceUid && s.type === 'delete');
-    const backendGone = at((s) => s.kind === 'SessionLivedBackend' && s.uid === before.metadata.uid && s.type === 'delete');
-    expect(terminating).toBeGreaterThanOrEqual(0);
-    expect(podGone).toBeGreaterThan(terminating);
-    expect(serviceGone).toBeGreaterThan(terminating);
-    // The finalizer held the backend until both children were gone (not garbage collection after it).
-    expect(backendGone).toBeGreaterThan(podGone);
-    expect(backendGone).toBeGreaterThan(serviceGone);
+  test('kubectl delete: Terminating, Pod deleted, then the finalizer released and the backend gone', async () => {
+    await expectDeletedInOrder(name, ['Pod']);
   }, 3 * timeoutMs);
 });
 
+// Deletes the backend with kubectl and checks, by the resourceVersions the watches saw, that it turned
+// Terminating, then each of its children went, and only then the backend (the finalizer held it, not
+// garbage collection after it).
+async function expectDeletedInOrder(name: string, kinds: Array<'Pod' | 'Service'>): Promise<void> {
+  const before = (await getSlb(custom, namespace, name))!;
+  const read = { Pod: () => getPod(core, namespace, name), Service: () => getService(core, namespace, name) };
+  const childUids = await Promise.all(kinds.map(async (kind) => (await read[kind]())!.metadata!.uid!));
+  const mark = seen.length;
+
+  await kubectl(['delete', 'slb', name, '-n', namespace, '--wait=true', `--timeout=${timeoutMs / 1000}s`]);
+  expect(await getSlb(custom, namespace, name)).toBeUndefined();
+  for (const kind of kinds) await gone(`the ${kind} to be gone`, read[kind]);
+  // The watches lag the API a little: wait until they have seen everything go.
+  await waitFor(
+    () => ['SessionLivedBackend', ...kinds].every((kind) => seen.slice(mark).some((s) => s.kind === kind && s.name === name && s.type === 'delete')),
+    { what: `the watches to see the backend and its ${kinds.join(' and ')} deleted`, timeoutMs },
+  );
+
+  const after = seen.slice(mark);
+  const at = (pred: (s: Seen) => boolean) => after.find(pred)?.rv ?? -1;
+  const terminating = at((s) => s.kind === 'SessionLivedBackend' && s.phase === 'Terminating');
+  const backendGone = at((s) => s.kind === 'SessionLivedBackend' && s.uid === before.metadata.uid && s.type === 'delete');
+  expect(terminating).toBeGreaterThanOrEqual(0);
+  kinds.forEach((kind, i) => {
+    const childGone = at((s) => s.kind === kind && s.uid === childUids[i] && s.type === 'delete');
+    expect({ kind, afterTerminating: childGone > terminating, beforeBackend: backendGone > childGone }).toEqual({ kind, afterTerminating: true, beforeBackend: true });
+  });
+}
+
+test('a backend created before decision B: its Service (as the operator used to make it) is never remade, and goes with it', async () => {
+  const name = 'from-before';
+  const created = await createSlb(custom, slbManifest(namespace, name));
+  await slbPhase(name, 'Ready');
+  // What the operator made per backend until decision B: controlled by the backend, labelled as its child.
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: {
+        name, labels: { 'app.kubernetes.io/managed-by': 'spawner', 'spawner.dev/backend': name },
+        ownerReferences: [{ apiVersion: 'spawner.dev/v1', kind: KIND, name, uid: created.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { selector: { 'spawner.dev/backend': name }, ports: [{ name: 'http', port: 80, targetPort: SIDECAR_PROXY_PORT }] },
+    },
+  });
+  await expectDeletedInOrder(name, ['Pod', 'Service']);
+}, 3 * timeoutMs);
+
+
 describe('children taken away', () => {
-  test('a Pending backend gets its deleted Pod and Service back', async () => {
+  test('a Pending backend gets its deleted Pod back', async () => {
     const name = 'pending-children';
     await createSlb(custom, slbManifest(namespace, name, { unschedulable: true }));
     const pod = await waitFor(() => getPod(core, namespace, name), { what: 'the Pod', timeoutMs, failFast: operatorDied });
-    const service = await waitFor(() => getService(core, namespace, name), { what: 'the Service', timeoutMs, failFast: operatorDied });
     expect((await getSlb(custom, namespace, name))!.status?.phase ?? 'Pending').toBe('Pending');
 
     await core.deleteNamespacedPod({ namespace, name });
-    await core.deleteNamespacedService({ namespace, name });
 
     const newPod = await waitFor(
       async () => {
@@ -209,15 +231,8 @@ describe('children taken away', () => {
       },
       { what: 'a new Pod', timeoutMs, failFast: operatorDied },
     );
-    const newService = await waitFor(
-      async () => {
-        const s = await getService(core, namespace, name);
-        return s && s.metadata!.uid !== service.metadata!.uid ? s : undefined;
-      },
-      { what: 'a new Service', timeoutMs, failFast: operatorDied },
-    );
     const slb = (await getSlb(custom, namespace, name))!;
-    for (const child of [newPod, newService]) expect(child.metadata?.ownerReferences?.[0]?.uid).toBe(slb.metadata.uid);
+    expect(newPod.metadata?.ownerReferences?.[0]?.uid).toBe(slb.metadata.uid);
     expect(slb.status?.phase ?? 'Pending').toBe('Pending');
   }, 4 * timeoutMs);
 
@@ -273,5 +288,9 @@ test('a forced deletion (finalizer removed by hand while no operator runs): garb
   // The garbage collector re-reads discovery every 30 s and may not know the CRD yet: poll generously.
   const gcTimeout = 5 * 60_000;
   await waitFor(async () => (await getPod(core, namespace, name)) === undefined, { what: 'the garbage collector to delete the Pod', timeoutMs: gcTimeout });
-  await waitFor(async () => (await getService(core, namespace, name)) === undefined, { what: 'the garbage collector to delete the Service', timeoutMs: gcTimeout });
 }, 12 * 60_000);
+
+// Last: covers every test above.
+test('no Service was made for any backend in this suite (only the one made by hand as before decision B)', () => {
+  expect([...new Set(seen.filter((s) => s.kind === 'Service').map((s) => s.name))].filter((n) => n !== 'from-before')).toEqual([]);
+});

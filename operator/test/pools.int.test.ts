@@ -143,7 +143,8 @@ test('an empty pool: the backend starts cold from the pool\'s template and says 
   await claim('cold-1', 'empty');
   const slb = await slbPhase('cold-1', 'Ready');
   expect(claimOf(slb)).toMatchObject({ status: 'False', reason: 'PoolEmpty' });
-  expect(slb.status).toMatchObject({ podName: 'cold-1', serviceName: 'cold-1', pool: { httpPort: 3000 } });
+  expect(slb.status).toMatchObject({ podName: 'cold-1', pool: { httpPort: 3000 } });
+  expect(slb.status!.serviceName).toBeUndefined(); // no Service (decision B)
   const pod = (await getPod(core, namespace, 'cold-1'))!;
   expect(pod.spec?.containers[0]?.env).toContainEqual({ name: 'PORT', value: '3000' });
   expect(controllerUid(pod)).toBe(slb.metadata.uid);

@@ -6,7 +6,7 @@ import { statusError } from '../../common/kube/errors.ts';
 import { finalize, reconcile, type SpawnerDeps } from '../src/spawner/reconcile.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { RecordingApi } from './fake-api.ts';
-import { at, config, pod, service, slb } from './fixtures.ts';
+import { at, config, oldService, pod, slb } from './fixtures.ts';
 
 const FIN = 'spawner.dev/teardown';
 
@@ -35,17 +35,16 @@ function world(seconds: number) {
 const created = () => slb({ status: { phase: 'Pending' } });
 
 describe('reconcile', () => {
-  test('a new backend: finalizer, Pod, Service; Pending details wait; Ready in one status write (4 writes)', async () => {
+  test('a new backend: finalizer, Pod and no Service (decision B); Pending details wait; Ready in one status write (3 writes)', async () => {
     const w = world(0.1);
     const backend = created();
     expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 4900 });
-    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game']);
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game']);
 
     // The informers catch up; the Pod becomes Ready.
     w.api.actions.length = 0;
     const stored = w.api.backend!;
     w.cachedPods.set('sessions/game', { ...pod(stored, 'ready'), metadata: w.api.pods.get('sessions/game')!.metadata });
-    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
     w.setTime(0.5);
     await reconcile(stored, w.deps);
     expect(w.api.actions).toEqual(['patch status Ready', 'event Normal Ready']);
@@ -64,7 +63,6 @@ describe('reconcile', () => {
     const young = pod(backend, 'creating');
     young.metadata!.creationTimestamp = at(29).toISOString() as unknown as Date;
     w.cachedPods.set('sessions/game', young);
-    w.cachedServices.set('sessions/game', service(backend));
     expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 4000 });
     expect(w.api.actions).toEqual([]);
   });
@@ -74,7 +72,7 @@ describe('reconcile', () => {
     const stale = created();
     await reconcile(stale, w.deps);
     w.api.actions.length = 0;
-    await reconcile(stale, w.deps); // same stale cache: no finalizer, no Pod, no Service
+    await reconcile(stale, w.deps); // same stale cache: no finalizer, no Pod
     expect(w.api.actions).toEqual([]);
   });
 
@@ -84,7 +82,6 @@ describe('reconcile', () => {
     const slow = pod(backend, 'creating');
     slow.metadata!.creationTimestamp = at(30).toISOString() as unknown as Date;
     w.cachedPods.set('sessions/game', slow);
-    w.cachedServices.set('sessions/game', service(backend));
     expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 264_000 });
     expect(w.api.actions).toEqual(['patch status Pending']);
     expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Ready')!.message).toBe('waiting for container app: ContainerCreating');
@@ -93,7 +90,6 @@ describe('reconcile', () => {
   test('a Pod deleted from under a Pending backend is recreated', async () => {
     const w = world(5);
     const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
-    w.cachedServices.set('sessions/game', service(backend));
     await reconcile(backend, w.deps);
     expect(w.api.actions).toEqual(['create pod game', 'patch status Pending']);
   });
@@ -101,8 +97,22 @@ describe('reconcile', () => {
   test('a Ready backend whose Pod disappeared fails and is not restarted', async () => {
     const w = world(60);
     const backend = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z', nodeName: 'node-1' }, metadata: { finalizers: [FIN] } });
-    w.cachedServices.set('sessions/game', service(backend));
     await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost']);
+  });
+
+  test('a backend created before decision B keeps its Service until it fails or goes, and none is ever made again', async () => {
+    const w = world(60);
+    const backend = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z', nodeName: 'node-1', serviceName: 'game' }, metadata: { finalizers: [FIN] } });
+    w.cachedPods.set('sessions/game', pod(backend, 'ready'));
+    w.cachedServices.set('sessions/game', oldService(backend));
+    await reconcile(backend, w.deps);
+    expect(w.api.actions).toEqual(['patch status Ready']); // the url with its token, podPort…: no Service create
+    expect(w.api.backend!.status!.serviceName).toBe('game');
+
+    w.api.actions.length = 0;
+    w.cachedPods.clear();
+    await reconcile(w.api.backend!, w.deps);
     // Failed lets go of what it holds: the Service goes at once (the Pod is gone already).
     expect(w.api.actions).toEqual(['patch status Failed', 'event Warning PodLost', 'delete service game uid=uid-svc']);
   });
@@ -120,7 +130,7 @@ describe('reconcile', () => {
     w.deps.config = { ...config, activitySource: 'node' };
     const backend = slb({ spec: { httpPort: 9090 }, status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
     await reconcile(backend, w.deps);
-    expect(w.api.actions.slice(0, 2)).toEqual(['create pod game', 'create service game']);
+    expect(w.api.actions).toEqual(['create pod game']);
     expect(w.api.pods.get('sessions/game')?.metadata?.annotations).toEqual({ 'spawner.dev/activity-source': 'Node' });
   });
 
@@ -129,9 +139,7 @@ describe('reconcile', () => {
     const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
     w.api.pods.set('sessions/game', { metadata: { name: 'game', namespace: 'sessions', uid: 'someone-else' } });
     await reconcile(backend, w.deps);
-    // Pod and Service are created side by side; the conflict shows only in the Pod's 409, by when the
-    // Service (owned by the backend, so it goes with it) is made.
-    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'get pod game', 'patch status Failed', 'event Warning NameConflict', 'delete service game uid=svc-1']);
+    expect(w.api.actions).toEqual(['create pod game', 'get pod game', 'patch status Failed', 'event Warning NameConflict']);
     expect(w.api.backend!.status!.message).toContain('a Pod named sessions/game already exists and is not controlled by this backend');
     expect(w.api.actions.some((a) => a.startsWith('delete pod'))).toBe(false);
   });
@@ -142,7 +150,7 @@ describe('reconcile', () => {
     const ours = pod(backend, 'creating');
     w.api.pods.set('sessions/game', ours);
     await reconcile(backend, w.deps);
-    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game', 'get pod game']);
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'get pod game']);
   });
 
   test.each([
@@ -189,13 +197,16 @@ describe('reconcile', () => {
 describe('finalize', () => {
   const deleting = () => slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:02Z' }, metadata: { finalizers: [FIN], deletionTimestamp: at(10) } });
 
-  test('Terminating, then the children are deleted by uid, then the finalizer goes once they are gone', async () => {
+  test.each([
+    ['its Pod', false, []],
+    ['its Pod and the Service of a backend created before decision B', true, ['delete service game uid=svc-uid']],
+  ])('Terminating, then %s deleted by uid, then the finalizer goes once they are gone', async (_what, old, serviceDelete) => {
     const w = world(10);
     const backend = deleting();
     w.cachedPods.set('sessions/game', pod(backend, 'ready', 'pod-uid'));
-    w.cachedServices.set('sessions/game', service(backend, 'svc-uid'));
+    if (old) w.cachedServices.set('sessions/game', oldService(backend, 'svc-uid'));
     expect(await finalize(backend, w.deps)).toEqual({ requeueAfterMs: 5_000 });
-    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'delete pod game uid=pod-uid', 'delete service game uid=svc-uid']);
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'delete pod game uid=pod-uid', ...serviceDelete]);
 
     w.api.actions.length = 0;
     expect(await finalize(w.api.backend!, w.deps)).toEqual({ requeueAfterMs: 5_000 });
@@ -260,7 +271,7 @@ describe('a child the API server refuses to create', () => {
     w.api.refuse.set('pod', quota());
     const backend = startup(20);
     expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 1000 });
-    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'patch status Pending', 'event Warning FailedCreate']);
+    expect(w.api.actions).toEqual(['create pod game', 'patch status Pending', 'event Warning FailedCreate']);
     const refused = w.api.backend!.status!.conditions!.find((c) => c.type === 'ChildrenCreated')!;
     expect(refused).toMatchObject({ status: 'False', reason: 'Forbidden', lastTransitionTime: '2026-01-01T00:00:00Z' });
     expect(refused.message).toContain('exceeded quota: q');
@@ -269,7 +280,6 @@ describe('a child the API server refuses to create', () => {
 
     // The same refusal again: no new write, no new Event; the delay grows with how long it has stood.
     const stored = w.api.backend!;
-    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
     w.api.actions.length = 0;
     w.setTime(8);
     expect(await reconcile(stored, w.deps)).toEqual({ requeueAfterMs: 8000 });
@@ -279,7 +289,7 @@ describe('a child the API server refuses to create', () => {
     w.api.actions.length = 0;
     w.setTime(20);
     expect(await reconcile(stored, w.deps)).toEqual({ requeueAfterMs: 300_000 }); // the Failed expiry
-    expect(w.api.actions).toEqual(['create pod game', 'patch status Failed', 'event Warning StartupTimeout', 'delete service game uid=svc-1']);
+    expect(w.api.actions).toEqual(['create pod game', 'patch status Failed', 'event Warning StartupTimeout']);
     expect(w.api.backend!.status).toMatchObject({ phase: 'Failed', reason: 'StartupTimeout' });
     expect(w.api.backend!.status!.message).toMatch(/^not Ready within startupTimeoutSeconds \(20 s\); last state: the API server refused to create Pod sessions\/game \(403 Forbidden\): pods "game" is forbidden: exceeded quota/);
   });
@@ -289,7 +299,6 @@ describe('a child the API server refuses to create', () => {
     w.api.refuse.set('pod', quota());
     await reconcile(startup(60), w.deps);
     w.api.refuse.delete('pod');
-    w.cachedServices.set('sessions/game', w.api.services.get('sessions/game')!);
     w.setTime(3);
     await reconcile(w.api.backend!, w.deps);
     expect(w.api.pods.has('sessions/game')).toBe(true);
@@ -302,19 +311,21 @@ describe('a child the API server refuses to create', () => {
     const result = await reconcile(startup(300), w.deps);
     expect(w.api.backend!.status).toMatchObject({ phase: 'Failed', reason: 'Invalid' });
     expect(w.api.backend!.status!.message).toMatch(/volumeMounts\[0\]\.name: Not found.*retrying cannot fix this/);
-    expect(w.api.actions).toEqual(['create pod game', 'create service game', 'patch status Failed', 'event Warning FailedCreate', 'event Warning Invalid', 'delete service game uid=svc-1']);
+    expect(w.api.actions).toEqual(['create pod game', 'patch status Failed', 'event Warning FailedCreate', 'event Warning Invalid']);
     expect(result).toEqual({ requeueAfterMs: 299_800 }); // its expiry, counted from the failure (whole seconds)
   });
 
   test.each([
-    ['deletes the Pod of a backend that failed', false, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete pod game uid=uid-pod', 'delete service game uid=uid-svc']],
-    ['with --keep-failed-pods keeps it for its logs (the Service still goes)', true, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete service game uid=uid-svc']],
-  ])('%s', async (_what, keepFailedPods, actions) => {
+    ['deletes the Pod of a backend that failed', false, false, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete pod game uid=uid-pod']],
+    ['with --keep-failed-pods keeps it for its logs', true, false, ['patch status Failed', 'event Warning ImagePullBackOff']],
+    ['deletes the Pod and Service of a backend created before decision B', false, true, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete pod game uid=uid-pod', 'delete service game uid=uid-svc']],
+    ['with --keep-failed-pods an old backend\'s Service still goes', true, true, ['patch status Failed', 'event Warning ImagePullBackOff', 'delete service game uid=uid-svc']],
+  ])('%s', async (_what, keepFailedPods, old, actions) => {
     const w = world(5);
     w.deps.config = { ...config, keepFailedPods };
     const backend = slb({ status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
     w.cachedPods.set('sessions/game', pod(backend, 'imagePull'));
-    w.cachedServices.set('sessions/game', service(backend));
+    if (old) w.cachedServices.set('sessions/game', oldService(backend));
     await reconcile(backend, w.deps);
     expect(w.api.actions).toEqual(actions);
     // Once the delete is requested, a later reconcile does not repeat it.

@@ -2,17 +2,17 @@ import { describe, expect, test } from '@jest/globals';
 import { computeStatus } from '../src/spawner/status.ts';
 import { ACTIVITY_SOURCE_ANNOTATION } from '../../common/spawner/activity.ts';
 import { slimBackend, slimPod, slimService } from '../src/spawner/slim.ts';
-import { at, config, pod, service, slb, type PodState } from './fixtures.ts';
+import { at, config, oldService, pod, slb, type PodState } from './fixtures.ts';
 
 const states: PodState[] = ['unscheduled', 'creating', 'running', 'ready', 'imagePull', 'crashed', 'evicted', 'succeeded', 'deleting'];
 
-describe('the slimmed Pod and Service the operator caches', () => {
+describe('the slimmed Pod (and old backends\' Service) the operator caches', () => {
   test.each(states)('a %s Pod gives the same status as the full one', (state) => {
     for (const previous of [undefined, { phase: 'Ready' as const, readyTime: '2026-01-01T00:00:02Z' }]) {
       const backend = slb(previous ? { status: previous } : {});
       const full = pod(backend, state);
-      const observed = { pod: full, service: service(backend) };
-      const slimmed = { pod: slimPod(structuredClone(full)), service: slimService(structuredClone(observed.service)) };
+      const observed = { pod: full };
+      const slimmed = { pod: slimPod(structuredClone(full)) };
       expect(computeStatus(backend, slimmed, at(5), config)).toEqual(computeStatus(backend, observed, at(5), config));
     }
   });
@@ -32,7 +32,7 @@ describe('the slimmed Pod and Service the operator caches', () => {
     });
     expect(slim.spec).toEqual({ containers: full.spec!.containers.map((c) => ({ name: c.name })), nodeName: 'node-1' });
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(full).length / 2);
-    expect(slimService(service(backend)).spec).toBeUndefined();
+    expect(slimService(oldService(backend)).spec).toBeUndefined();
   });
 });
 
@@ -49,7 +49,7 @@ describe('the slimmed backend the operator caches', () => {
   test.each(states)('with a %s Pod it gives the same status as the full one', (state) => {
     for (const previous of [undefined, { phase: 'Pending' as const }, { phase: 'Ready' as const, readyTime: '2026-01-01T00:00:02Z', conditions: [{ type: 'Swept', status: 'False' as const, reason: 'Active', message: 'in use', lastTransitionTime: '2026-01-01T00:00:03Z' }] }]) {
       const backend = full(previous);
-      const observed = { pod: pod(backend, state), service: service(backend) };
+      const observed = { pod: pod(backend, state) };
       expect(computeStatus(slimBackend(structuredClone(backend)), observed, at(5), config)).toEqual(computeStatus(backend, observed, at(5), config));
     }
   });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { mintAccessToken } from '../../common/spawner/access.ts';
 import { computeStatus, decidePhase, sameStatus, startupDeadlineInMs, statusWriteDecision } from '../src/spawner/status.ts';
-import { at, config, pod, service, slb, T0, testAccessKey, type PodState } from './fixtures.ts';
+import { at, config, pod, slb, T0, testAccessKey, type PodState } from './fixtures.ts';
 
 // The invitation the fixtures' backend `game` (namespace sessions, uid uid-slb) gets.
 const gameToken = mintAccessToken(testAccessKey, { namespace: 'sessions', name: 'game', uid: 'uid-slb' });
@@ -10,26 +10,25 @@ const fresh = slb();
 const readyBefore = slb({ status: { phase: 'Ready', readyTime: '2026-01-01T00:00:05Z' } });
 
 describe('decidePhase', () => {
-  test.each<[string, ReturnType<typeof slb>, PodState | undefined, boolean, number, string, string]>([
-    ['no Pod yet', fresh, undefined, false, 1, 'Pending', 'Starting'],
-    ['unscheduled', fresh, 'unscheduled', false, 1, 'Pending', 'Starting'],
-    ['containers creating', fresh, 'creating', true, 1, 'Pending', 'Starting'],
-    ['running but not listening', fresh, 'running', true, 1, 'Pending', 'Starting'],
-    ['ready but no Service yet', fresh, 'ready', false, 1, 'Pending', 'Starting'],
-    ['ready with its Service', fresh, 'ready', true, 1, 'Ready', 'PodReady'],
-    ['image cannot be pulled', fresh, 'imagePull', true, 1, 'Failed', 'ImagePullBackOff'],
-    ['the app exited', fresh, 'crashed', true, 1, 'Failed', 'AppExited'],
-    ['evicted', fresh, 'evicted', true, 1, 'Failed', 'Evicted'],
-    ['the pod completed', fresh, 'succeeded', true, 1, 'Failed', 'AppExited'],
-    ['startup timeout passed', fresh, 'creating', true, 300, 'Failed', 'StartupTimeout'],
-    ['startup timeout with no Pod at all', fresh, undefined, false, 301, 'Failed', 'StartupTimeout'],
-    ['Ready, then the Pod vanished', readyBefore, undefined, true, 60, 'Failed', 'PodLost'],
-    ['Ready, then the Pod is being deleted', readyBefore, 'deleting', true, 60, 'Failed', 'PodLost'],
-    ['Ready, app briefly not ready', readyBefore, 'running', true, 600, 'Ready', 'PodNotReady'],
-    ['Failed stays Failed', slb({ status: { phase: 'Failed', reason: 'ErrImagePull', message: 'nope' } }), 'ready', true, 1, 'Failed', 'ErrImagePull'],
-    ['being deleted', slb({ metadata: { deletionTimestamp: at(5) } }), 'ready', true, 10, 'Terminating', 'Deleted'],
-  ])('%s', (_what, backend, podState, withService, seconds, phase, reason) => {
-    const observed = { pod: podState ? pod(backend, podState) : undefined, service: withService ? service(backend) : undefined };
+  test.each<[string, ReturnType<typeof slb>, PodState | undefined, number, string, string]>([
+    ['no Pod yet', fresh, undefined, 1, 'Pending', 'Starting'],
+    ['unscheduled', fresh, 'unscheduled', 1, 'Pending', 'Starting'],
+    ['containers creating', fresh, 'creating', 1, 'Pending', 'Starting'],
+    ['running but not listening', fresh, 'running', 1, 'Pending', 'Starting'],
+    ['ready: routable by its address, no Service waited for (decision B)', fresh, 'ready', 1, 'Ready', 'PodReady'],
+    ['image cannot be pulled', fresh, 'imagePull', 1, 'Failed', 'ImagePullBackOff'],
+    ['the app exited', fresh, 'crashed', 1, 'Failed', 'AppExited'],
+    ['evicted', fresh, 'evicted', 1, 'Failed', 'Evicted'],
+    ['the pod completed', fresh, 'succeeded', 1, 'Failed', 'AppExited'],
+    ['startup timeout passed', fresh, 'creating', 300, 'Failed', 'StartupTimeout'],
+    ['startup timeout with no Pod at all', fresh, undefined, 301, 'Failed', 'StartupTimeout'],
+    ['Ready, then the Pod vanished', readyBefore, undefined, 60, 'Failed', 'PodLost'],
+    ['Ready, then the Pod is being deleted', readyBefore, 'deleting', 60, 'Failed', 'PodLost'],
+    ['Ready, app briefly not ready', readyBefore, 'running', 600, 'Ready', 'PodNotReady'],
+    ['Failed stays Failed', slb({ status: { phase: 'Failed', reason: 'ErrImagePull', message: 'nope' } }), 'ready', 1, 'Failed', 'ErrImagePull'],
+    ['being deleted', slb({ metadata: { deletionTimestamp: at(5) } }), 'ready', 10, 'Terminating', 'Deleted'],
+  ])('%s', (_what, backend, podState, seconds, phase, reason) => {
+    const observed = { pod: podState ? pod(backend, podState) : undefined };
     expect(decidePhase(backend, observed, at(seconds))).toMatchObject({ phase, reason });
   });
 
@@ -41,7 +40,7 @@ describe('decidePhase', () => {
 
   test('messages say what the backend waits for', () => {
     expect(decidePhase(fresh, { pod: pod(fresh, 'unscheduled') }, at(1)).message).toBe('waiting to be scheduled: 0/1 nodes are available');
-    expect(decidePhase(fresh, { pod: pod(fresh, 'creating'), service: service(fresh) }, at(1)).message).toBe('waiting for container app: ContainerCreating');
+    expect(decidePhase(fresh, { pod: pod(fresh, 'creating') }, at(1)).message).toBe('waiting for container app: ContainerCreating');
     expect(decidePhase(fresh, { pod: pod(fresh, 'imagePull') }, at(1)).message).toContain('Back-off pulling image');
     expect(decidePhase(fresh, { pod: pod(fresh, 'crashed') }, at(1)).message).toBe('container app exited with code 3 (Error)');
   });
@@ -56,7 +55,6 @@ describe('decidePhase with refused creates', () => {
     ['quota, before the deadline: Pending, saying so', fresh, { refusals: [quota] }, 1, 'Pending', 'Starting', /exceeded quota: q; retrying until startupTimeoutSeconds \(300 s\)/],
     ['quota at the deadline: StartupTimeout carrying the refusal', fresh, { refusals: [quota] }, 300, 'Failed', 'StartupTimeout', /^not Ready within startupTimeoutSeconds \(300 s\); last state: the API server refused to create Pod sessions\/game \(403 Forbidden\): exceeded quota: q$/],
     ['a refusal recorded earlier still counts at the deadline', refusedBefore, {}, 300, 'Failed', 'StartupTimeout', /last state: the API server refused .*exceeded quota: q$/],
-    ['an invalid Service fails the backend too', fresh, { pod: pod(fresh, 'ready'), refusals: [{ ...invalid, kind: 'Service' }] }, 1, 'Failed', 'Invalid', /create Service sessions\/game/],
   ])('%s', (_what, backend, observed, seconds, phase, reason, message) => {
     const verdict = decidePhase(backend, observed, at(seconds));
     expect(verdict).toMatchObject({ phase, reason });
@@ -65,12 +63,12 @@ describe('decidePhase with refused creates', () => {
 });
 
 describe('computeStatus', () => {
-  test('Ready carries url (with the token), node, pod, its address, service, readyTime and both conditions true', () => {
-    const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), config);
+  test('Ready carries url (with the token), node, pod, its address, readyTime and both conditions true; no Service', () => {
+    const status = computeStatus(fresh, { pod: pod(fresh, 'ready') }, at(2), config);
     expect(status).toEqual({
       phase: 'Ready',
       url: `http://spawner.test/p/game/?token=${gameToken}`,
-      nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', podPort: 9090, serviceName: 'game',
+      nodeName: 'node-1', podName: 'game', podIP: '10.0.0.7', podPort: 9090,
       podUID: 'uid-pod', activitySource: 'Sidecar',
       readyTime: '2026-01-01T00:00:02Z',
       observedGeneration: 1,
@@ -84,7 +82,7 @@ describe('computeStatus', () => {
   test('Failed carries reason and message; a condition written by the sweeper is kept', () => {
     const swept = { type: 'Swept', status: 'True' as const, reason: 'Idle', message: 'idle', lastTransitionTime: '2026-01-01T00:00:00Z' };
     const backend = slb({ status: { phase: 'Pending', conditions: [swept] } });
-    const status = computeStatus(backend, { pod: pod(backend, 'imagePull'), service: service(backend) }, at(3), config);
+    const status = computeStatus(backend, { pod: pod(backend, 'imagePull') }, at(3), config);
     expect(status).toMatchObject({ phase: 'Failed', reason: 'ImagePullBackOff', nodeName: 'node-1' });
     expect(status.conditions?.find((c) => c.type === 'Swept')).toEqual(swept);
     expect(status.url).toBeUndefined();
@@ -95,17 +93,23 @@ describe('computeStatus', () => {
     ['the app’s port when it has none', { spec: { sidecar: { enabled: false }, httpPort: 3000 } }, 3000],
   ])('podPort: %s', (_what, over, port) => {
     const backend = slb(over);
-    expect(computeStatus(backend, { pod: pod(backend, 'ready'), service: service(backend) }, at(2), config).podPort).toBe(port);
+    expect(computeStatus(backend, { pod: pod(backend, 'ready') }, at(2), config).podPort).toBe(port);
+  });
+
+  test('serviceName (deprecated) stays on a backend created before decision B, and is never set on a new one', () => {
+    const old = slb({ status: { phase: 'Pending', serviceName: 'game' } });
+    expect(computeStatus(old, { pod: pod(old, 'ready') }, at(2), config)).toMatchObject({ phase: 'Ready', serviceName: 'game' });
+    expect(computeStatus(fresh, { pod: pod(fresh, 'ready') }, at(2), config).serviceName).toBeUndefined();
   });
 
   test('a public backend’s URL carries no token', () => {
     const open = slb({ spec: { access: 'Public' } });
-    expect(computeStatus(open, { pod: pod(open, 'ready'), service: service(open) }, at(2), config).url).toBe('http://spawner.test/p/game/');
+    expect(computeStatus(open, { pod: pod(open, 'ready') }, at(2), config).url).toBe('http://spawner.test/p/game/');
   });
 
   test('a backend outside the routed namespace runs, gets no URL, and a condition says why', () => {
     const elsewhere = { ...config, routedNamespace: 'spawner-backends' };
-    const status = computeStatus(fresh, { pod: pod(fresh, 'ready'), service: service(fresh) }, at(2), elsewhere);
+    const status = computeStatus(fresh, { pod: pod(fresh, 'ready') }, at(2), elsewhere);
     expect(status.phase).toBe('Ready');
     expect(status.url).toBeUndefined();
     expect(status.conditions?.find((c) => c.type === 'Routable')).toEqual({
@@ -119,7 +123,7 @@ describe('computeStatus', () => {
   });
 
   test('recomputing from the same observations gives the same status (no needless write)', () => {
-    const observed = { pod: pod(fresh, 'ready'), service: service(fresh) };
+    const observed = { pod: pod(fresh, 'ready') };
     const first = computeStatus(fresh, observed, at(2), config);
     const again = computeStatus({ ...fresh, status: first }, observed, at(50), config);
     expect(sameStatus(first, again)).toBe(true);
@@ -127,7 +131,7 @@ describe('computeStatus', () => {
 });
 
 describe('statusWriteDecision', () => {
-  const pending = computeStatus(fresh, { pod: pod(fresh, 'creating'), service: service(fresh) }, at(0.2), config);
+  const pending = computeStatus(fresh, { pod: pod(fresh, 'creating') }, at(0.2), config);
   const podCreatedAt = (seconds: number) => {
     const p = pod(fresh, 'creating');
     p.metadata!.creationTimestamp = at(seconds).toISOString() as unknown as Date;

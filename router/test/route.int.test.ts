@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Service } from '@kubernetes/client-node';
+import { createInformer } from '../../common/kube/informer.ts';
+import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { apiClients, impersonating, kubectl, loadKubeConfig, waitFor, writeKubeconfig } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
 import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
@@ -160,6 +162,27 @@ describe('ended means ended', () => {
     expect(await route('again', tokenOf(first))).toMatchObject({ status: 401 });
     expect(await route('again', tokenOf(second))).toMatchObject({ status: 200 });
   });
+});
+
+// Decision B end to end: nothing of a backend's life needs a Service, and none is ever made.
+test('create → routed to podIP:port → deleted → ended, with no Service in the namespace at any moment', async () => {
+  // Every Service the namespace ever shows from here on, by the API server's own watch.
+  const services: string[] = [];
+  const watch = createInformer<V1Service>({ kubeConfig: kc, path: `/api/v1/namespaces/${ns}/services`, log: memoryLogger().log });
+  watch.onEvent((ev) => { services.push(`${ev.type} ${ev.obj.metadata!.name}`); });
+  await watch.start();
+  expect(watch.list()).toEqual([]); // none from any test before this one either
+
+  await createSlb(custom, slbManifest(ns, 'no-service'));
+  const slb = await untilPhase('no-service', 'Ready');
+  expect(slb.status!.serviceName).toBeUndefined();
+  expect(await route('no-service', tokenOf(slb))).toEqual({ status: 200, verdict: 'route', upstream: `${slb.status!.podIP}:9090` });
+  await deleteSlb(custom, ns, 'no-service');
+  await waitFor(async () => ((await getSlb(custom, ns, 'no-service')) ? undefined : true), { what: 'no-service to be gone', timeoutMs: 120_000 });
+  await waitFor(async () => (await route('no-service', tokenOf(slb))).status === 401 || undefined, { what: 'no-service to be ended', timeoutMs: 5_000, intervalMs: 5 });
+  expect((await core.listNamespacedService({ namespace: ns })).items).toEqual([]);
+  watch.stop();
+  expect(services).toEqual([]);
 });
 
 test('the route service logs no token and no key', () => {

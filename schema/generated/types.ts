@@ -89,6 +89,9 @@ export interface SessionLivedBackendStatus {
    * How this backend's connections are counted, fixed when its Pod was created (spec.sidecar.enabled, or the operator's default when unset). Node: the sweeper reads the Pod's TCP state from the node and traffic goes to the app's httpPort. Sidecar: the injected sidecar counts, traffic goes to its port 9090. App: the app serves /status itself on statusPort, traffic goes to httpPort. Absent on backends written before this field existed: Sidecar unless spec.sidecar.enabled is false.
    */
   activitySource?: 'Node' | 'Sidecar' | 'App';
+  /**
+   * Deprecated: set only on backends created before the operator stopped making a Service per backend (the route service sends traffic to podIP:podPort). Such a backend's Service is still deleted with it. Never set on new backends.
+   */
   serviceName?: string;
   /**
    * When the backend became Ready (for one claimed from a WarmPool, the claim); the idle countdown starts no earlier.

@@ -107,7 +107,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       throw httpApiErrorFromKube(err, name);
     }
     forBackend(log, opts.namespace, name).info('backend deleted through the HTTP API');
-    // The operator removes the Pod and Service, then the backend: follow /status/stream for `deleted`.
+    // The operator removes the Pod, then the backend: follow /status/stream for `deleted`.
     sendJson(res, 202, { name, phase: 'Terminating' });
   }
 

@@ -1,7 +1,7 @@
 // The API operations the Spawner logic needs; implemented over the API server in kube-api.ts and by a
 // recording fake in the tests, so the reconcile steps can be checked call by call. Both raise
 // common/kube/errors.ts's KubeApiError, classified by its predicates.
-import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { EventSpec } from '../../../common/spawner/events.ts';
 import type { SessionLivedBackend, SessionLivedBackendStatus } from '../../../common/spawner/types.ts';
 
@@ -10,11 +10,10 @@ export interface SpawnerApi {
   patchFinalizers(slb: SessionLivedBackend, finalizers: string[]): Promise<SessionLivedBackend>;
   patchStatus(slb: SessionLivedBackend, status: SessionLivedBackendStatus): Promise<SessionLivedBackend>;
   createPod(pod: V1Pod): Promise<V1Pod>;
-  createService(service: V1Service): Promise<V1Service>;
   getPod(namespace: string, name: string): Promise<V1Pod | undefined>;
-  getService(namespace: string, name: string): Promise<V1Service | undefined>;
   // Deletes with a uid precondition, so a same-named replacement is never hit; gone already is fine.
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
+  // Only backends created before the operator stopped making per-backend Services still own one.
   deleteService(namespace: string, name: string, uid: string): Promise<void>;
   deleteBackend(slb: SessionLivedBackend): Promise<void>;
   recordEvent(slb: SessionLivedBackend, event: EventSpec): Promise<void>;

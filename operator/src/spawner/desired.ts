@@ -1,11 +1,12 @@
-// What the Pod and Service of a backend should look like: pure functions of the SLB and the operator's config.
-import type { V1Container, V1EnvVar, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
+// What the Pod of a backend should look like: a pure function of the SLB and the operator's config. A
+// backend has no Service (decision B): the route service sends its traffic to status.podIP:podPort.
+import type { V1Container, V1EnvVar, V1ObjectMeta, V1OwnerReference, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import {
-  API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SERVICE_PORT,
+  API_VERSION, KIND, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY,
   SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
 } from '../../../common/contract.ts';
 import {
-  ACTIVITY_SOURCE_ANNOTATION, activitySourceOf, BUILT_IN_ACTIVITY_SOURCE, chooseActivitySource, type ActivitySource,
+  ACTIVITY_SOURCE_ANNOTATION, BUILT_IN_ACTIVITY_SOURCE, chooseActivitySource, type ActivitySource,
 } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
@@ -139,20 +140,5 @@ export function desiredPod(slb: SessionLivedBackend, config: Pick<SpawnerConfig,
       ...template,
       containers,
     }),
-  };
-}
-
-// `source`: what the backend's Pod was (or is about to be) made with; by default what its status says.
-export function desiredService(slb: SessionLivedBackend, source: ActivitySource = activitySourceOf(slb)): V1Service {
-  const spec = effectiveSpec(slb);
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: childMetadata(slb),
-    spec: {
-      type: 'ClusterIP',
-      selector: { [LABEL_BACKEND]: slb.metadata.name! },
-      ports: [{ name: 'http', port: SERVICE_PORT, protocol: 'TCP', targetPort: source === 'Sidecar' ? SIDECAR_PROXY_PORT : spec.httpPort }],
-    },
   };
 }

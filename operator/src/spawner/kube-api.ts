@@ -1,5 +1,5 @@
 // SpawnerApi over the API server (common/kube/rest.ts, the runtime's own HTTP layer).
-import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
 import { finalizersMergePatch } from '../../../common/kube/controller.ts';
 import { isNotFound } from '../../../common/kube/errors.ts';
@@ -42,9 +42,7 @@ export function createKubeSpawnerApi(kc: KubeAccess, identity: string, timeoutMs
     patchStatus: (slb, status: SessionLivedBackendStatus) =>
       req({ method: 'PATCH', path: backendPath(slb, '/status'), contentType: MERGE_PATCH, body: { metadata: { resourceVersion: slb.metadata.resourceVersion }, status: nullMissing(slb.status, status) } }),
     createPod: (pod) => req<V1Pod>({ method: 'POST', path: `/api/v1/namespaces/${pod.metadata!.namespace}/pods`, body: pod }),
-    createService: (svc) => req<V1Service>({ method: 'POST', path: `/api/v1/namespaces/${svc.metadata!.namespace}/services`, body: svc }),
     getPod: (ns, name) => getOrUndefined<V1Pod>(`/api/v1/namespaces/${ns}/pods/${name}`),
-    getService: (ns, name) => getOrUndefined<V1Service>(`/api/v1/namespaces/${ns}/services/${name}`),
     deletePod: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/pods/${name}`, uid),
     deleteService: (ns, name, uid) => deleteByUid(`/api/v1/namespaces/${ns}/services/${name}`, uid),
     deleteBackend: (slb) => deleteByUid(backendPath(slb), slb.metadata.uid!),

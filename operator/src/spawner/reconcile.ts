@@ -1,13 +1,16 @@
 // The Spawner reconcile steps. Each step is idempotent: after a crash at any point, running the whole
 // reconcile again converges (the API server's resourceVersion and uid preconditions make the writes safe).
-//   reconcile: 1. ensure our finalizer  2. ensure Pod and Service (a refused or failed create is an
+//   reconcile: 1. ensure our finalizer  2. ensure the Pod (a refused or failed create is an
 //              observation, not an exception)  3. write status if it changed, whatever the creates
 //              did, so the startup deadline fires whatever the children's state  4. a Failed backend
 //              lets go of its children  5. a create that failed transiently is retried with backoff
-//   finalize:  1. status Terminating    2. delete Pod and Service  3. once both are gone, drop the finalizer
+//   finalize:  1. status Terminating    2. delete the Pod (and the Service a backend created before
+//              decision B still owns)  3. once they are gone, drop the finalizer
+// A backend has no Service of its own (decision B): the route service sends its traffic to the Pod's
+// address (status.podIP:podPort), so a cold start creates one object, and Ready waits for nothing else.
 // A backend with spec.poolRef first claims a Ready member of its WarmPool (operator/src/pools/): the
 // finalizer patch and the hand-over patch go out together, then one status write makes it Ready — three
-// writes. It owns that Pod from then on and needs no Service. An empty pool means a cold start from the
+// writes. It owns that Pod from then on. An empty pool means a cold start from the
 // pool's template through the usual steps; a missing pool means Pending (with a condition) until it exists.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../common/contract.ts';
@@ -18,12 +21,12 @@ import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
 import { errText, type Logger } from '../../../common/log.ts';
 import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_POOL_CLAIM, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
 import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
-import { activitySourceOfPod, sidecarPortConflict } from '../../../common/spawner/activity.ts';
+import { sidecarPortConflict } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { timeMs } from '../../../common/spawner/time.ts';
 import type { Phase, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import type { SpawnerApi } from './api.ts';
-import { activitySourceFor, desiredPod, desiredService } from './desired.ts';
+import { activitySourceFor, desiredPod } from './desired.ts';
 import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } from './refusals.ts';
 import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { SpawnerConfig } from './types.ts';
@@ -38,7 +41,7 @@ export interface Outcome {
 export interface SpawnerDeps {
   api: SpawnerApi;
   pods: ChildCache<V1Pod>;
-  services: ChildCache<V1Service>;
+  services: ChildCache<V1Service>; // Services of backends created before decision B: deleted with them
   backends: LatestWrites<SessionLivedBackend>;
   config: SpawnerConfig;
   now: () => Date;
@@ -87,14 +90,14 @@ interface ChildOutcome<T> {
 // Finds the child of the backend's name; creates it if missing and allowed. A same-named object the
 // backend does not control is reported as a conflict, never adopted. Never throws: a failed create is
 // part of what is observed, so the status is written (and the startup deadline checked) whatever happens.
-async function ensureChild<T extends V1Pod | V1Service>(
-  kind: 'Pod' | 'Service',
+async function ensurePod(
   slb: SessionLivedBackend,
-  cache: ChildCache<T>,
+  cache: ChildCache<V1Pod>,
   allowCreate: boolean,
-  create: () => Promise<T>,
-  fetch: () => Promise<T | undefined>,
-): Promise<ChildOutcome<T>> {
+  create: () => Promise<V1Pod>,
+  fetch: () => Promise<V1Pod | undefined>,
+): Promise<ChildOutcome<V1Pod>> {
+  const kind = 'Pod';
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
   const existing = cache.get(namespace, name);
   if (existing) return isControlledBy(existing, slb) ? { child: existing } : { conflict: conflictMessage(kind, slb) };
@@ -202,25 +205,23 @@ async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): P
   return reconcileChildren(slb, slb, deps);
 }
 
-// Pod and Service of a backend built from `built` (itself, or for a pooled cold start itself with its
-// pool's template), then status.
+// The Pod of a backend built from `built` (itself, or for a pooled cold start itself with its pool's
+// template), then status.
 async function reconcileChildren(slb: SessionLivedBackend, built: SessionLivedBackend, deps: SpawnerDeps, claim?: ClaimOutcome): Promise<Outcome> {
-  const { pod, service, refused } = await ensureChildren(slb, built, deps);
-  const children = [pod, service];
-  const refusals = children.flatMap((c) => (c.refusal ? [c.refusal] : []));
-  const observed: Observed = { pod: pod.child, service: service.child, conflict: pod.conflict ?? service.conflict, refusals, refused };
+  const { pod, refused } = await ensureChildren(slb, built, deps);
+  const observed: Observed = { pod: pod.child, conflict: pod.conflict, refusals: pod.refusal ? [pod.refusal] : [], refused };
   const outcome = await writeStatusAndExpire(slb, observed, deps, claim);
   // A create that failed for a reason retrying may fix (5xx, 429, the network) goes through the work
   // queue's backoff, now that the status (and its deadline) is written.
-  const transient = children.find((c) => c.transient !== undefined);
-  if (transient) throw transient.transient;
+  if (pod.transient !== undefined) throw pod.transient;
   return outcome;
 }
 
-async function writeStatusAndExpire(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps, claim?: ClaimOutcome): Promise<Outcome> {
+// `claimed`: the pool member a claim handed the backend (not named after it), released if it fails.
+async function writeStatusAndExpire(slb: SessionLivedBackend, observed: Observed, deps: SpawnerDeps, claim?: ClaimOutcome, claimed?: V1Pod): Promise<Outcome> {
   const written = await writeStatus(slb, observed, deps, claim);
   slb = written.slb;
-  if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps, observed.serviceless ? observed.pod : undefined);
+  if (slb.status?.phase === 'Failed') await releaseChildren(slb, deps, claimed);
   const expiry = await expireFailed(slb, deps);
   return soonest(written.retryInMs, startupDeadlineInMs(slb, deps.now()), refusalRetryInMs(slb, deps.now()), expiry.requeueAfterMs);
 }
@@ -242,7 +243,7 @@ async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: S
   }
   if (kept && isClaimedMember(kept)) {
     slb = await ensureFinalizer(slb, deps);
-    return writeStatusAndExpire(slb, { pod: kept, serviceless: true }, deps);
+    return writeStatusAndExpire(slb, { pod: kept }, deps, undefined, kept);
   }
 
   const now = deps.now();
@@ -284,7 +285,7 @@ async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: S
 // IP and node, what the pool gave it (status.pool) and the PoolClaim condition.
 async function finishWarmClaim(slb: SessionLivedBackend, pool: WarmPool, member: V1Pod, pa: PoolAccess, deps: SpawnerDeps, started: Date): Promise<Outcome> {
   const withOrigin: SessionLivedBackend = { ...slb, status: { ...slb.status, pool: poolOrigin(pool, deps.config, member) } };
-  const outcome = await writeStatusAndExpire(withOrigin, { pod: member, serviceless: true }, deps, { kind: 'warm', pool: pool.metadata.name!, member: member.metadata!.name! });
+  const outcome = await writeStatusAndExpire(withOrigin, { pod: member }, deps, { kind: 'warm', pool: pool.metadata.name!, member: member.metadata!.name! }, member);
   pa.metrics?.claimed('warm', (deps.now().getTime() - started.getTime()) / 1000);
   return outcome;
 }
@@ -304,20 +305,11 @@ async function ensureChildren(slb: SessionLivedBackend, built: SessionLivedBacke
   const canBuild = built.spec.template !== undefined; // a pooled backend whose pool is gone cannot
   const api = deps.api;
   const { namespace, name } = slb.metadata as { namespace: string; name: string };
-  // Pod and Service are created side by side. A Pod of this name that is not ours means no Service
-  // either (known from the cache; the rare conflict found only by a create's 409 leaves an owned Service
-  // behind, which goes with the backend).
-  const cachedPod = deps.pods.get(namespace, name);
-  const podConflict = cachedPod !== undefined && !isControlledBy(cachedPod, slb);
-  // The Service follows what the Pod was made with, or (no Pod yet) what it is about to be made with.
-  const source = cachedPod && !podConflict ? activitySourceOfPod(cachedPod, built) : activitySourceFor(built, deps.config);
-  const conflict = cachedPod ? undefined : sidecarPortConflict(built, source);
+  // Only a Pod still to be made can meet a spec the operator cannot honour.
+  const conflict = deps.pods.get(namespace, name) ? undefined : sidecarPortConflict(built, activitySourceFor(built, deps.config));
   const refused = conflict === undefined ? undefined : { reason: 'SidecarPortConflict', message: conflict };
-  const [pod, service] = await Promise.all([
-    ensureChild('Pod', slb, deps.pods, !failed && !wasReady && !refused && canBuild, () => api.createPod(desiredPod(built, deps.config)), () => api.getPod(namespace, name)),
-    ensureChild('Service', slb, deps.services, !failed && !podConflict && !refused && canBuild, () => api.createService(desiredService(built, source)), () => api.getService(namespace, name)),
-  ]);
-  return { pod, service, refused };
+  const pod = await ensurePod(slb, deps.pods, !failed && !wasReady && !refused && canBuild, () => api.createPod(desiredPod(built, deps.config)), () => api.getPod(namespace, name));
+  return { pod, refused };
 }
 
 // A Failed backend holds nothing it does not need: its children are deleted once the failure is recorded.
@@ -327,7 +319,7 @@ async function releaseChildren(slb: SessionLivedBackend, deps: SpawnerDeps, clai
   const released: string[] = [];
   const deletePod = () => (claimed ? deletePods([claimed], deps, true) : deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid), true));
   if (!deps.config.keepFailedPods && (await deletePod())) released.push('Pod');
-  if (await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid), true)) released.push('Service');
+  if (await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid), true)) released.push('Service'); // an old backend's
   if (released.length) deps.log.info({ released, reason: slb.status?.reason }, 'failed: children deleted');
 }
 
@@ -371,11 +363,12 @@ async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Pr
   if (!hasFinalizer(slb, FINALIZER)) return 'done';
   if (slb.status?.phase !== 'Terminating') {
     const { namespace, name } = slb.metadata as { namespace: string; name: string };
-    slb = (await writeStatus(slb, { pod: deps.pods.get(namespace, name), service: deps.services.get(namespace, name) }, deps)).slb;
+    slb = (await writeStatus(slb, { pod: deps.pods.get(namespace, name) }, deps)).slb;
   }
   const podLeft = slb.spec.poolRef && deps.pools
     ? await deletePods(podsOfBackend(slb, deps.pools, deps.pods), deps)
     : await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid));
+  // Only a backend created before decision B has a Service.
   const serviceLeft = await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid));
   // The children's delete events wake us; the requeue is a safety net for a missed one.
   if (podLeft || serviceLeft) return { requeueAfterMs: 5_000 };

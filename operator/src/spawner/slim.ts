@@ -1,4 +1,4 @@
-// What the operator keeps of each backend, Pod and Service it watches: only the fields its decisions read
+// What the operator keeps of each backend, Pod and (old backends') Service it watches: only the fields its decisions read
 // (status.ts, reconcile.ts, events), built afresh. A full kwok or kubelet Pod is several kilobytes of JSON
 // and many times that as objects; the operator holds one backend and one Pod per backend, so at thousands
 // of backends this is most of its memory (bench/operator --heap-snapshot shows where it goes).

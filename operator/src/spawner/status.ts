@@ -1,5 +1,5 @@
 // What the status of a backend is, given what was observed of it: pure, so every case is a table row.
-import type { V1Pod, V1Service, V1ContainerStatus } from '@kubernetes/client-node';
+import type { V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
 import { SIDECAR_PROXY_PORT } from '../../../common/contract.ts';
 import { invitationUrl } from '../../../common/spawner/access.ts';
 import { activitySourceOfPod } from '../../../common/spawner/activity.ts';
@@ -14,13 +14,9 @@ import type { SpawnerConfig } from './types.ts';
 
 export interface Observed {
   pod?: V1Pod;
-  service?: V1Service;
-  conflict?: string; // a Pod or Service of the backend's name that it does not control
+  conflict?: string; // a Pod of the backend's name that it does not control
   refusals?: Refusal[]; // creates the API server refused in this reconcile
   refused?: { reason: string; message: string }; // why its Pod cannot be made (a spec the operator cannot honour)
-  // The Pod needs no Service to be routable: a member claimed from a WarmPool, which the route service
-  // reaches by its IP (decision B), so its Ready needs no object created at claim time.
-  serviceless?: boolean;
 }
 
 export interface Verdict {
@@ -86,7 +82,7 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
   const previous = slb.status ?? {};
   const spec = effectiveSpec(slb);
   if (slb.metadata.deletionTimestamp) {
-    return { phase: 'Terminating', reason: 'Deleted', message: 'the backend is being deleted; its Pod and Service are being removed' };
+    return { phase: 'Terminating', reason: 'Deleted', message: 'the backend is being deleted; its Pod is being removed' };
   }
   if (previous.phase === 'Failed') {
     return { phase: 'Failed', reason: previous.reason ?? 'Failed', message: previous.message ?? 'the backend failed' };
@@ -106,7 +102,9 @@ export function decidePhase(slb: SessionLivedBackend, observed: Observed, now: D
     if (pod.metadata?.deletionTimestamp && previous.readyTime) {
       return { phase: 'Failed', reason: 'PodLost', message: `Pod ${pod.metadata.name} is being deleted; the session's state is gone` };
     }
-    if (podReady(pod) && (observed.service || observed.serviceless)) return { phase: 'Ready', reason: 'PodReady', message: 'the backend accepts connections' };
+    // Ready means routable: the route service sends traffic to the Pod's address, no Service in between
+    // (decision B).
+    if (podReady(pod)) return { phase: 'Ready', reason: 'PodReady', message: 'the backend accepts connections' };
     if (previous.readyTime) return { phase: 'Ready', reason: 'PodNotReady', message: waitingFor(pod, spec.httpPort) };
   } else if (previous.readyTime) {
     // Recreating the Pod would hand the user a fresh, empty session under the same URL.
@@ -155,7 +153,7 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
     message: verdict.message,
     observedGeneration: generation,
   }, now);
-  const childrenCreated = childrenCreatedCondition(findCondition(slb, CONDITION_CHILDREN_CREATED), observed.refusals ?? [], !!pod && (!!observed.service || !!observed.serviceless), generation);
+  const childrenCreated = childrenCreatedCondition(findCondition(slb, CONDITION_CHILDREN_CREATED), observed.refusals ?? [], !!pod, generation);
   if (childrenCreated) conditions = setCondition(conditions, childrenCreated, now);
   // When and why it failed: the moment the operator's expiry of Failed backends counts from.
   if (verdict.phase === 'Failed') {
@@ -180,7 +178,8 @@ export function computeStatus(slb: SessionLivedBackend, observed: Observed, now:
   };
   if (pod) status.podName = pod.metadata?.name;
   else if (previous.podName) status.podName = previous.podName;
-  if (observed.service ?? previous.serviceName) status.serviceName = observed.service?.metadata?.name ?? previous.serviceName;
+  // Deprecated: only backends created before decision B have (and keep) one.
+  if (previous.serviceName) status.serviceName = previous.serviceName;
   if (nodeName) status.nodeName = nodeName;
   const podIP = pod?.status?.podIP ?? previous.podIP;
   if (podIP) status.podIP = podIP;

@@ -130,7 +130,7 @@ describe('a cold start from the pool', () => {
   test('an empty pool: the Pod is built from the pool\'s template, and the first status says so at once', async () => {
     const w = world({ members: [] });
     await reconcile(claimer(), w.deps);
-    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'create service game', 'patch status Pending']);
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'create pod game', 'patch status Pending']);
     expect(w.api.pods.get('sessions/game')!.spec!.containers[0]).toMatchObject({ image: 'localhost/game:7', env: [{ name: 'PORT', value: '3000' }] });
     const status = w.api.backend!.status!;
     expect(status.conditions?.find((c) => c.type === 'PoolClaim')).toMatchObject({ status: 'False', reason: 'PoolEmpty', message: 'WarmPool games had no Ready member; started cold from its template' });
