@@ -60,7 +60,7 @@ export interface OperatorWrites {
   serviceDelete: number;
   events: number; // POST core/v1 events
   conflicts: number; // any of the above answered 409
-  total: number; // finalizer + status + Pod and Service creates: the happy path's writes
+  total: number; // finalizer + status + Pod creates (+ Service creates, none since decision B): the happy path's writes
 }
 
 export function operatorWrites(delta: RequestSeries[]): OperatorWrites {

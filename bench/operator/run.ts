@@ -135,7 +135,7 @@ interface Result {
   toReadySeconds: number; // first create sent → last backend seen Ready
   podLatency: number[]; // ms, backend seen → its Pod seen
   readyLatency: number[]; // ms, backend seen → seen Ready
-  deleteSeconds: number; // first delete sent → last backend, Pod and Service gone
+  deleteSeconds: number; // first delete sent → last backend and Pod (and any Service) gone
   createWrites: OperatorWrites;
   deleteWrites: OperatorWrites;
   peak: { rssMb: number; cpuSeconds: number };
@@ -368,7 +368,7 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
         `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))} (${spread(rs.map((r) => r.settled.heap.usedMb))} / ${spread(rs.map((r) => r.settled.heap.totalMb))})`.padEnd(30)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
     );
   }
-  out.push(`  (op writes: finalizer, Pod, Service and status writes to Ready, counted by the API server; RSS and heap the moment all N are Ready, and ${args['settle-seconds']} s later)`);
+  out.push(`  (op writes: finalizer, Pod and status writes to Ready, and any Service create (none since decision B), counted by the API server; RSS and heap the moment all N are Ready, and ${args['settle-seconds']} s later)`);
   out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry} ${v.operatorArgs.join(' ')}`));
   if (route) {
     out.push(
