@@ -264,11 +264,13 @@ export class ControllerManager {
       const i = mk(o.path, o.labelSelector, o.fieldSelector, o.transform);
       // What a create answered is remembered in the form the informer caches.
       children.set(o.kind, new ChildCache((ns, n) => i.get(ns, n), { slim: cachedForm(o.transform) }));
+      // A child's change is news about work under way (a Pod scheduled, Ready, gone): it goes before
+      // objects not started yet, so a burst of new ones does not hold up the next step of those begun.
       i.onEvent((ev) => {
         const key = controllerOwnerKey(ev.obj, def.for.kind, def.for.apiVersion);
-        if (key) queue.add(key);
+        if (key) queue.add(key, 'high');
         const oldKey = ev.old ? controllerOwnerKey(ev.old, def.for.kind, def.for.apiVersion) : undefined;
-        if (oldKey && oldKey !== key) queue.add(oldKey);
+        if (oldKey && oldKey !== key) queue.add(oldKey, 'high');
       });
       owned.set(o.kind, i);
       byController.set(o.kind, new InformerIndex(i, controllerUid));

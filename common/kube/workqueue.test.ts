@@ -51,6 +51,33 @@ describe('WorkQueue bookkeeping', () => {
     expect(q.len()).toBe(0);
   });
 
+  // Each row: adds as `key` (normal) or `key!` (high), with `>` handing one key out and `<key` marking it
+  // done; then what is handed out, in order, until nothing waits.
+  test.each<[string, string[], string[]]>([
+    ['high keys go first, each priority FIFO', ['a', 'b!', 'c', 'd!'], ['b', 'd', 'a', 'c']],
+    ['a waiting key added again as high moves up, once', ['a', 'b', 'c', 'c!', 'c!'], ['c', 'a', 'b']],
+    ['a high key added again as normal stays high', ['a', 'b!', 'b'], ['b', 'a']],
+    ['a key added as high while processing comes back high', ['a', 'b', '>', 'a!', '<a'], ['a', 'b']],
+    ['a key added as normal while processing comes back at the end', ['a', 'b', '>', 'a', '<a'], ['b', 'a']],
+    ['a key moved up and handed out is not handed out again by its old place', ['a', 'b', 'a!', '>', '<a'], ['b']],
+    ['a key handed out from its old place after moving up comes back once when added again', ['a', 'a!', '>', '<a', 'a', 'b'], ['a', 'b']],
+  ])('priorities: %s', (_what, steps, expected) => {
+    const q = new WorkQueue();
+    for (const step of steps) {
+      if (step === '>') q.get();
+      else if (step.startsWith('<')) q.done(step.slice(1));
+      else q.add(step.replace('!', ''), step.endsWith('!') ? 'high' : 'normal');
+    }
+    expect(q.len()).toBe(new Set(expected).size);
+    const out: string[] = [];
+    for (let k = q.get(); k !== undefined; k = q.get()) {
+      out.push(k);
+      q.done(k);
+    }
+    expect(out).toEqual(expected);
+    expect(q.len()).toBe(0);
+  });
+
   test('addAfter keeps the earliest pending delay per key', () => {
     const timers = new ManualTimers();
     const q = new WorkQueue({ clock: timers });

@@ -1,6 +1,12 @@
 // A work queue keyed by `namespace/name` with client-go's semantics: a key waits at most once, is never
 // handed to two workers at once, and a key added while it is being processed runs again afterwards.
 // Failures requeue with per-key exponential backoff; success may ask to come back after a delay.
+//
+// Two priorities, each FIFO: `high` keys are handed out before `normal` ones, and a waiting key added
+// again with `high` moves up (controller-runtime's priority queue does the same for events after the
+// initial list). A controller adds its children's events as `high`: in a burst of a thousand new
+// backends, the one whose Pod just turned Ready is written Ready at once instead of waiting behind
+// every backend not started yet, so it needs one status write rather than a progress write first.
 
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { backgroundClock, type Clock } from './clock.ts';
@@ -31,6 +37,8 @@ export interface WorkQueueOptions {
 }
 
 
+export type Priority = 'high' | 'normal';
+
 export interface RunOptions {
   // Aborting stops handing out keys at once; in-flight runs finish and `run` then resolves.
   signal?: AbortSignal;
@@ -44,9 +52,13 @@ export class WorkQueue {
   private readonly clock: Clock;
   private readonly onError?: (key: string, err: unknown, failures: number) => void;
 
-  private readonly ready: string[] = []; // FIFO of keys waiting for a worker
+  // FIFOs of keys waiting for a worker, by priority. An entry whose key is no longer waiting at that
+  // priority (moved up, or handed out through the other FIFO) is stale and skipped.
+  private readonly fifo: Record<Priority, string[]> = { high: [], normal: [] };
+  private readonly waiting = new Map<string, Priority>(); // keys waiting for a worker, at their priority
   private readonly dirty = new Set<string>(); // keys that need a run (waiting or to re-run after processing)
   private readonly processing = new Set<string>();
+  private readonly rerunHigh = new Set<string>(); // added with `high` while being processed
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
   private shuttingDown = false;
@@ -68,14 +80,29 @@ export class WorkQueue {
     }
   }
 
-  add(key: string): void {
+  add(key: string, priority: Priority = 'normal'): void {
     if (this.shuttingDown) return;
-    if (this.dirty.has(key)) return;
+    if (this.processing.has(key)) {
+      // Queued again by `done`, so it is never handed out twice at once.
+      if (priority === 'high') this.rerunHigh.add(key);
+      if (this.dirty.has(key)) return;
+      this.adds++;
+      this.dirty.add(key);
+      return;
+    }
+    const current = this.waiting.get(key);
+    if (current !== undefined) {
+      if (priority === 'high' && current === 'normal') this.enqueue(key, 'high');
+      return;
+    }
     this.adds++;
     this.dirty.add(key);
-    // A key being processed is queued again by `done`, so it is never handed out twice at once.
-    if (this.processing.has(key)) return;
-    this.ready.push(key);
+    this.enqueue(key, priority);
+  }
+
+  private enqueue(key: string, priority: Priority): void {
+    this.waiting.set(key, priority);
+    this.fifo[priority].push(key);
     this.notify();
   }
 
@@ -114,7 +141,7 @@ export class WorkQueue {
 
   // Keys waiting for a worker (the queue depth metric).
   len(): number {
-    return this.ready.length;
+    return this.waiting.size;
   }
 
   // Keys waiting for a delay to pass.
@@ -140,19 +167,24 @@ export class WorkQueue {
   // Hands the next key out; the caller must call `done(key)` when finished. Undefined if none waits.
   get(): string | undefined {
     if (this.shuttingDown) return undefined;
-    const key = this.ready.shift();
-    if (key === undefined) return undefined;
-    this.processing.add(key);
-    this.dirty.delete(key);
-    return key;
+    for (const priority of ['high', 'normal'] as const) {
+      const fifo = this.fifo[priority];
+      for (let key = fifo.shift(); key !== undefined; key = fifo.shift()) {
+        if (this.waiting.get(key) !== priority) continue; // stale
+        this.waiting.delete(key);
+        this.processing.add(key);
+        this.dirty.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key) && !this.shuttingDown) {
-      this.ready.push(key);
-    }
-    this.notify();
+    const priority: Priority = this.rerunHigh.delete(key) ? 'high' : 'normal';
+    if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key, priority);
+    else this.notify();
   }
 
   // Runs `worker` over the keys with at most `concurrency` keys in flight, until the queue shuts down or
@@ -181,7 +213,7 @@ export class WorkQueue {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           // Re-check after arming: anything that happened before `wake` was set would be lost.
-          if (this.shuttingDown || signal?.aborted || (inFlight.size < concurrency && this.ready.length > 0)) {
+          if (this.shuttingDown || signal?.aborted || (inFlight.size < concurrency && this.waiting.size > 0)) {
             resolve();
           }
         });
