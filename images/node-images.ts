@@ -24,7 +24,16 @@ export const MAIN = `${APP}/main.js`;
 export const COMMON_ARGS = ['--no-experimental-strip-types'];
 
 export const NODE_IMAGES: Record<string, NodeImage> = {
-  operator: { workspace: 'operator', entry: 'operator/src/main.ts', nodeArgs: [] },
+  operator: {
+    workspace: 'operator',
+    entry: 'operator/src/main.ts',
+    // A young generation of 2 × 1 MB instead of V8's default (grown to 16 MB semi-spaces in a burst):
+    // what the operator keeps lives long (its caches), what it allocates per event dies at once.
+    // bench/operator at N = 1,000 on kwok, two interleaved rounds (medians, ranges): RSS with all Ready
+    // 133 (133–134) MB against 150 (148–152), V8 heap total 59 against 89 MB, the same throughput (92
+    // against 95 backends/s to Pod created, 44 and 44 to Ready), for 5.3 against 4.5 ms CPU a backend.
+    nodeArgs: ['--max-semi-space-size=1'],
+  },
   sidecar: {
     workspace: 'sidecar',
     entry: 'sidecar/src/main.ts',

@@ -8,6 +8,8 @@ import { defineController, type ReconcileContext } from '../../common/kube/contr
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { slimBackend, slimPod, slimService } from './spawner/slim.ts';
 import { finalize, reconcile, type SpawnerDeps } from './spawner/reconcile.ts';
+import { PROGRESS_WRITES_PER_SECOND } from './spawner/status.ts';
+import { TokenBucket } from './http-api/limits.ts';
 import type { SpawnerConfig } from './spawner/types.ts';
 import type { SpawnerApi } from './spawner/api.ts';
 import type { SpawnerMetrics } from './metrics.ts';
@@ -43,6 +45,7 @@ export function spawnerController(opts: SpawnerControllerOptions) {
   const ns = opts.namespace || undefined;
   const children = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   const backends = new LatestWrites<SessionLivedBackend>();
+  const progressWrites = new TokenBucket(PROGRESS_WRITES_PER_SECOND, PROGRESS_WRITES_PER_SECOND, (opts.now?.() ?? new Date()).getTime());
   const ledger = new ClaimLedger();
 
   const depsFor = (ctx: ReconcileContext): SpawnerDeps => ({
@@ -54,6 +57,7 @@ export function spawnerController(opts: SpawnerControllerOptions) {
     now: opts.now ?? (() => new Date()),
     log: ctx.log,
     onPhaseChange: opts.metrics?.onPhaseChange,
+    progressWrites,
     pools: opts.pools && {
       pool: (n, name) => ctx.cached<WarmPool>(POOL_KIND, n, name),
       members: (n, pool) => ctx.labelled<V1Pod>('Pod', LABEL_POOL, n, pool),

@@ -6,6 +6,7 @@ import { statusError } from '../../common/kube/errors.ts';
 import { finalize, reconcile, type SpawnerDeps } from '../src/spawner/reconcile.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { RecordingApi } from './fake-api.ts';
+import { TokenBucket } from '../src/http-api/limits.ts';
 import { at, config, oldService, pod, slb } from './fixtures.ts';
 
 const FIN = 'spawner.dev/teardown';
@@ -85,6 +86,28 @@ describe('reconcile', () => {
     expect(await reconcile(backend, w.deps)).toEqual({ requeueAfterMs: 264_000 });
     expect(w.api.actions).toEqual(['patch status Pending']);
     expect(w.api.backend!.status!.conditions!.find((c) => c.type === 'Ready')!.message).toBe('waiting for container app: ContainerCreating');
+  });
+
+  test('under load, progress writes beyond the shared rate are put off; a phase change never is', async () => {
+    const w = world(36);
+    w.deps.progressWrites = new TokenBucket(1, 1, at(36).getTime()); // one token, refilled in a second
+    const slowBackend = (name: string) => {
+      const backend = slb({ status: { phase: 'Pending' }, metadata: { name, finalizers: [FIN] } });
+      const slow = pod(backend, 'creating');
+      slow.metadata!.creationTimestamp = at(30).toISOString() as unknown as Date;
+      w.cachedPods.set(`sessions/${name}`, slow);
+      return backend;
+    };
+    await reconcile(slowBackend('first'), w.deps);
+    expect(w.api.actions).toEqual(['patch status Pending']);
+    w.api.actions.length = 0;
+    w.api.backend = undefined;
+    expect(await reconcile(slowBackend('second'), w.deps)).toEqual({ requeueAfterMs: 2_000 });
+    expect(w.api.actions).toEqual([]); // put off
+    const third = slb({ status: { phase: 'Pending' }, metadata: { name: 'third', finalizers: [FIN] } });
+    w.cachedPods.set('sessions/third', pod(third, 'ready'));
+    await reconcile(third, w.deps);
+    expect(w.api.actions).toEqual(['patch status Ready', 'event Normal Ready']); // the bucket is still empty
   });
 
   test('a Pod deleted from under a Pending backend is recreated', async () => {

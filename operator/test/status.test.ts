@@ -140,10 +140,10 @@ describe('statusWriteDecision', () => {
   test.each([
     ['no change, no write', slb({ status: pending }), pending, 5, undefined, { write: false }],
     ['Pending details of a Pod just created wait until the start is slow', slb({ status: { phase: 'Pending' } }), pending, 0.2, podCreatedAt(0), { write: false, retryInMs: 4800 }],
-    ['Pending details of a slow Pod are written', slb({ status: { phase: 'Pending' } }), pending, 5.5, podCreatedAt(0), { write: true }],
+    ['Pending details of a slow Pod are written (a progress write)', slb({ status: { phase: 'Pending' } }), pending, 5.5, podCreatedAt(0), { write: true, progress: true }],
     // A burst: the backend waited 30 s in the queue; its Pod is a second old, which is no news yet.
     ['a backend that waited in the queue: timed from its Pod', slb({ status: { phase: 'Pending' } }), pending, 31, podCreatedAt(30), { write: false, retryInMs: 4000 }],
-    ['no Pod yet: timed from the backend', slb({ status: { phase: 'Pending' } }), pending, 6, undefined, { write: true }],
+    ['no Pod yet: timed from the backend', slb({ status: { phase: 'Pending' } }), pending, 6, undefined, { write: true, progress: true }],
     ['no Pod yet, young backend: wait', slb({ status: { phase: 'Pending' } }), pending, 1, undefined, { write: false, retryInMs: 4000 }],
     ['a phase change is written at once', slb({ status: { phase: 'Pending' } }), { ...pending, phase: 'Ready' as const }, 0.2, podCreatedAt(0), { write: true }],
     ['no status at all is written at once', slb(), pending, 0.2, undefined, { write: true }],

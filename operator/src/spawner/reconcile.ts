@@ -28,7 +28,8 @@ import type { Phase, SessionLivedBackend } from '../../../common/spawner/types.t
 import type { SpawnerApi } from './api.ts';
 import { activitySourceFor, desiredPod } from './desired.ts';
 import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } from './refusals.ts';
-import { computeStatus, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
+import { computeStatus, PROGRESS_RETRY_MS, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
+import type { TokenBucket } from '../http-api/limits.ts';
 import type { SpawnerConfig } from './types.ts';
 import { decideClaim, isClaimedMember, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
 import { candidatesFor, claimOne, keptPod, podsOfBackend, poolOrigin, type PoolAccess } from '../pools/claiming.ts';
@@ -47,6 +48,8 @@ export interface SpawnerDeps {
   now: () => Date;
   log: Logger;
   onPhaseChange?: (slb: SessionLivedBackend, from: Phase | undefined, to: Phase) => void;
+  // Shared by all backends: progress writes put off when it is empty (absent: never put off).
+  progressWrites?: TokenBucket;
   pools?: PoolAccess; // claims from WarmPools (absent: spec.poolRef is not served)
 }
 
@@ -130,6 +133,7 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
   if (claim) next.conditions = withPoolClaimCondition(next.conditions ?? [], claim, slb.metadata.generation, now);
   const decision = claim ? { write: true as const } : statusWriteDecision(slb, next, now, observed.pod);
   if (!decision.write) return { slb, retryInMs: decision.retryInMs };
+  if (decision.progress && deps.progressWrites && !deps.progressWrites.take(now.getTime()).ok) return { slb, retryInMs: PROGRESS_RETRY_MS };
   const updated = await deps.api.patchStatus(slb, next);
   deps.backends.remember(slb, updated);
   const refused = refusalEvent(findCondition(slb, CONDITION_CHILDREN_CREATED), findCondition(updated, CONDITION_CHILDREN_CREATED));

@@ -222,7 +222,17 @@ export const PENDING_DETAIL_DELAY_MS = 5000;
 
 const childrenRecord = (status: SessionLivedBackendStatus): SessionLivedBackendStatus => ({ conditions: (status.conditions ?? []).filter((c) => c.type === CONDITION_CHILDREN_CREATED) });
 
-export type StatusWrite = { write: true } | { write: false; retryInMs?: number };
+// `progress`: the write only reports how a slow start is getting on (no phase change, no refusal): the
+// one kind of write the operator may put off under load (PROGRESS_WRITES_PER_SECOND).
+export type StatusWrite = { write: true; progress?: true } | { write: false; retryInMs?: number };
+
+// How many progress writes (above) the operator makes a second, over all backends, with a burst of as
+// many. At ordinary rates every slow start gets its report; in a burst of a thousand backends, all
+// waiting for the scheduler (its client's default of 50 requests a second binds at most 50 Pods a
+// second), they would add a fifth write per backend to the API server when it is busiest. Put off,
+// a report is looked at again after PROGRESS_RETRY_MS, and is never made once the backend is Ready.
+export const PROGRESS_WRITES_PER_SECOND = 10;
+export const PROGRESS_RETRY_MS = 2_000;
 
 export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLivedBackendStatus, now: Date, pod?: V1Pod): StatusWrite {
   const previous = slb.status ?? {};
@@ -235,7 +245,7 @@ export function statusWriteDecision(slb: SessionLivedBackend, next: SessionLived
   const since = timeMs(pod?.metadata?.creationTimestamp) ?? timeMs(slb.metadata.creationTimestamp);
   if (since === undefined) return { write: true };
   const age = now.getTime() - since;
-  if (age >= PENDING_DETAIL_DELAY_MS) return { write: true };
+  if (age >= PENDING_DETAIL_DELAY_MS) return { write: true, progress: true };
   return { write: false, retryInMs: PENDING_DETAIL_DELAY_MS - age };
 }
 
