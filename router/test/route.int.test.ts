@@ -15,6 +15,7 @@ import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts'
 import {
   createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
+import { createPool, listMembers, poolManifest } from '../../operator/test/support/pools.ts';
 import { createSlb, deleteSlb, getSlb, slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
 import { startRouterProcess, type RouterProcess } from './support/process.ts';
 
@@ -183,6 +184,39 @@ test('create → routed to podIP:port → deleted → ended, with no Service in 
   expect((await core.listNamespacedService({ namespace: ns })).items).toEqual([]);
   watch.stop();
   expect(services).toEqual([]);
+});
+
+// Pool invariant 3: a WarmPool member has no backend until it is claimed, so nothing routes to it — not
+// its Pod's name, not even with a token that verifies (minted with the cluster's key for the Pod's own
+// namespace, name and uid); once claimed, its backend's link reaches that Pod at once.
+describe('a WarmPool member is unreachable until claimed', () => {
+  test('unclaimed members are refused by name with or without a valid token; a claim routes to its member on the first request', async () => {
+    await createPool(custom, poolManifest(ns, 'games', { replicas: 2, sidecar: { enabled: false }, httpPort: 3000 }));
+    const members = await waitFor(
+      async () => {
+        const ready = (await listMembers(core, ns, 'games')).filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        return ready.length === 2 ? ready : undefined;
+      },
+      { what: 'two Ready members', timeoutMs: 120_000 },
+    );
+    const memberToken = (name: string) => {
+      const pod = members.find((p) => p.metadata!.name === name)!;
+      return mintAccessToken(key, { namespace: ns, name, uid: pod.metadata!.uid! });
+    };
+    const refused = { status: 401, verdict: 'ended', upstream: null };
+    for (const pod of members) {
+      expect(await route(pod.metadata!.name!)).toEqual(refused);
+      expect(await route(pod.metadata!.name!, memberToken(pod.metadata!.name!))).toEqual(refused);
+    }
+
+    await createSlb(custom, { apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', metadata: { name: 'claimed', namespace: ns }, spec: { poolRef: { name: 'games' } } });
+    const slb = await untilPhase('claimed', 'Ready');
+    const taken = members.find((p) => p.metadata!.name === slb.status!.pool?.member);
+    expect(taken).toBeDefined(); // claimed warm, from the members seen above
+    expect(await route('claimed', tokenOf(slb))).toEqual({ status: 200, verdict: 'route', upstream: `${taken!.status!.podIP}:3000` });
+    // The member's own name still routes nowhere, and neither does the one left in the pool.
+    for (const pod of members) expect(await route(pod.metadata!.name!, memberToken(pod.metadata!.name!))).toEqual(refused);
+  });
 });
 
 test('the route service logs no token and no key', () => {
