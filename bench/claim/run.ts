@@ -4,7 +4,9 @@
 // warm and cold counts, the operator's API writes per claim as the API server counted them
 // (apiserver_request_total deltas), and how fast the pool refilled afterwards.
 //
-//   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4]
+//   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4] [--profile]
+//
+// --profile writes the operator's V8 CPU profile (read it with bench/operator/cpuprofile-top.ts).
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-claim.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
@@ -25,7 +27,7 @@ import { repoRoot } from '../../e2e/harness/paths.ts';
 import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
 import type { Slb } from '../../operator/test/support/slbs.ts';
 import type { WarmPool } from '../../schema/generated/types.ts';
-import { difference, parseRequestTotals, readMetricsText, type RequestSeries } from '../operator/apiserver-metrics.ts';
+import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
 import { percentile, spread } from '../operator/stats.ts';
 
 const { values: args } = parseArgs({
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     nodes: { type: 'string', default: '4' },
     'keep-cluster': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const rates = args.rates!.split(',').map((x) => Number(x.trim()));
@@ -60,6 +63,7 @@ interface RateResult {
   refillSeconds: number; // last claim Ready → pool full again
   refillPerS: number; // members replaced per second, first claim → pool full again
   load: string;
+  serverTime: string[]; // the API server's own time per kind of request while claiming (why a claim waits)
 }
 
 // The operator's writes while claiming, by what they are. Pods PATCHed are claims (kwok writes
@@ -131,7 +135,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
   });
   await slbs.start();
   const load = os.loadavg()[0]!.toFixed(1);
-  const before = parseRequestTotals(await readMetricsText(kc));
+  const beforeText = await readMetricsText(kc);
+  const before = parseRequestTotals(beforeText);
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
   const started = performance.now();
   const inFlight: Promise<unknown>[] = [];
@@ -148,7 +153,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
     onProgress: (line) => log(`${line} (${ready.size} Ready)`), progressEveryMs: 10_000, failFast: () => operator.exited(),
   });
   const lastReady = Math.max(...ready.values());
-  const after = parseRequestTotals(await readMetricsText(kc));
+  const afterText = await readMetricsText(kc);
+  const after = parseRequestTotals(afterText);
   slbs.stop();
   await waitPoolFull(pods, operator, `the pool refilled after ${count} claims`);
   const full = performance.now();
@@ -166,6 +172,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
     refillSeconds: (full - lastReady) / 1000,
     refillPerS: count / ((full - started) / 1000),
     load: `${load} → ${os.loadavg()[0]!.toFixed(1)}`,
+    serverTime: formatServerTime(serverTime(beforeText, afterText)),
   };
 }
 
@@ -182,6 +189,8 @@ function report(r: RateResult): string {
     `  operator writes/claim     ${per(w.claimPatches + w.finalizers + w.statuses)} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
     `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
     `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
+    '  API server time while claiming (first create → last Ready; server-side mean per request):',
+    ...r.serverTime.map((l) => `    ${l}`),
   ].join('\n');
 }
 
@@ -214,7 +223,8 @@ async function main(): Promise<void> {
   let namespace = '';
   try {
     await installOperatorRbac(kubeconfig);
-    operator = await startOperator({ kubeconfig: await operatorKubeconfig(kc, dir), dir, identity: 'bench-claim', leaseName: `bench-claim-${Date.now().toString(36)}` });
+    operator = await startOperator({ kubeconfig: await operatorKubeconfig(kc, dir), dir, identity: 'bench-claim', leaseName: `bench-claim-${Date.now().toString(36)}`,
+      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [] });
     await operator.ready();
     await operator.leading();
     log(`operator pid ${operator.pid}, log ${operator.logFile}`);
@@ -241,6 +251,7 @@ async function main(): Promise<void> {
   } finally {
     if (namespace) await deleteNamespaceWithBackends(core, namespace).catch(() => undefined);
     await operator?.stop();
+    if (args.profile) log(`the operator's CPU profile: ${dir}/*.cpuprofile (node bench/operator/cpuprofile-top.ts FILE)`);
     if (!given && !args['keep-cluster']) await down({ stateFile, log });
   }
 }

@@ -127,6 +127,7 @@ const KINDS: Array<[string, Record<string, string | string[]>]> = [
   ['POST sessionlivedbackends (the benchmark)', { verb: 'POST', resource: 'sessionlivedbackends', subresource: '' }],
   ['PATCH sessionlivedbackends (finalizer)', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: '' }],
   ['POST pods', { verb: 'POST', resource: 'pods', subresource: '', group: '' }],
+  ['PATCH pods (a pool member handed over)', { verb: 'PATCH', resource: 'pods', subresource: '', group: '' }],
   ['POST services', { verb: 'POST', resource: 'services', subresource: '', group: '' }],
   ['PATCH sessionlivedbackends/status', { verb: 'PATCH', resource: 'sessionlivedbackends', subresource: 'status' }],
   ['POST events', { verb: 'POST', resource: 'events', group: '' }],
