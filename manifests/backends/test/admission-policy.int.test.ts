@@ -162,14 +162,15 @@ describe('Pods and Services carrying Spawner’s marks', () => {
     ).toBe('allowed');
   });
 
+  // The operator creates only Pods now (backends have no Service: decision B); Services keep the same rule.
   test('the operator creates them; an editor cannot re-point or re-label them, but may add labels of their own', async () => {
-    const made = await operator.core.createNamespacedService({
+    const made = await operator.core.createNamespacedPod({
       namespace: ns,
-      body: service('operator-made', { 'spawner.dev/backend': 'operator-made', 'app.kubernetes.io/managed-by': 'spawner' }),
+      body: pod('operator-made', { labels: { 'spawner.dev/backend': 'operator-made', 'app.kubernetes.io/managed-by': 'spawner' } }),
     });
     expect(made.metadata?.labels?.['spawner.dev/backend']).toBe('operator-made');
     const patch = (labels: Record<string, string | null>) => () =>
-      mallory.core.patchNamespacedService(
+      mallory.core.patchNamespacedPod(
         { name: 'operator-made', namespace: ns, body: { metadata: { labels } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
@@ -177,11 +178,11 @@ describe('Pods and Services carrying Spawner’s marks', () => {
     expect(await outcome(patch({ team: 'red' }))).toBe('allowed');
     // Removing a mark makes nothing routable.
     expect(await outcome(patch({ 'app.kubernetes.io/managed-by': null }))).toBe('allowed');
-    // A plain Service of the editor cannot be made into a backend's afterwards.
-    await mallory.core.createNamespacedService({ namespace: ns, body: service('mine') });
+    // A plain Pod of the editor cannot be made into a backend's afterwards.
+    await mallory.core.createNamespacedPod({ namespace: ns, body: pod('mine') });
     expect(
       await outcome(() =>
-        mallory.core.patchNamespacedService(
+        mallory.core.patchNamespacedPod(
           { name: 'mine', namespace: ns, body: { metadata: { labels: { 'spawner.dev/backend': 'mine' } } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         ),
