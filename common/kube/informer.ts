@@ -433,11 +433,14 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
     res.setEncoding('utf8');
     let buf = '';
     res.on('data', (chunk: string) => {
+      // Lines are cut from a moving start and the rest kept once per chunk: re-slicing the buffer per
+      // line made a chunk of many events (an initial burst) cost time quadratic in its size.
       buf += chunk;
+      let start = 0;
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0 && !ac.signal.aborted) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
+      while ((nl = buf.indexOf('\n', start)) >= 0 && !ac.signal.aborted) {
+        const line = buf.slice(start, nl).trim();
+        start = nl + 1;
         if (!line) continue;
         cb.heard();
         let ev: WatchEventLine;
@@ -454,6 +457,7 @@ class ListWatchInformer<T extends KubernetesObject> implements Informer<T> {
           return;
         }
       }
+      if (start > 0) buf = buf.slice(start);
     });
     res.on('end', () => cb.finish({ reason: 'ended' }));
     res.on('error', (err) => cb.finish(ac.signal.aborted ? { reason: 'ended' } : { err }));
