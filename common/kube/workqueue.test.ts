@@ -223,6 +223,22 @@ describe('WorkQueue.run', () => {
     await done;
   });
 
+  test('requeueAfterMs 0 comes back at once but lets I/O and timers run in between', async () => {
+    const q = new WorkQueue();
+    let calls = 0;
+    let timerFiredAt: number | undefined;
+    // A worker that awaits nothing: without a yield it would re-run on microtasks only, and the timer
+    // below would never fire while it asks to come back.
+    const done = q.run(async () => (++calls < 10_000 && timerFiredAt === undefined ? { requeueAfterMs: 0 } : undefined), 1);
+    setTimeout(() => { timerFiredAt = calls; }, 0);
+    q.add('ns/a');
+    await eventually(() => timerFiredAt !== undefined && q.inFlight() === 0 && q.len() === 0, 'the timer, then the last run');
+    expect(timerFiredAt).toBeLessThan(10_000);
+    expect(calls).toBeGreaterThan(1);
+    q.shutdown();
+    await done;
+  });
+
   test('an abort stops handing out keys at once; in-flight runs finish; the rest stay queued', async () => {
     const q = new WorkQueue();
     const ac = new AbortController();

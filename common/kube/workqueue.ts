@@ -231,8 +231,11 @@ export class WorkQueue {
       const res = await worker(key);
       this.forget(key);
       // requeueAfterMs 0 asks to run again at once (after this run is done), a delay to come back then.
+      // "At once" still yields to I/O first: a worker that asks for it without awaiting anything would
+      // otherwise re-run on microtasks alone and starve every socket and timer of the process.
       const after = res?.requeueAfterMs;
-      if (after !== undefined) this.addAfter(key, after);
+      if (after !== undefined && after > 0) this.addAfter(key, after);
+      else if (after !== undefined) setImmediate(() => this.addAfter(key, 0));
     } catch (err) {
       if (err instanceof RetryAfter) {
         this.addAfter(key, err.delayMs);
