@@ -6,6 +6,7 @@ import { loadConfigOrExit } from '../../common/config.ts';
 import { informersNotWedged, informersSynced, startHealthServer, type HealthCheck } from '../../common/kube/health.ts';
 import { loadKubeAccess } from '../../common/kube/kubeconfig.ts';
 import { createLogger } from '../../common/log.ts';
+import { runUntilSignal } from '../../common/process.ts';
 import { routerSpecs } from './config.ts';
 import { startRouteService } from './service.ts';
 import { apiFreshReader, coalescing, informerRouteTable } from './table.ts';
@@ -54,26 +55,4 @@ async function run() {
   };
 }
 
-let stop: () => Promise<void>;
-try {
-  stop = await run();
-} catch (err) {
-  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
-  process.exit(1);
-}
-
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        log.error({ err: err.message }, 'unclean stop');
-        process.exit(1);
-      },
-    );
-  });
-}
+await runUntilSignal(log, run);

@@ -1,6 +1,7 @@
 // Entry point of the sidecar container: validate configuration (exit 2 naming the flag), serve, and
 // on SIGTERM/SIGINT drain and exit 0.
 import { loadConfigOrExit } from '../../common/config.ts';
+import { runUntilSignal } from '../../common/process.ts';
 import { listenHostOf, sidecarSpecs } from './config.ts';
 import { createLog } from './log.ts';
 import { memoryReducingGc } from './memory.ts';
@@ -13,9 +14,8 @@ const namespace = process.env.POD_NAMESPACE;
 const name = process.env.BACKEND_NAME;
 const log = createLog({ level: config.logLevel, bindings: { component: 'sidecar', ...(namespace && name ? { namespace, name } : {}) } });
 
-let sidecar;
-try {
-  sidecar = await startSidecar({
+await runUntilSignal(log, async () => {
+  const sidecar = await startSidecar({
     upstreamHost: config.upstreamHost,
     upstreamPort: config.upstreamPort,
     listenHost: listenHostOf(config.listenHost),
@@ -29,24 +29,5 @@ try {
     log,
     reduceMemory: memoryReducingGc(),
   });
-} catch (err) {
-  log.fatal({ err }, 'cannot start');
-  process.exit(1);
-}
-
-const running = sidecar;
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    running.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
-}
+  return () => sidecar.shutdown();
+});

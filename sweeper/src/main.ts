@@ -3,6 +3,7 @@
 
 import { loadConfigOrExit } from '../../common/config.ts';
 import { createLogger } from '../../common/log.ts';
+import { runUntilSignal } from '../../common/process.ts';
 import { runSweeper } from './app.ts';
 import { checkConfig, sweeperSpecs } from './config.ts';
 
@@ -14,26 +15,7 @@ if (problem) {
 }
 const log = createLogger('sweeper');
 
-let running: Awaited<ReturnType<typeof runSweeper>>;
-try {
-  running = await runSweeper(config, log);
-} catch (err) {
-  log.fatal({ err: (err as Error).message }, 'could not start');
-  process.exit(1);
-}
-
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    running.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        log.error({ err: err.message }, 'unclean stop');
-        process.exit(1);
-      },
-    );
-  });
-}
+await runUntilSignal(log, async () => {
+  const running = await runSweeper(config, log);
+  return () => running.stop();
+});
