@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { current, restartComponent } from '../harness/cluster.ts';
 import { defaultStateFile } from '../harness/paths.ts';
-import { backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, waitFor, waitForGone, waitForPhase } from './support.ts';
+import { backendNamespace, createSlb, deleteSlb, fetchRouted, getSlb, joinTwoPlayers, kubectl, publicBase, waitFor, waitForGone, waitForPhase } from './support.ts';
 
 jest.setTimeout(400_000);
 const operatorNamespace = 'spawner-system';
@@ -65,6 +65,25 @@ describeOnHarnessNode('the kubelet is restarted', () => {
   let name: string | undefined;
   afterAll(async () => {
     if (name) await deleteSlb(name);
+    // A restarted kubelet probes every Pod's readiness afresh, after a random part of its period, and
+    // until nginx's probe passes again its endpoint is gone and the NodePort refuses connections; that
+    // can begin some seconds after the node reports Ready. The suites that run next need the router:
+    // wait until it has answered through the NodePort without a break for three of its probe periods.
+    const stableMs = 15_000;
+    let answeringSince: number | undefined;
+    await waitFor(
+      async () => {
+        let ok = false;
+        try {
+          ok = (await fetch(`${publicBase}/healthz`, { signal: AbortSignal.timeout(2_000) })).status === 200;
+        } catch {
+          ok = false;
+        }
+        answeringSince = ok ? (answeringSince ?? Date.now()) : undefined;
+        return (answeringSince !== undefined && Date.now() - answeringSince >= stableMs) || undefined;
+      },
+      { what: `the router to answer through the NodePort for ${stableMs / 1000} s without a break`, timeoutMs: 180_000 },
+    );
   });
 
   test('a running backend, its Pod and an open WebSocket survive, and the status stays Ready', async () => {
