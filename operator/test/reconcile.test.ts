@@ -238,7 +238,22 @@ describe('finalize', () => {
     w.cachedPods.clear();
     w.cachedServices.clear();
     expect(await finalize(w.api.backend!, w.deps)).toBe('done');
-    expect(w.api.actions).toEqual(['patch finalizers []']);
+    expect(w.api.actions).toEqual(['get pod game', 'patch finalizers []']); // the API server asked, not only the cache
+  });
+
+  test('a Pod the API server has but the cache has not shown yet (a lost create answer, a killed predecessor) is deleted before the finalizer goes', async () => {
+    const w = world(10);
+    const backend = deleting();
+    w.api.pods.set('sessions/game', pod(backend, 'ready', 'late-uid'));
+    expect(await finalize(backend, w.deps)).toEqual({ requeueAfterMs: 5_000 });
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'get pod game', 'delete pod game uid=late-uid']);
+    w.api.actions.length = 0;
+    expect(await finalize(w.api.backend!, w.deps)).toEqual({ requeueAfterMs: 5_000 }); // still there: the finalizer stays
+    expect(w.api.actions).toEqual(['get pod game']);
+    w.api.pods.clear();
+    w.api.actions.length = 0;
+    expect(await finalize(w.api.backend!, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual(['get pod game', 'patch finalizers []']);
   });
 
   test('children of someone else are left alone', async () => {
@@ -246,7 +261,7 @@ describe('finalize', () => {
     const backend = deleting();
     w.cachedPods.set('sessions/game', { metadata: { name: 'game', namespace: 'sessions', uid: 'other' } });
     expect(await finalize(backend, w.deps)).toBe('done');
-    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'patch finalizers []']);
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'get pod game', 'patch finalizers []']);
   });
 
   test('without our finalizer there is nothing to do', async () => {
@@ -260,7 +275,7 @@ describe('finalize', () => {
     const w = world(10);
     const backend = slb({ status: { phase: 'Terminating' }, metadata: { deletionTimestamp: at(10), finalizers: ['a', FIN, 'b'] } });
     expect(await finalize(backend, w.deps)).toBe('done');
-    expect(w.api.actions).toEqual(['patch finalizers [a,b]']);
+    expect(w.api.actions).toEqual(['get pod game', 'patch finalizers [a,b]']);
   });
 });
 
@@ -273,7 +288,7 @@ describe('a backend that is gone from under the operator', () => {
   }
   test.each([
     ['reconcile', created(), {}, ['patch finalizers (404)']],
-    ['finalize', slb({ status: { phase: 'Terminating' }, metadata: { finalizers: [FIN], deletionTimestamp: at(1) } }), 'done', ['patch finalizers (404)']],
+    ['finalize', slb({ status: { phase: 'Terminating' }, metadata: { finalizers: [FIN], deletionTimestamp: at(1) } }), 'done', ['get pod game', 'patch finalizers (404)']],
   ] as const)('%s ends quietly on its 404 instead of failing and retrying', async (step, backend, expected, actions) => {
     const w = world(1);
     const api = new GoneApi();

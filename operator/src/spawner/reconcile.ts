@@ -347,6 +347,22 @@ async function deleteChild<T extends V1Pod | V1Service>(
   return !onlyNew; // still there until the informer says it is gone
 }
 
+// The cache can be behind a create: one whose answer this process lost (a timeout under load, while the
+// API server went on to store the Pod) or one a killed predecessor sent just before it died. So before the
+// finalizer goes, the API server itself is asked once: the cache alone let a Pod outlive its backend in
+// operator/test/crash.int.test.ts.
+async function deletePodNotCachedYet(slb: SessionLivedBackend, deps: SpawnerDeps): Promise<boolean> {
+  const { namespace, name } = slb.metadata as { namespace: string; name: string };
+  const pod = await deps.api.getPod(namespace, name);
+  if (!pod || !isControlledBy(pod, slb)) return false;
+  const uid = pod.metadata!.uid!;
+  if (!pod.metadata?.deletionTimestamp && !deps.pods.deleteRequested(uid)) {
+    await deps.api.deletePod(namespace, name, uid);
+    deps.pods.rememberDeleted(uid);
+  }
+  return true;
+}
+
 // A pooled backend's Pods (a claimed member is not named after it): true while any is left; with
 // `onlyNew`, true only when this call sent a delete.
 async function deletePods(pods: V1Pod[], deps: SpawnerDeps, onlyNew = false): Promise<boolean> {
@@ -371,7 +387,7 @@ async function finalizeSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Pr
   }
   const podLeft = slb.spec.poolRef && deps.pools
     ? await deletePods(podsOfBackend(slb, deps.pools, deps.pods), deps)
-    : await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid));
+    : (await deleteChild(slb, deps.pods, (ns, n, uid) => deps.api.deletePod(ns, n, uid))) || (await deletePodNotCachedYet(slb, deps));
   // Only a backend created before decision B has a Service.
   const serviceLeft = await deleteChild(slb, deps.services, (ns, n, uid) => deps.api.deleteService(ns, n, uid));
   // The children's delete events wake us; the requeue is a safety net for a missed one.
