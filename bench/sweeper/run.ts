@@ -59,6 +59,17 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+// When each backend of the namespace was seen deleted (the informer is started by the caller).
+function deletionTimes(admin: ReturnType<typeof loadKubeConfig>, namespace: string) {
+  const deletedAt = new Map<string, number>();
+  const { log: quiet } = memoryLogger();
+  const informer = createInformer<SessionLivedBackend>({ kubeConfig: admin, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet });
+  informer.onEvent((ev) => {
+    if (ev.type === 'delete' && !deletedAt.has(ev.obj.metadata.name!)) deletedAt.set(ev.obj.metadata.name!, Date.now());
+  });
+  return { informer, deletedAt };
+}
+
 async function bench(kubeconfig: string): Promise<string> {
   const admin = loadKubeConfig(kubeconfig);
   await installSweeperRbac();
@@ -67,12 +78,7 @@ async function bench(kubeconfig: string): Promise<string> {
   const addresses = new LoopbackAddresses();
   const sidecars: FakeSidecar[] = [];
   let sweeper: SweeperProcess | undefined;
-  const deletedAt = new Map<string, number>();
-  const { log: quiet } = memoryLogger();
-  const informer = createInformer<SessionLivedBackend>({ kubeConfig: admin, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet });
-  informer.onEvent((ev) => {
-    if (ev.type === 'delete' && !deletedAt.has(ev.obj.metadata.name!)) deletedAt.set(ev.obj.metadata.name!, Date.now());
-  });
+  const { informer, deletedAt } = deletionTimes(admin, namespace);
   try {
     const first = addresses.take();
     const adminPort = await freePortOn(first);
@@ -163,12 +169,7 @@ async function benchNode(kubeconfig: string): Promise<string> {
   const lab = await NetnsLab.create();
   let listeners: ChildProcess | undefined;
   let sweeper: SweeperProcess | undefined;
-  const deletedAt = new Map<string, number>();
-  const { log: quiet } = memoryLogger();
-  const informer = createInformer<SessionLivedBackend>({ kubeConfig: admin, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet });
-  informer.onEvent((ev) => {
-    if (ev.type === 'delete' && !deletedAt.has(ev.obj.metadata.name!)) deletedAt.set(ev.obj.metadata.name!, Date.now());
-  });
+  const { informer, deletedAt } = deletionTimes(admin, namespace);
   try {
     const peerNs = await lab.addNamespace();
     const peer = await lab.startPeer(peerNs, 'client');

@@ -8,17 +8,17 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { chmod } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CONDITION_SWEPT } from '../../common/spawner/conditions.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import {
-  createBackend, createNamespace, deleteNamespace, deletionRequested, getBackend, installSweeperRbac, markReady, release, startSweeper,
+  createBackend, createNamespace, deleteNamespace, getBackend, installSweeperRbac, markReady, release, startSweeper,
   sweeperKubeConfig, tempDir, writeKubeconfig, type SweeperProcess,
+  survives as survivesIn, sweeperSaw as sweeperSawIn, untilSwept as untilSweptIn,
 } from './support/cluster.ts';
-import { NetnsLab, UNPRIVILEGED_UID, type Netns, type PodProcess, type Program } from './support/netns-lab.ts';
+import { NetnsLab, UNPRIVILEGED_UID, type Netns, type PodProcess, type Program, tcpProbe as tcpProbeTo } from './support/netns-lab.ts';
 
 jest.setTimeout(300_000);
 
@@ -67,25 +67,11 @@ async function nodeBackend(name: string, grace: number): Promise<{ pod: PodProce
   return { pod, slb };
 }
 
-function sweeperSaw(name: string, msg: string, extra: (line: Record<string, unknown>) => boolean = () => true): boolean {
-  return sweeper.logLines.some((l) => l.name === name && l.namespace === namespace && l.msg === msg && extra(l));
-}
+const sweeperSaw = (name: string, msg: string, extra?: (line: Record<string, unknown>) => boolean) => sweeperSawIn(sweeper, namespace, name, msg, extra);
 
-async function untilSwept(name: string): Promise<SessionLivedBackend> {
-  const result = await waitFor(() => deletionRequested(admin, namespace, name), { what: `${name} to be deleted by the sweeper`, timeoutMs: 120_000 });
-  if (result === 'gone') throw new Error(`${name} vanished: the test's finalizer should have held it`);
-  return result;
-}
+const untilSwept = (name: string) => untilSweptIn(admin, namespace, name);
 
-async function survives(name: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const slb = await getBackend(admin, namespace, name);
-    expect(slb?.metadata.deletionTimestamp).toBeUndefined();
-    expect(slb?.status?.conditions?.find((c) => c.type === CONDITION_SWEPT)).toBeUndefined();
-    await sleep(250);
-  }
-}
+const survives = (name: string, ms: number) => survivesIn(admin, namespace, name, ms);
 
 const swept = (slb: SessionLivedBackend) => slb.status?.conditions?.find((c) => c.type === CONDITION_SWEPT);
 const wholeSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
@@ -95,15 +81,7 @@ async function finish(name: string): Promise<void> {
   await waitFor(async () => (await getBackend(admin, namespace, name)) === undefined, { what: `${name} to go once released` });
 }
 
-function tcpProbe(ip: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(APP_PORT, ip, () => {
-      s.destroy();
-      resolve();
-    });
-    s.on('error', reject);
-  });
-}
+const tcpProbe = (ip: string) => tcpProbeTo(ip, APP_PORT);
 
 function httpProbe(ip: string): Promise<void> {
   return new Promise((resolve, reject) => {

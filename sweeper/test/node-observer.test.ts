@@ -6,14 +6,13 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import http from 'node:http';
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { BackendActivity } from '../../common/contract.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { createLogger } from '../../common/log.ts';
 import type { ActivityListener } from '../src/activity-sources.ts';
 import { NodeObserver, type ObservedPod } from '../src/node/observer.ts';
-import { NetnsLab, type Netns, type PodProcess, type Program } from './support/netns-lab.ts';
+import { NetnsLab, type Netns, type PodProcess, type Program, tcpProbe as tcpProbeTo } from './support/netns-lab.ts';
 import { sleep, until } from './support/harness.ts';
 
 jest.setTimeout(90_000);
@@ -79,16 +78,7 @@ function observe(pod: PodProcess, opts: { podIPs?: string[] } = {}): Seen {
   return seen;
 }
 
-// What the kubelet does for a TCP probe: connect from the node's namespace, then close.
-function tcpProbe(ip: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(APP_PORT, ip, () => {
-      s.destroy();
-      resolve();
-    });
-    s.on('error', reject);
-  });
-}
+const tcpProbe = (ip: string) => tcpProbeTo(ip, APP_PORT);
 
 // An HTTP request from the node's namespace (an httpGet probe); `Connection: close` like the kubelet's.
 // `appClosesFirst`: the app answers with Connection: close too, so the TIME_WAIT stays in the Pod.

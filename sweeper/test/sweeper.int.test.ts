@@ -13,9 +13,10 @@ import { loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { startUpstream, type Upstream } from '../../sidecar/test/helpers.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import {
-  createBackend, createNamespace, deleteNamespace, deletionRequested, eventsFor, freePortOn, getBackend, installSweeperRbac,
+  createBackend, createNamespace, deleteNamespace, eventsFor, freePortOn, getBackend, installSweeperRbac,
   LoopbackAddresses, markFailed, markReady, release, startLoopbackSidecar, startSweeper, sweeperKubeConfig, tempDir, writeKubeconfig,
   type LoopbackSidecar, type SweeperProcess,
+  survives as survivesIn, sweeperSaw as sweeperSawIn, untilSwept as untilSweptIn,
 } from './support/cluster.ts';
 
 jest.setTimeout(240_000);
@@ -90,26 +91,11 @@ async function readyBackend(name: string, address: string, o: { grace: number; m
   return markReady(admin, created, { nodeName: o.node ?? NODE, podIP: address });
 }
 
-function sweeperSaw(name: string, msg: string, extra: (line: Record<string, unknown>) => boolean = () => true): boolean {
-  return sweeper.logLines.some((l) => l.name === name && l.namespace === namespace && l.msg === msg && extra(l));
-}
+const sweeperSaw = (name: string, msg: string, extra?: (line: Record<string, unknown>) => boolean) => sweeperSawIn(sweeper, namespace, name, msg, extra);
 
-async function untilSwept(name: string): Promise<SessionLivedBackend> {
-  const result = await waitFor(() => deletionRequested(admin, namespace, name), { what: `${name} to be deleted by the sweeper`, timeoutMs: 120_000 });
-  if (result === 'gone') throw new Error(`${name} vanished: the test's finalizer should have held it`);
-  return result;
-}
+const untilSwept = (name: string) => untilSweptIn(admin, namespace, name);
 
-// Polls for `ms` that the backend is still there and not being deleted.
-async function survives(name: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const slb = await getBackend(admin, namespace, name);
-    expect(slb?.metadata.deletionTimestamp).toBeUndefined();
-    expect(slb?.status?.conditions?.find((c) => c.type === CONDITION_SWEPT)).toBeUndefined();
-    await sleep(250);
-  }
-}
+const survives = (name: string, ms: number) => survivesIn(admin, namespace, name, ms);
 
 function sweptCondition(slb: SessionLivedBackend) {
   return slb.status?.conditions?.find((c) => c.type === CONDITION_SWEPT);

@@ -14,9 +14,11 @@ import { mkdtemp } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from '@jest/globals';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../../common/contract.ts';
-import { CONDITION_READY } from '../../../common/spawner/conditions.ts';
+import { CONDITION_READY, CONDITION_SWEPT } from '../../../common/spawner/conditions.ts';
 import { requestJson } from '../../../common/kube/rest.ts';
 import { impersonating, kubectl, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
 import { spawnSidecar, type SidecarProcess } from '../../../sidecar/test/process.ts';
@@ -269,6 +271,32 @@ export async function deletionRequested(admin: KubeConfig, namespace: string, na
   const slb = await getBackend(admin, namespace, name);
   if (slb === undefined) return 'gone';
   return slb.metadata.deletionTimestamp ? slb : undefined;
+}
+
+// Waits until the sweeper has asked to delete the backend (the test's finalizer holds it there).
+export async function untilSwept(admin: KubeConfig, namespace: string, name: string): Promise<SessionLivedBackend> {
+  const result = await waitFor(() => deletionRequested(admin, namespace, name), { what: `${name} to be deleted by the sweeper`, timeoutMs: 120_000 });
+  if (result === 'gone') throw new Error(`${name} vanished: the test's finalizer should have held it`);
+  return result;
+}
+
+// Polls for `ms` that the backend is still there and not being deleted.
+export async function survives(admin: KubeConfig, namespace: string, name: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const slb = await getBackend(admin, namespace, name);
+    expect(slb?.metadata.deletionTimestamp).toBeUndefined();
+    expect(slb?.status?.conditions?.find((c) => c.type === CONDITION_SWEPT)).toBeUndefined();
+    await sleep(250);
+  }
+}
+
+// Whether the sweeper logged `msg` about this backend (and `extra` holds for the line).
+export function sweeperSaw(
+  sweeper: { logLines: Record<string, unknown>[] }, namespace: string, name: string, msg: string,
+  extra: (line: Record<string, unknown>) => boolean = () => true,
+): boolean {
+  return sweeper.logLines.some((l) => l.name === name && l.namespace === namespace && l.msg === msg && extra(l));
 }
 
 export async function release(admin: KubeConfig, namespace: string, name: string): Promise<void> {

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
@@ -329,4 +330,15 @@ export class Program {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     await this.#exited;
   }
+}
+
+// What the kubelet does for a TCP probe: connect from the node's namespace, then close.
+export function tcpProbe(ip: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, ip, () => {
+      s.destroy();
+      resolve();
+    });
+    s.on('error', reject);
+  });
 }
