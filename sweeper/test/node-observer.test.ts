@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@j
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { BackendActivity } from '../../common/contract.ts';
+import { systemClock } from '../../common/kube/clock.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { createLogger } from '../../common/log.ts';
 import type { ActivityListener } from '../src/activity-sources.ts';
@@ -25,11 +26,23 @@ const TICK_MS = 150;
 // production; what these tests look for would take that long to show).
 const RESOLVE_MS = 300;
 
+// The observer's clock, remembering its last reading: an observation's `seconds_inactive` is relative to
+// the instant the observer read, so a reader taking its own Date.now() a moment later would see the last
+// activity drift by that moment (and one instant, observed twice, compare unequal to itself).
+const observerClock = {
+  ...systemClock,
+  lastNow: 0,
+  now(): number {
+    this.lastNow = Date.now();
+    return this.lastNow;
+  },
+};
+
 class Seen implements ActivityListener {
   readonly observations: Array<BackendActivity & { at: number }> = [];
   readonly unreachableReasons: string[] = [];
   observation(a: BackendActivity): void {
-    this.observations.push({ ...a, at: Date.now() });
+    this.observations.push({ ...a, at: observerClock.lastNow });
   }
   unreachable(reason: string): void {
     this.unreachableReasons.push(reason);
@@ -40,7 +53,8 @@ class Seen implements ActivityListener {
   // When the backend was last active, as a reader of these observations computes it.
   get lastActivityAt(): number {
     const o = this.last!;
-    return o.active_connections > 0 ? o.at : o.at - o.seconds_inactive * 1000;
+    // Whole milliseconds: seconds_inactive is a fraction of a second, and ×1000 is not exact in floats.
+    return o.active_connections > 0 ? o.at : Math.round(o.at - o.seconds_inactive * 1000);
   }
 }
 
@@ -71,7 +85,7 @@ async function backend(args: string[] = [], driver: 'cgroupfs' | 'systemd' = 'cg
 }
 
 function observe(pod: PodProcess, opts: { podIPs?: string[] } = {}): Seen {
-  observer ??= new NodeObserver({ log: testLog, intervalMs: TICK_MS, resolveEveryMs: RESOLVE_MS });
+  observer ??= new NodeObserver({ log: testLog, intervalMs: TICK_MS, resolveEveryMs: RESOLVE_MS, clock: observerClock });
   const seen = new Seen();
   const target: ObservedPod = { uid: pod.podUid, appPort: APP_PORT, podIPs: opts.podIPs ?? [pod.ns.ip] };
   observer.observe(pod.podUid, target, seen);
