@@ -6,9 +6,10 @@
 // TypeScript by type stripping). Printed: its
 // CPU (% of one core) and RSS over the window, and how often it read what, first with the backends
 // idle, then with each one probed over TCP from the node every --probe-period-s (the kubelet's
-// readiness probe; 10 s is what the operator gives a node-mode backend).
+// readiness probe; 10 s is what the operator gives a node-mode backend), then with each one holding a
+// connection from a peer namespace (read every --active-interval-ms instead of every --interval-ms).
 //
-//   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--probe-period-s 10]
+//   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 250] [--probe-period-s 10]
 //                                        [--child-ehash 0] [--from-source]
 // --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
 // TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '60' },
     'interval-ms': { type: 'string', default: '1000' },
+    'active-interval-ms': { type: 'string', default: '250' },
     'probe-period-s': { type: 'string', default: '10' },
     'child-ehash': { type: 'string', default: '0' },
     'from-source': { type: 'boolean', default: false },
@@ -35,9 +37,10 @@ const { values: args } = parseArgs({
 const N = Number(args.n);
 const SECONDS = Number(args.seconds);
 const INTERVAL_MS = Number(args['interval-ms']);
+const ACTIVE_INTERVAL_MS = Number(args['active-interval-ms']);
 const PROBE_PERIOD_S = Number(args['probe-period-s']);
 const CHILD_EHASH = Number(args['child-ehash']);
-if (!Number.isInteger(N) || N < 1 || N > 253) throw new Error('--n: 1 to 253 (one lab subnet)');
+if (!Number.isInteger(N) || N < 1 || N > 252) throw new Error('--n: 1 to 252 (one lab subnet, and the peer)');
 requireRoot();
 
 const here = import.meta.dirname;
@@ -64,7 +67,7 @@ async function measure(pods: Array<{ uid: string; ip: string }>, label: string):
   const dir = mkdtempSync(path.join(os.tmpdir(), 'observer-alone-'));
   chmodSync(dir, 0o755);
   const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ pods, appPort: 8080, intervalMs: INTERVAL_MS, warmupSeconds: 5, seconds: SECONDS }), { mode: 0o644 });
+  writeFileSync(file, JSON.stringify({ pods, appPort: 8080, intervalMs: INTERVAL_MS, activeIntervalMs: ACTIVE_INTERVAL_MS, warmupSeconds: 5, seconds: SECONDS }), { mode: 0o644 });
   log(`${label}: observing ${pods.length} backends for ${SECONDS} s (load ${loadavg()})`);
   const child = spawn(
     'setpriv',
@@ -119,13 +122,20 @@ try {
       stop();
     }
   }
+  // A connection held open to every backend, from an address that is neither the node's nor the Pod's
+  // (the router's, on a real node): each is then active, read at the active interval.
+  const peer = await lab.startPeer(await lab.addNamespace(), 'client');
+  for (const ns of namespaces) await peer.send('open', { key: ns.ip, host: ns.ip, port: 8080 });
+  const active = await measure(pods, 'each holding a connection');
+  for (const ns of namespaces) await peer.send('close', { key: ns.ip });
   const row = (label: string, r: Record<string, number>) =>
     `${label.padEnd(28)} CPU ${r.cpuPercentOfOneCore!.toFixed(2).padStart(6)} % of one core   RSS ${r.rssMiB!.toFixed(1).padStart(6)} MiB (peak ${r.peakRssMiB!.toFixed(1)})   ` +
     `reads/s: counters ${r.counterReadsPerSecond!.toFixed(0)}, Pod tables ${r.podTableReadsPerSecond!.toFixed(2)}, node table ${r.nodeTableReadsPerSecond!.toFixed(2)}   unreachable ${r.unreachable}`;
-  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript and Node flags"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms; ` +
+  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript and Node flags"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
     `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; load average now ${loadavg()}`);
   console.log(row('idle', idle));
   if (probed) console.log(row(`TCP probe every ${PROBE_PERIOD_S} s each`, probed));
+  console.log(row('one connection open each', active));
   console.log('target: under 2 % of one core and 60 MB RSS at 200 backends');
 } finally {
   writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', previousEhash);

@@ -10,11 +10,12 @@ interface Config {
   pods: Array<{ uid: string; ip: string }>;
   appPort: number;
   intervalMs: number;
+  activeIntervalMs: number;
   warmupSeconds: number;
   seconds: number;
 }
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config;
-const observer = new NodeObserver({ log: createLogger('observer', 'warn'), intervalMs: config.intervalMs });
+const observer = new NodeObserver({ log: createLogger('observer', 'warn'), intervalMs: config.intervalMs, activeIntervalMs: config.activeIntervalMs });
 let observations = 0;
 let unreachable = 0;
 for (const pod of config.pods) {

@@ -2,6 +2,7 @@
 // its SLB is deleted (the DELETED watch event reaching this process), over --n backends (100).
 //
 //   node bench/sweeper/run.ts [--mode node|sidecar] [--n 100] [--grace 3] [--spread 2] [--keep-cluster]
+//                             [--active-interval-ms 250]   (node mode: the sweeper's --node-active-interval-ms)
 // --mode node (the default, and the shipped default): the backends' Pods are network namespaces read from
 // the node (benchNode below; needs root); sidecar: loopback stand-ins of the sidecar.
 //
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '100' },
     grace: { type: 'string', default: '3' },
     spread: { type: 'string', default: '2' },
+    'active-interval-ms': { type: 'string', default: '250' },
     'keep-cluster': { type: 'boolean', default: false },
   },
 });
@@ -181,7 +183,10 @@ async function benchNode(kubeconfig: string): Promise<string> {
     const kubeconfigFile = await writeKubeconfig(sweeperKubeConfig(admin), path.join(dir, 'sweeper.kubeconfig'));
     await chmod(kubeconfigFile, 0o644);
     process.env.SWEEPER_TEST_LOG_LEVEL ??= 'info';
-    sweeper = await startSweeper({ kubeconfigFile, nodeName: NODE, namespace, sidecarAdminPort: 9091, asUser: UNPRIVILEGED_UID });
+    sweeper = await startSweeper({
+      kubeconfigFile, nodeName: NODE, namespace, sidecarAdminPort: 9091, asUser: UNPRIVILEGED_UID,
+      extraArgs: [`--node-active-interval-ms=${args['active-interval-ms']}`],
+    });
     await informer.start();
     await Promise.all(
       names.map(async (name, i) => {
@@ -220,7 +225,7 @@ async function benchNode(kubeconfig: string): Promise<string> {
       `  ${label.padEnd(58)} p50 ${percentile(v, 50).toFixed(0).padStart(5)} ms   p99 ${percentile(v, 99).toFixed(0).padStart(5)} ms   max ${Math.max(...v).toFixed(0).padStart(5)} ms   min ${Math.min(...v).toFixed(0)} ms`;
     const early = all.filter((l) => l < 0).length;
     return [
-      `sweeper benchmark, node mode: ${N} backends (network namespaces read from the node), gracePeriodSeconds ${GRACE}, connections closed over ${SPREAD} s, reads every 1 s (${os.cpus().length} CPUs shared, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`,
+      `sweeper benchmark, node mode: ${N} backends (network namespaces read from the node), gracePeriodSeconds ${GRACE}, connections closed over ${SPREAD} s, reads every 1 s (every ${args['active-interval-ms']} ms with a connection open) (${os.cpus().length} CPUs shared, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`,
       line('idle-to-deleted lag, all (grace over → DELETED seen)', all),
       line('  the app closed first (a WebSocket closing handshake)', lagOf(names.filter((n) => appFirst.has(n)))),
       line('  the client closed first (seen gone at the next read)', lagOf(names.filter((n) => !appFirst.has(n)))),

@@ -35,7 +35,7 @@ export async function runSweeper(
   // alone (never swept for idleness, said at start and per backend), never mistaken for unreachable ones.
   const hidden = nodeProcessesVisible(config.procRoot, HOST_PID);
   if (hidden) log.error({ why: hidden }, "node mode unavailable: this sweeper cannot see the node's processes; backends in node mode will not be swept for idleness (run the sweeper with hostPID, see manifests/sweeper)");
-  const nodeObserver = hidden ? undefined : new NodeObserver({ log, procRoot: config.procRoot, hostPid: HOST_PID, intervalMs: config.nodeIntervalMs, resolveEveryMs: config.nodeResolveMs });
+  const nodeObserver = hidden ? undefined : new NodeObserver({ log, procRoot: config.procRoot, hostPid: HOST_PID, intervalMs: config.nodeIntervalMs, activeIntervalMs: config.nodeActiveIntervalMs, resolveEveryMs: config.nodeResolveMs });
   const sweeper = new Sweeper({
     nodeName: config.nodeName,
     api: overrides.api ?? kubeSweepApi(kubeConfig),

@@ -285,6 +285,28 @@ describe('cost', () => {
     for (const o of seen.observations) expect(activityOf(o)).toBeLessThanOrEqual(first + 1000);
   });
 
+  test('a Pod with a connection open is read every active interval, an idle one only every interval', async () => {
+    const pod = await backend();
+    await peer.send('open', { key: 'held', host: pod.ns.ip, port: APP_PORT });
+    observer?.stop();
+    // An interval no test waits for: whatever is seen after the first read, the active interval read.
+    observer = new NodeObserver({ log: testLog, intervalMs: 3_600_000, activeIntervalMs: TICK_MS, resolveEveryMs: RESOLVE_MS, clock: observerClock });
+    const seen = new Seen();
+    observer.observe(pod.podUid, { uid: pod.podUid, appPort: APP_PORT, podIPs: [pod.ns.ip] }, seen);
+    await until(() => seen.last?.active_connections === 1, 'the open connection at the first read');
+    const closing = Date.now();
+    await peer.send('close', { key: 'held' });
+    await until(() => seen.last?.active_connections === 0, 'the close, seen by a read at the active interval', 10_000);
+    expect(seen.lastActivityAt).toBeGreaterThanOrEqual(closing);
+    // Idle now: no read until the full interval, so a new connection is not seen (and nothing is read).
+    const reads = observer.stats.counterReads;
+    await peer.send('open', { key: 'unseen', host: pod.ns.ip, port: APP_PORT });
+    await ticks(8);
+    expect(observer.stats.counterReads).toBe(reads);
+    expect(seen.last?.active_connections).toBe(0);
+    await peer.send('close', { key: 'unseen' });
+  });
+
   test('readNow reads the tables at once', async () => {
     const pod = await backend();
     const seen = observe(pod);

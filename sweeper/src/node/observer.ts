@@ -1,6 +1,6 @@
 // The node-level activity source: one loop per sweeper reads, for every followed backend Pod on this
-// node, its network namespace's TCP counters (every tick, ~30 µs) and, only when they moved, its TCP
-// tables; it turns them into the same observation the sidecar sends (account.ts decides what counts).
+// node, its network namespace's TCP counters (~30 µs; every --interval, every --active-interval while a
+// connection is open) and, only when they moved, its TCP tables; it turns them into the same observation the sidecar sends (account.ts decides what counts).
 // Needs the host's PID namespace (hostPID) to see the Pods' processes; no capability, no root.
 //
 // Why the counters come first: /proc/<pid>/net/tcp walks the kernel's whole TCP hash table (shared
@@ -31,6 +31,7 @@ export interface NodeObserverOptions {
   procRoot?: string;
   hostPid?: number; // a process in the node's own network namespace: PID 1 under hostPID
   intervalMs?: number; // how often the counters are read
+  activeIntervalMs?: number; // …of a Pod with a connection open (≤ intervalMs): how soon its last close is seen
   refreshMs?: number; // tables at least this often while a connection is open
   resolveEveryMs?: number; // the node's table at most this often to settle pending connections (< 60 s)
   locateEveryMs?: number; // /proc scans for Pods not found yet, at most this often
@@ -65,8 +66,21 @@ interface Watched {
   emitted: Activity | undefined;
   unreachable: string | undefined;
   pidCheckedAt: number;
+  readAt: number; // when its counters were last read by a pass (-Infinity: never)
   closed: boolean;
 }
+
+// Whether a pass reads this Pod. A Pod with a connection open is read every `activeIntervalMs`: when its
+// last connection closes, the close is dated by the read that finds it gone (the client may leave no
+// trace of when), so that read's delay is how late its idle countdown starts. An idle Pod waits the
+// full `intervalMs`: its next activity is a connection accepted, which its counters show whenever they
+// are read (none is missed between two reads), so reading it more often would only cost CPU.
+export function dueForRead(state: { activeConnections: number } | undefined, readAt: number, now: number, o: { intervalMs: number; activeIntervalMs: number }): boolean {
+  const every = state !== undefined && state.activeConnections > 0 ? o.activeIntervalMs : o.intervalMs;
+  // A timer fires a little early or late; a read due within a few ms is done now rather than a pass later.
+  return now - readAt >= every - TIMER_SLACK_MS;
+}
+const TIMER_SLACK_MS = 5;
 
 const PID_RECHECK_MS = 5_000;
 const YIELD_AFTER_MS = 10;
@@ -89,6 +103,7 @@ export class NodeObserver {
       procRoot: options.procRoot ?? DEFAULT_PROC_ROOT,
       hostPid: options.hostPid ?? 1,
       intervalMs: options.intervalMs ?? 1_000,
+      activeIntervalMs: Math.min(options.activeIntervalMs ?? 250, options.intervalMs ?? 1_000),
       refreshMs: options.refreshMs ?? 30_000,
       resolveEveryMs: Math.min(options.resolveEveryMs ?? 15_000, 45_000),
       locateEveryMs: options.locateEveryMs ?? 1_000,
@@ -117,6 +132,7 @@ export class NodeObserver {
       emitted: undefined,
       unreachable: undefined,
       pidCheckedAt: 0,
+      readAt: Number.NEGATIVE_INFINITY,
       closed: false,
     };
     this.#watched.set(key, w);
@@ -150,7 +166,7 @@ export class NodeObserver {
     this.#watched.clear();
   }
 
-  // One full pass now (tests and benchmarks; the loop calls the same).
+  // One pass now over the Pods whose read is due (dueForRead); the loop runs one every activeIntervalMs.
   async tick(): Promise<void> {
     if (this.#running) return this.#running;
     this.#running = this.#pass().finally(() => {
@@ -163,7 +179,7 @@ export class NodeObserver {
     if (this.#stopped || this.#timer !== undefined || this.#watched.size === 0) return;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      void this.tick().then(() => this.#schedule(this.#o.intervalMs));
+      void this.tick().then(() => this.#schedule(this.#o.activeIntervalMs));
     }, ms);
   }
 
@@ -178,8 +194,10 @@ export class NodeObserver {
     this.#refreshNodeAddresses();
     this.#locate(false);
     let sinceYield = performance.now();
+    const passAt = this.#clock.now();
     for (const w of [...this.#watched.values()]) {
-      if (w.closed || w.pid === undefined) continue;
+      if (w.closed || w.pid === undefined || !dueForRead(w.state, w.readAt, passAt, this.#o)) continue;
+      w.readAt = passAt;
       const state = this.#readPod(w, false);
       if (state !== undefined && !w.closed) {
         const before = w.state;
