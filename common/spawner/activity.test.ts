@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
-  activitySourceOf, activitySourceOfPod, chooseActivitySource, sidecarPortConflict, upstreamPort, type ActivitySource,
+  activitySourceOf, activitySourceOfPod, chooseActivitySource, routableWhenListeningPort, sidecarPortConflict, upstreamPort, type ActivitySource,
 } from './activity.ts';
 
 const spec = (s: object = {}) => ({ template: { containers: [{ name: 'app', image: 'x' }] }, ...s });
@@ -51,5 +51,21 @@ describe('what a running backend uses', () => {
     const backend = { spec: spec(s), status };
     expect(activitySourceOf(backend)).toBe(source);
     expect(upstreamPort(backend)).toBe(port);
+  });
+});
+
+describe('the port a Pod is routable on once it listens', () => {
+  test.each<[string, Record<string, string> | undefined, number | undefined]>([
+    ['a port', { 'spawner.dev/routable-when-listening': '8080' }, 8080],
+    ['the highest port', { 'spawner.dev/routable-when-listening': '65535' }, 65535],
+    ['no annotations', undefined, undefined],
+    ['another annotation only', { 'spawner.dev/activity-source': 'Node' }, undefined],
+    ['zero', { 'spawner.dev/routable-when-listening': '0' }, undefined],
+    ['beyond 65535', { 'spawner.dev/routable-when-listening': '65536' }, undefined],
+    ['a name, not a number', { 'spawner.dev/routable-when-listening': 'http' }, undefined],
+    ['a leading zero', { 'spawner.dev/routable-when-listening': '08080' }, undefined],
+    ['empty', { 'spawner.dev/routable-when-listening': '' }, undefined],
+  ])('%s', (_what, annotations, port) => {
+    expect(routableWhenListeningPort({ metadata: { annotations } })).toBe(port);
   });
 });

@@ -26,6 +26,22 @@ export const BUILT_IN_ACTIVITY_SOURCE: DefaultActivitySource = 'sidecar';
 // On the Pod, set when the operator makes it.
 export const ACTIVITY_SOURCE_ANNOTATION = 'spawner.dev/activity-source';
 
+// On the Pod, set when the operator makes it, only when the Pod's readiness is the operator's own TCP
+// check of the app's port (no sidecar, and no readiness or startup probe in the template): that port.
+// Ready would then wait for nothing but a kubelet probe tick after the port accepts a connection, so the
+// route service may route a starting backend as soon as podIP:port accepts one (router/README.md,
+// "Listening is routable before Ready"). Without it, listening says nothing: the sidecar listens before
+// the app does, and a user's probe defines readiness.
+export const ROUTABLE_WHEN_LISTENING_ANNOTATION = 'spawner.dev/routable-when-listening';
+
+// The port a Pod's annotation names, or undefined (absent or not a port number).
+export function routableWhenListeningPort(pod: { metadata?: { annotations?: Record<string, string> } }): number | undefined {
+  const raw = pod.metadata?.annotations?.[ROUTABLE_WHEN_LISTENING_ANNOTATION];
+  if (raw === undefined || !/^[1-9][0-9]{0,4}$/.test(raw)) return undefined;
+  const port = Number(raw);
+  return port <= 65535 ? port : undefined;
+}
+
 const SOURCES: readonly string[] = ['Node', 'Sidecar', 'App'];
 const isSource = (v: unknown): v is ActivitySource => typeof v === 'string' && SOURCES.includes(v);
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { routableWhenListeningPort } from '../../common/spawner/activity.ts';
 import { desiredPod, READINESS_PROBE_PERIOD_SECONDS } from '../src/spawner/desired.ts';
 import { config, slb } from './fixtures.ts';
 
@@ -35,7 +36,7 @@ describe('desiredPod', () => {
     ['unset, no --activity-source: the built-in sidecar', {}, undefined, 'Sidecar'],
   ] as const)('%s', (_what, spec, activitySource, source) => {
     const p = desiredPod(slb({ spec }), { ...config, activitySource });
-    expect(p.metadata!.annotations).toEqual({ 'spawner.dev/activity-source': source });
+    expect(p.metadata!.annotations!['spawner.dev/activity-source']).toBe(source);
     expect(p.spec!.containers.map((c) => c.name)).toEqual(source === 'Sidecar' ? ['app', 'spawner-sidecar'] : ['app']);
   });
 
@@ -56,6 +57,20 @@ describe('desiredPod', () => {
     const withStartup = desiredPod(slb({ spec: { template: { containers: [{ name: 'app', image: 'x', startupProbe: startup }] } } }), { ...config, activitySource: 'node' });
     expect(withStartup.spec!.containers[0]!.startupProbe).toEqual(startup);
     expect(withStartup.spec!.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
+  });
+
+  test.each<[string, Record<string, unknown>, 'node' | 'sidecar', string | undefined]>([
+    ['node mode, the operator probes the app: its port', { httpPort: 3000 }, 'node', '3000'],
+    ['the app serves /status, the operator probes it: its port', { sidecar: { enabled: false } }, 'sidecar', '8080'],
+    ['the sidecar listens before the app: none', {}, 'sidecar', undefined],
+    ['sidecar asked for in node mode: none', { sidecar: { enabled: true } }, 'node', undefined],
+    ["the user's readiness probe defines readiness: none", { template: { containers: [{ name: 'app', image: 'x', readinessProbe: { httpGet: { path: '/ok', port: 8080 } } }] } }, 'node', undefined],
+    ["the user's startup probe holds Ready back: none", { template: { containers: [{ name: 'app', image: 'x', startupProbe: { exec: { command: ['true'] } } }] } }, 'node', undefined],
+    ['another container brings a readiness probe: none', { template: { containers: [{ name: 'app', image: 'x' }, { name: 'db', image: 'y', readinessProbe: { exec: { command: ['true'] } } }] } }, 'node', undefined],
+  ])('routable when listening (%s)', (_what, spec, activitySource, port) => {
+    const p = desiredPod(slb({ spec }), { ...config, activitySource });
+    expect(p.metadata!.annotations!['spawner.dev/routable-when-listening']).toBe(port);
+    expect(routableWhenListeningPort(p)).toBe(port === undefined ? undefined : Number(port));
   });
 
   test('what Pod Security `restricted` requires and the template leaves unset is filled in; what it sets is kept', () => {

@@ -154,7 +154,7 @@ describe('reconcile', () => {
     const backend = slb({ spec: { httpPort: 9090 }, status: { phase: 'Pending' }, metadata: { finalizers: [FIN] } });
     await reconcile(backend, w.deps);
     expect(w.api.actions).toEqual(['create pod game']);
-    expect(w.api.pods.get('sessions/game')?.metadata?.annotations).toEqual({ 'spawner.dev/activity-source': 'Node' });
+    expect(w.api.pods.get('sessions/game')?.metadata?.annotations).toEqual({ 'spawner.dev/activity-source': 'Node', 'spawner.dev/routable-when-listening': '9090' });
   });
 
   test('a same-named Pod the backend does not own is never touched; the backend fails naming the conflict', async () => {

@@ -6,7 +6,7 @@ import {
   SIDECAR_ADMIN_PORT, SIDECAR_CONTAINER, SIDECAR_PROXY_PORT,
 } from '../../../common/contract.ts';
 import {
-  ACTIVITY_SOURCE_ANNOTATION, BUILT_IN_ACTIVITY_SOURCE, chooseActivitySource, type ActivitySource,
+  ACTIVITY_SOURCE_ANNOTATION, BUILT_IN_ACTIVITY_SOURCE, chooseActivitySource, ROUTABLE_WHEN_LISTENING_ANNOTATION, type ActivitySource,
 } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import type { SessionLivedBackend } from '../../../common/spawner/types.ts';
@@ -105,6 +105,14 @@ function withListeningProbes(app: V1Container, httpPort: number, startupTimeoutS
   };
 }
 
+// Whether the Pod's Ready waits for nothing but the operator's own TCP probes of the app's port: no
+// sidecar (it listens before the app does), and no container of the template brings a readiness or
+// startup probe (the user's probe defines readiness). Then the route service may route the backend once
+// that port accepts a connection, a probe tick before the kubelet would say Ready.
+export function readyWhenListening(source: ActivitySource, templateContainers: readonly V1Container[]): boolean {
+  return source !== 'Sidecar' && templateContainers.every((c) => !c.readinessProbe && !c.startupProbe);
+}
+
 export function activitySourceFor(slb: SessionLivedBackend, config: Pick<SpawnerConfig, 'activitySource'>): ActivitySource {
   return chooseActivitySource(slb, config.activitySource ?? BUILT_IN_ACTIVITY_SOURCE);
 }
@@ -126,6 +134,7 @@ export function desiredPod(slb: SessionLivedBackend, config: Pick<SpawnerConfig,
   const metadata = childMetadata(slb);
   // How its connections are counted, fixed now: the operator copies it to status.activitySource.
   metadata.annotations = { [ACTIVITY_SOURCE_ANNOTATION]: source };
+  if (readyWhenListening(source, template.containers)) metadata.annotations[ROUTABLE_WHEN_LISTENING_ANNOTATION] = String(spec.httpPort);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
