@@ -4,6 +4,7 @@ import { SIDECAR_PROXY_PORT } from '../../common/contract.ts';
 import { SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
 import type { Phase } from '../../common/spawner/types.ts';
 import { uidKey, type TokenCheck } from '../../common/spawner/access.ts';
+import { routableWhenListeningPort } from '../../common/spawner/activity.ts';
 
 // What the route service keeps of a SessionLivedBackend: only what routing reads.
 export interface RouteEntry {
@@ -14,12 +15,13 @@ export interface RouteEntry {
   podIP: string | undefined;
   port: number; // where traffic goes on the Pod: the sidecar's proxy port, or the app's own
   public: boolean; // spec.access: Public
+  podName?: string; // status.podName: a claimed backend's Pod keeps its pool member's name
 }
 
 export interface SlbLike {
   metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown };
   spec?: { httpPort?: number; access?: string; sidecar?: { enabled?: boolean } };
-  status?: { phase?: string; podIP?: string; podPort?: number; activitySource?: string };
+  status?: { phase?: string; podIP?: string; podPort?: number; activitySource?: string; podName?: string };
 }
 
 export interface EntryOptions {
@@ -48,6 +50,7 @@ export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
     podIP: slb.status?.podIP || undefined,
     port: slb.status?.podPort ?? specPort,
     public: slb.spec?.access === 'Public',
+    podName: slb.status?.podName || undefined,
   };
 }
 
@@ -59,9 +62,13 @@ export type Verdict =
 export const ENDED: Verdict = { kind: 'ended' };
 export const STARTING: Verdict = { kind: 'starting' };
 
+// IPv6 Pod addresses go in brackets in nginx's proxy_pass.
+function upstreamAt(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 function upstreamOf(e: RouteEntry): string {
-  // IPv6 Pod addresses go in brackets in nginx's proxy_pass.
-  return e.podIP!.includes(':') ? `[${e.podIP}]:${e.port}` : `${e.podIP}:${e.port}`;
+  return upstreamAt(e.podIP!, e.port);
 }
 
 // What an entry alone says, whoever asks.
@@ -91,4 +98,58 @@ export function decideFromCache(entry: RouteEntry | undefined, token: TokenCheck
 export function decideFromFresh(entry: RouteEntry | undefined, token: TokenCheck): Verdict {
   if (!entry || entry.uid !== token.uid) return ENDED;
   return verdictOf(entry);
+}
+
+// Listening is routable before Ready — for a backend whose Pod says so. The operator marks a Pod
+// (ROUTABLE_WHEN_LISTENING_ANNOTATION, common/spawner/activity.ts) when its Ready waits for nothing but
+// the operator's own TCP probe of the app's port; the kubelet then says Ready up to a probe period
+// (1 s) after the port first accepts a connection. For such a Pod the route service connects to the port
+// itself when a request with a valid token finds the backend Pending, and routes at once if it answers.
+// Sidecar Pods (the sidecar listens before the app) and Pods whose user brought a probe (it defines
+// readiness) carry no mark and wait for Ready. The backend's status does not change: Ready still comes
+// from the Pod's Ready.
+
+// The Pod to look at for a backend that is still starting (after a fresh read), or undefined. A cold
+// start's Pod is named after its backend; status.podName, once written, names it (a claimed pool member
+// keeps its own name).
+export function podToCheck(e: RouteEntry): string | undefined {
+  if (e.deleting || e.phase !== 'Pending' || !e.name) return undefined;
+  return e.podName ?? e.name;
+}
+
+// What the route service reads of a Pod.
+export interface PodLike {
+  metadata?: {
+    name?: string;
+    deletionTimestamp?: unknown;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean }[];
+  };
+  status?: { phase?: string; podIP?: string };
+}
+
+// Why a Pod is not connected to (each is a metric outcome), or where to connect.
+export type ListeningTarget =
+  | { kind: 'connect'; host: string; port: number }
+  | { kind: 'skip'; why: 'no-pod' | 'not-controlled' | 'not-marked' | 'no-address' | 'deleting' | 'finished' };
+
+// Whether `pod` is the backend's Pod and marked routable when listening, and where it would listen. The
+// Pod must be controlled by this very backend (its controller ownerReference names the backend's uid: a
+// pool's unclaimed member, another backend's Pod or one left from a re-created name never qualifies).
+export function listeningTargetOf(pod: PodLike | undefined, e: RouteEntry): ListeningTarget {
+  if (!pod) return { kind: 'skip', why: 'no-pod' };
+  const controller = (pod.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
+  if (!controller?.uid || uidKey(controller.uid) !== e.uid) return { kind: 'skip', why: 'not-controlled' };
+  if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null) return { kind: 'skip', why: 'deleting' };
+  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { kind: 'skip', why: 'finished' };
+  const port = routableWhenListeningPort(pod);
+  if (port === undefined) return { kind: 'skip', why: 'not-marked' };
+  if (!pod.status?.podIP) return { kind: 'skip', why: 'no-address' };
+  return { kind: 'connect', host: pod.status.podIP, port };
+}
+
+// The answer once the port was tried: the address the kubelet's probe would have found listening is
+// where traffic goes (in these Pods, the app's own port).
+export function listeningVerdict(target: { host: string; port: number }, connected: boolean): Verdict {
+  return connected ? { kind: 'route', upstream: upstreamAt(target.host, target.port) } : STARTING;
 }

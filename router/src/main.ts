@@ -9,6 +9,7 @@ import { createLogger } from '../../common/log.ts';
 import { runUntilSignal } from '../../common/process.ts';
 import { routerSpecs } from './config.ts';
 import { startRouteService } from './service.ts';
+import { apiPodReader, listeningRouter, tcpConnects } from './listening.ts';
 import { apiFreshReader, coalescing, informerRouteTable } from './table.ts';
 
 const config = loadConfigOrExit('spawner-router', routerSpecs);
@@ -18,6 +19,14 @@ async function run() {
   const kubeAccess = await loadKubeAccess(config.kubeconfig);
   const table = informerRouteTable({ kubeAccess, namespace: config.namespace, sidecarByDefault: config.sidecarByDefault, log });
   const fresh = coalescing(apiFreshReader({ kubeAccess, namespace: config.namespace, sidecarByDefault: config.sidecarByDefault, timeoutMs: config.lookupTimeoutMs }));
+  const listening = config.routeWhenListening
+    ? listeningRouter({
+        readPod: apiPodReader({ kubeAccess, namespace: config.namespace, timeoutMs: config.lookupTimeoutMs }),
+        connect: tcpConnects,
+        connectTimeoutMs: config.listeningConnectTimeoutMs,
+        rememberMs: config.listeningRememberMs,
+      })
+    : undefined;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const informers = () => [table.informer];
@@ -34,6 +43,7 @@ async function run() {
     key: config.accessKey.key,
     table,
     fresh,
+    listening,
     host: config.listenHost,
     port: config.port,
     cookieSecure: config.cookieSecure,

@@ -1,6 +1,7 @@
 // The route service: nginx's auth_request asks it, for every request under /p/<name>/, whether and
 // where to route. It answers
-//   200  X-Spawner-Upstream: podIP:port   the backend is Ready: proxy there
+//   200  X-Spawner-Upstream: podIP:port   the backend is Ready (or starting, and its app already
+//                                         listens where Ready would wait for it: listening.ts): proxy there
 //   403  X-Spawner-Verdict: starting      nginx shows the waiting page (503)
 //   401  X-Spawner-Verdict: ended         nginx shows the ended-session page (404)
 // (auth_request passes only 2xx, 401 and 403 through, hence these codes). A WebSocket upgrade that
@@ -9,7 +10,8 @@
 //
 // Every request costs the same until the token is known to be valid: one token is verified (the URL's,
 // else the cookie's), one cache lookup is made, and no API request is sent. Only a valid token whose
-// backend the cache cannot show routable causes a read from the API server, before answering.
+// backend the cache cannot show routable causes a read from the API server, before answering; when
+// that read still shows it starting, its Pod is read and its port tried (listening.ts).
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -28,6 +30,7 @@ import {
   H_VERDICT,
   parseRouteRequest,
 } from './request.ts';
+import type { ListeningRouter } from './listening.ts';
 import type { FreshReader, RouteTable } from './table.ts';
 import { acceptAndClose, CLOSE_SESSION_ENDED, SESSION_ENDED_REASON } from './ws-close.ts';
 
@@ -41,6 +44,8 @@ export interface RouteServiceOptions {
   key: AccessKey;
   table: RouteTable;
   fresh: FreshReader;
+  // Routing a starting backend once its app listens (listening.ts); without it, starting until Ready.
+  listening?: ListeningRouter;
   host: string; // loopback: only nginx, in the same Pod, may ask
   port: number; // 0: any free port
   cookieSecure: CookieSecure;
@@ -63,18 +68,22 @@ export interface Answer {
   headers: Record<string, string>;
   verdict: Verdict['kind'];
   looked: boolean; // a fresh read was made
+  // Routed before the backend is Ready: its port was just found listening, or was less than a few
+  // seconds ago.
+  early?: 'listening' | 'remembered';
 }
 
 interface Metrics {
   answers: Counter<'verdict' | 'source'>;
   lookups: Histogram<'outcome'>;
+  listeningChecks: Histogram<'outcome'>;
 }
 
 function metrics(registry: Registry): Metrics {
   return {
     answers: new Counter({
       name: 'spawner_router_answers_total',
-      help: 'Route answers by verdict (route, starting, ended) and whether the cache alone decided or a fresh read was made.',
+      help: 'Route answers by verdict (route, starting, ended) and what decided: the cache alone, a fresh read (lookup), a fresh read then the Pod found listening before Ready (listening), or such a route confirmed moments ago (remembered).',
       labelNames: ['verdict', 'source'],
       registers: [registry],
     }),
@@ -85,10 +94,17 @@ function metrics(registry: Registry): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    listeningChecks: new Histogram({
+      name: 'spawner_router_listening_check_seconds',
+      help: "Checks of a starting backend's Pod (a Pod read, then a connect to its port when the Pod is the backend's and marked routable when listening), by outcome.",
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
   };
 }
 
-type DecideOptions = Pick<RouteServiceOptions, 'namespace' | 'key' | 'table' | 'fresh' | 'cookieSecure' | 'log' | 'verify'>;
+type DecideOptions = Pick<RouteServiceOptions, 'namespace' | 'key' | 'table' | 'fresh' | 'listening' | 'cookieSecure' | 'log' | 'verify'>;
 
 export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders, self: string, m?: Metrics): Promise<Answer> {
   const r = parseRouteRequest(headers);
@@ -102,9 +118,15 @@ export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders
 
   let verdict: Verdict;
   let looked = false;
+  let early: Answer['early'];
   const cached = decideFromCache(entry, token, (uid) => o.table.isDead(uid));
+  const remembered = cached === 'lookup' ? o.listening?.remembered(token.uid) : undefined;
   if (cached !== 'lookup') {
     verdict = cached;
+  } else if (remembered) {
+    // Found listening moments ago, and the cache shows it neither ended nor gone: route without reading.
+    verdict = { kind: 'route', upstream: remembered };
+    early = 'remembered';
   } else {
     looked = true;
     const started = performance.now();
@@ -113,6 +135,16 @@ export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders
       if (!fresh || fresh.uid !== token.uid) o.table.markDead(token.uid);
       verdict = decideFromFresh(fresh, token);
       m?.lookups.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
+      if (verdict.kind === 'starting' && fresh && o.listening) {
+        const checkStarted = performance.now();
+        const checked = await o.listening.check(fresh);
+        m?.listeningChecks.observe({ outcome: checked.outcome }, (performance.now() - checkStarted) / 1000);
+        if (checked.error) forBackend(o.log, o.namespace, name).warn({ err: checked.error }, "reading the starting backend's Pod failed; answering starting");
+        if (checked.verdict.kind === 'route') {
+          verdict = checked.verdict;
+          early = checked.outcome === 'remembered' ? 'remembered' : 'listening';
+        }
+      }
     } catch (err) {
       // The API server cannot say. The token is valid, so the backend existed: "starting" keeps the
       // waiting page asking, where "ended" would send the user away for good.
@@ -121,9 +153,9 @@ export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders
       forBackend(o.log, o.namespace, name).warn({ err: err instanceof Error ? err.message : String(err) }, 'reading the backend failed; answering starting');
     }
   }
-  m?.answers.inc({ verdict: verdict.kind, source: looked ? 'lookup' : 'cache' });
-  if ((looked || verdict.kind !== 'route') && o.log.isLevelEnabled('debug')) {
-    forBackend(o.log, o.namespace, name || r.name.slice(0, 63)).debug({ verdict: verdict.kind, looked }, 'route answer');
+  m?.answers.inc({ verdict: verdict.kind, source: early ?? (looked ? 'lookup' : 'cache') });
+  if ((looked || early || verdict.kind !== 'route') && o.log.isLevelEnabled('debug')) {
+    forBackend(o.log, o.namespace, name || r.name.slice(0, 63)).debug({ verdict: verdict.kind, looked, early }, 'route answer');
   }
 
   const secure = o.cookieSecure === 'true' || (o.cookieSecure === 'auto' && r.https);
@@ -134,6 +166,7 @@ export async function decide(o: DecideOptions, headers: http.IncomingHttpHeaders
         status: 200,
         verdict: 'route',
         looked,
+        ...(early ? { early } : {}),
         headers: {
           [H_VERDICT]: 'route',
           [H_UPSTREAM]: verdict.upstream,

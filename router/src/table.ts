@@ -139,42 +139,44 @@ export function apiFreshReader(o: EntryOptions & { kubeAccess: KubeAccess; names
   };
 }
 
-// At most one read per name in flight, and a request never joins a read sent before it arrived (that
-// read may predate the write it needs to see): requests arriving during a read share the next one.
-export function coalescing(read: FreshReader): FreshReader {
+// At most one read per key (a backend's name) in flight, and a request never joins a read sent before it
+// arrived (that read may predate the write it needs to see): requests arriving during a read share the
+// next one, made with the first of their arguments.
+export function coalescing<A, T>(read: (arg: A) => Promise<T>, keyOf: (arg: A) => string = String): (arg: A) => Promise<T> {
   interface Slot {
-    inflight: Promise<RouteEntry | undefined>;
-    queued?: { promise: Promise<RouteEntry | undefined>; resolve: (v: RouteEntry | undefined) => void; reject: (e: unknown) => void };
+    inflight: Promise<T>;
+    queued?: { arg: A; promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void };
   }
   const slots = new Map<string, Slot>();
-  const launch = (name: string): Promise<RouteEntry | undefined> => {
-    const p = read(name);
+  const launch = (key: string, arg: A): Promise<T> => {
+    const p = read(arg);
     const settle = () => {
-      const slot = slots.get(name)!;
+      const slot = slots.get(key)!;
       const q = slot.queued;
       if (!q) {
-        slots.delete(name);
+        slots.delete(key);
         return;
       }
       slot.queued = undefined;
-      slot.inflight = launch(name);
+      slot.inflight = launch(key, q.arg);
       slot.inflight.then(q.resolve, q.reject);
     };
     p.then(settle, settle);
     return p;
   };
-  return (name) => {
-    const slot = slots.get(name);
+  return (arg) => {
+    const key = keyOf(arg);
+    const slot = slots.get(key);
     if (!slot) {
-      const inflight = launch(name);
-      slots.set(name, { inflight });
+      const inflight = launch(key, arg);
+      slots.set(key, { inflight });
       return inflight;
     }
     if (!slot.queued) {
-      let resolve!: (v: RouteEntry | undefined) => void;
+      let resolve!: (v: T) => void;
       let reject!: (e: unknown) => void;
-      const promise = new Promise<RouteEntry | undefined>((res, rej) => ((resolve = res), (reject = rej)));
-      slot.queued = { promise, resolve, reject };
+      const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+      slot.queued = { arg, promise, resolve, reject };
     }
     return slot.queued.promise;
   };

@@ -1,5 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { decideFromCache, decideFromFresh, routeEntryOf, verdictOf, type RouteEntry } from '../src/decide.ts';
+import {
+  decideFromCache, decideFromFresh, listeningTargetOf, listeningVerdict, podToCheck, routeEntryOf, verdictOf, type PodLike, type RouteEntry,
+} from '../src/decide.ts';
 
 const UID = '0b6f1c2e-8f51-4a57-9a43-1d2e3f4a5b6c';
 const OTHER = '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
@@ -25,6 +27,8 @@ describe('routeEntryOf', () => {
     ['no status yet: Pending', slb({}, {}), true, { phase: 'Pending', podIP: undefined }],
     ['an unknown phase reads as Pending', slb({}, { phase: 'Weird' }), true, { phase: 'Pending' }],
     ['being deleted', slb({}, { phase: 'Ready', podIP: '10.0.0.7' }, { deletionTimestamp: '2026-01-01T00:00:00Z' }), true, { deleting: true }],
+    ['the status names its Pod (a claimed member)', slb({}, { phase: 'Pending', podName: 'pool-x7k2p' }), true, { podName: 'pool-x7k2p' }],
+    ['no Pod named yet', slb({}, { phase: 'Pending' }), true, { podName: undefined }],
   ])('%s', (_what, object, sidecarByDefault, expected) => {
     expect(routeEntryOf(object, { sidecarByDefault })).toMatchObject({ name: 'room', uid: UID, ...expected });
   });
@@ -78,5 +82,57 @@ describe('decideFromFresh', () => {
     ['Failed', e({ phase: 'Failed' }), { kind: 'ended' }],
   ])('%s', (_what, fresh, expected) => {
     expect(decideFromFresh(fresh, valid)).toEqual(expected);
+  });
+});
+
+describe('listening is routable before Ready', () => {
+  const pending = e({ phase: 'Pending', podIP: undefined });
+  test.each<[string, RouteEntry, string | undefined]>([
+    ['Pending, no Pod named yet: the Pod named after the backend (a cold start)', pending, 'room'],
+    ['Pending, status.podName set: that Pod', e({ phase: 'Pending', podName: 'pool-x7k2p' }), 'pool-x7k2p'],
+    ['Ready: nothing to check (the cache routes it)', e(), undefined],
+    ['Failed: nothing to check', e({ phase: 'Failed' }), undefined],
+    ['Terminating: nothing to check', e({ phase: 'Terminating' }), undefined],
+    ['Pending but being deleted: nothing to check', e({ phase: 'Pending', deleting: true }), undefined],
+  ])('the Pod to check: %s', (_what, entry, expected) => {
+    expect(podToCheck(entry)).toBe(expected);
+  });
+
+  const pod = (over: { owner?: { uid?: string; controller?: boolean }[]; annotations?: Record<string, string>; podIP?: string; phase?: string; deletionTimestamp?: string } = {}): PodLike => ({
+    metadata: {
+      name: 'room',
+      ownerReferences: 'owner' in over ? over.owner : [{ uid: UID, controller: true }],
+      annotations: 'annotations' in over ? over.annotations : { 'spawner.dev/activity-source': 'Node', 'spawner.dev/routable-when-listening': '8080' },
+      ...(over.deletionTimestamp ? { deletionTimestamp: over.deletionTimestamp } : {}),
+    },
+    status: { phase: over.phase ?? 'Running', podIP: 'podIP' in over ? over.podIP : '10.0.0.9' },
+  });
+  test.each<[string, PodLike | undefined, ReturnType<typeof listeningTargetOf>]>([
+    ['the backend’s marked Pod with an address: connect to the marked port', pod(), { kind: 'connect', host: '10.0.0.9', port: 8080 }],
+    ['the mark names another port than the entry’s: the mark’s', pod({ annotations: { 'spawner.dev/routable-when-listening': '3000' } }), { kind: 'connect', host: '10.0.0.9', port: 3000 }],
+    ['still Pending (containers starting) is fine: the connect decides', pod({ phase: 'Pending' }), { kind: 'connect', host: '10.0.0.9', port: 8080 }],
+    ['the controller’s uid in upper case (uids compare as tokens name them)', pod({ owner: [{ uid: UID.toUpperCase(), controller: true }] }), { kind: 'connect', host: '10.0.0.9', port: 8080 }],
+    ['no such Pod', undefined, { kind: 'skip', why: 'no-pod' }],
+    ['controlled by another backend (a re-created name’s old Pod)', pod({ owner: [{ uid: OTHER, controller: true }] }), { kind: 'skip', why: 'not-controlled' }],
+    ['owned by the backend but not as controller', pod({ owner: [{ uid: UID }] }), { kind: 'skip', why: 'not-controlled' }],
+    ['controlled by a pool (an unclaimed member)', pod({ owner: [{ uid: OTHER, controller: true }, { uid: UID, controller: false }] }), { kind: 'skip', why: 'not-controlled' }],
+    ['no owner at all', pod({ owner: undefined }), { kind: 'skip', why: 'not-controlled' }],
+    ['no mark: the sidecar’s Pod (it listens before the app)', pod({ annotations: { 'spawner.dev/activity-source': 'Sidecar' } }), { kind: 'skip', why: 'not-marked' }],
+    ['no annotations at all (made before the mark existed, or the user’s probe decides)', pod({ annotations: undefined }), { kind: 'skip', why: 'not-marked' }],
+    ['a mark that is not a port', pod({ annotations: { 'spawner.dev/routable-when-listening': 'http' } }), { kind: 'skip', why: 'not-marked' }],
+    ['no address yet', pod({ podIP: undefined }), { kind: 'skip', why: 'no-address' }],
+    ['being deleted', pod({ deletionTimestamp: '2026-01-01T00:00:00Z' }), { kind: 'skip', why: 'deleting' }],
+    ['its containers exited', pod({ phase: 'Failed' }), { kind: 'skip', why: 'finished' }],
+    ['its containers completed', pod({ phase: 'Succeeded' }), { kind: 'skip', why: 'finished' }],
+  ])('which Pod qualifies: %s', (_what, p, expected) => {
+    expect(listeningTargetOf(p, pending)).toEqual(expected);
+  });
+
+  test.each<[string, { host: string; port: number }, boolean, ReturnType<typeof listeningVerdict>]>([
+    ['connected: route to the Pod’s port', { host: '10.0.0.9', port: 8080 }, true, { kind: 'route', upstream: '10.0.0.9:8080' }],
+    ['connected over IPv6: bracketed', { host: 'fd00::9', port: 8080 }, true, { kind: 'route', upstream: '[fd00::9]:8080' }],
+    ['not connected: starting', { host: '10.0.0.9', port: 8080 }, false, { kind: 'starting' }],
+  ])('the verdict: %s', (_what, target, connected, expected) => {
+    expect(listeningVerdict(target, connected)).toEqual(expected);
   });
 });

@@ -1,9 +1,12 @@
 // The route service against the real API server, with the operator running beside it (both as local
 // processes impersonating their service accounts, held to the RBAC of the manifests) and kwok nodes
 // making Pods Ready: a client that has seen Ready is routed on its first request, Failed and deleted
-// backends are ended at once, and the service reads nothing but the routed namespace's backends.
+// backends are ended at once, the service reads nothing but the routed namespace's backends (and the Pod
+// of one that is starting), and a starting backend whose marked Pod listens is routed before Ready.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Service } from '@kubernetes/client-node';
@@ -16,7 +19,7 @@ import {
   createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess,
 } from '../../operator/test/support/operator-process.ts';
 import { createPool, listMembers, poolManifest } from '../../operator/test/support/pools.ts';
-import { createSlb, deleteSlb, getSlb, slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
+import { createSlb, deleteSlb, getPod, getSlb, slbManifest, type Slb } from '../../operator/test/support/slbs.ts';
 import { startRouterProcess, type RouterProcess } from './support/process.ts';
 
 jest.setTimeout(300_000);
@@ -216,6 +219,63 @@ describe('a WarmPool member is unreachable until claimed', () => {
     expect(await route('claimed', tokenOf(slb))).toEqual({ status: 200, verdict: 'route', upstream: `${taken!.status!.podIP}:3000` });
     // The member's own name still routes nowhere, and neither does the one left in the pool.
     for (const pod of members) expect(await route(pod.metadata!.name!, memberToken(pod.metadata!.name!))).toEqual(refused);
+  });
+});
+
+// Listening is routable before Ready (router/README.md). The operator makes the Pod (marked or not, as
+// desiredPod decides); no node ever takes it (unschedulable), so it never turns Ready and the backend stays
+// Pending; the test plays the kubelet's part of giving it an address (status subresource) — 127.0.0.1,
+// where the test's own listener plays the app. The route service reads that Pod through the shipped Role.
+describe('listening is routable before Ready', () => {
+  let app: net.Server;
+  let appPort = 0;
+  beforeAll(async () => {
+    app = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    appPort = (app.address() as AddressInfo).port;
+  });
+  afterAll(async () => new Promise((resolve) => app.close(resolve)));
+
+  async function startingWithAddress(name: string, spec: Partial<Slb['spec']>): Promise<{ slb: Slb; annotations: Record<string, string> }> {
+    const created = await createSlb(custom, slbManifest(ns, name, { unschedulable: true, spec }));
+    const pod = await waitFor(async () => getPod(core, ns, name), { what: `${name}'s Pod`, timeoutMs: 60_000 });
+    const token = tokenOf(created);
+    // No address yet: starting, whatever the Pod says.
+    expect(await route(name, token)).toMatchObject({ status: 403, verdict: 'starting' });
+    await kubectl(['patch', 'pod', '-n', ns, name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } })]);
+    return { slb: created, annotations: pod.metadata?.annotations ?? {} };
+  }
+
+  async function earlyRoutes(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${router!.healthPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('spawner_router_answers_total{verdict="route",source="listening"}'));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  test('node mode: the operator marks the Pod, and once its port accepts a connection the Pending backend is routed to it', async () => {
+    const before = await earlyRoutes();
+    const { slb, annotations } = await startingWithAddress('early', { sidecar: { enabled: false }, httpPort: appPort });
+    expect(annotations['spawner.dev/routable-when-listening']).toBe(String(appPort));
+    const answer = await waitFor(
+      async () => {
+        const a = await route('early', tokenOf(slb));
+        return a.status === 200 ? a : undefined;
+      },
+      { what: 'early to be routed', timeoutMs: 10_000, intervalMs: 50 },
+    );
+    expect(answer).toEqual({ status: 200, verdict: 'route', upstream: `127.0.0.1:${appPort}` });
+    // Routed before any Ready: the backend and its Pod are still not Ready.
+    const now = (await getSlb(custom, ns, 'early'))!;
+    expect(now.status?.phase ?? 'Pending').toBe('Pending');
+    const pod = (await getPod(core, ns, 'early'))!;
+    expect(pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false).toBe(false);
+    expect(await earlyRoutes()).toBeGreaterThan(before);
+  });
+
+  test('sidecar mode: listening on the app’s port says nothing (no mark), so the backend stays starting until Ready', async () => {
+    const { slb, annotations } = await startingWithAddress('early-sidecar', { sidecar: { enabled: true }, httpPort: appPort });
+    expect(annotations['spawner.dev/routable-when-listening']).toBeUndefined();
+    for (let i = 0; i < 3; i++) expect(await route('early-sidecar', tokenOf(slb))).toMatchObject({ status: 403, verdict: 'starting' });
   });
 });
 

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
 import { createLogger } from '../../common/log.ts';
 import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
-import type { RouteEntry } from '../src/decide.ts';
+import type { PodLike, RouteEntry } from '../src/decide.ts';
+import { listeningRouter, tcpConnects, type ListeningRouter } from '../src/listening.ts';
 import { decide, startRouteService, type RouteService } from '../src/service.ts';
 import { StaticRouteTable } from '../src/table.ts';
 import { closeFrame } from '../src/ws-close.ts';
@@ -18,13 +21,14 @@ const room: RouteEntry = { name: 'room', uid: '0b6f1c2e-8f51-4a57-9a43-1d2e3f4a5
 const token = mintAccessToken(key, { namespace: NS, name: room.name, uid: room.uid });
 const ask = (name: string, rest: string, extra: Record<string, string> = {}) => ({ 'x-spawner-name': name, 'x-spawner-rest': rest, ...extra });
 
-function setup(entries: RouteEntry[], fresh: (name: string) => Promise<RouteEntry | undefined> = async () => undefined) {
+function setup(entries: RouteEntry[], fresh: (name: string) => Promise<RouteEntry | undefined> = async () => undefined, listening?: ListeningRouter) {
   const table = new StaticRouteTable(entries);
   const reads: string[] = [];
   const o = {
     namespace: NS,
     key,
     table,
+    listening,
     cookieSecure: 'auto' as const,
     log,
     fresh: (name: string) => {
@@ -114,6 +118,94 @@ describe('decide', () => {
     });
     expect(await s.decide(ask('room', `/?token=${token}`))).toMatchObject({ status: 403, verdict: 'starting' });
     expect(s.table.isDead(room.uid)).toBe(false);
+  });
+});
+
+describe('listening is routable before Ready (real sockets on loopback)', () => {
+  // The backend's Pod: the app listens on loopback; the route service reads the Pod from a table and
+  // connects to its address for real.
+  let app: net.Server;
+  let appPort: number;
+  let accepted = 0;
+  let freePort: number;
+  beforeAll(async () => {
+    app = net.createServer((s) => {
+      accepted++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    appPort = (app.address() as AddressInfo).port;
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    freePort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+  });
+  afterAll(async () => new Promise((resolve) => app.close(resolve)));
+
+  const pending: RouteEntry = { ...room, phase: 'Pending', podIP: undefined };
+  const pod = (port: () => number, over: { ownerUid?: string; annotations?: Record<string, string> } = {}) => (): PodLike => ({
+    metadata: {
+      name: 'room',
+      ownerReferences: [{ uid: over.ownerUid ?? room.uid, controller: true }],
+      annotations: over.annotations ?? { 'spawner.dev/activity-source': 'Node', 'spawner.dev/routable-when-listening': String(port()) },
+    },
+    status: { phase: 'Running', podIP: '127.0.0.1' },
+  });
+  function withPod(p: () => PodLike | undefined) {
+    const podReads: string[] = [];
+    const listening = listeningRouter({
+      readPod: async (name) => {
+        podReads.push(name);
+        return p();
+      },
+      connect: tcpConnects,
+      connectTimeoutMs: 250,
+      rememberMs: 60_000,
+    });
+    const s = setup([pending], async () => pending, listening);
+    return { ...s, podReads };
+  }
+
+  test('Pending, its marked Pod listens: route to the Pod now, then from memory without reads', async () => {
+    const s = withPod(pod(() => appPort));
+    const before = accepted;
+    const a = await s.decide(ask('room', `/?token=${token}`));
+    expect(a).toMatchObject({ status: 200, verdict: 'route', looked: true, early: 'listening', headers: { 'x-spawner-upstream': `127.0.0.1:${appPort}` } });
+    expect(a.headers['x-spawner-set-cookie']).toContain(token);
+    expect(accepted).toBeGreaterThan(before); // the app saw the connect
+    const next = await s.decide(ask('room', '/app.js', { cookie: `spawner_token=${token}` }));
+    expect(next).toMatchObject({ status: 200, looked: false, early: 'remembered', headers: { 'x-spawner-upstream': `127.0.0.1:${appPort}` } });
+    expect(s.reads).toEqual(['room']);
+    expect(s.podReads).toEqual(['room']);
+  });
+
+  test.each<[string, () => PodLike | undefined]>([
+    ['nothing listens on the marked port yet', pod(() => freePort)],
+    ['the Pod is controlled by another uid (a re-created name)', pod(() => appPort, { ownerUid: '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d' })],
+    ['the Pod has no mark (the user’s probe decides)', pod(() => appPort, { annotations: { 'spawner.dev/activity-source': 'Node' } })],
+    ['the sidecar’s Pod: listening, but not marked', pod(() => appPort, { annotations: { 'spawner.dev/activity-source': 'Sidecar' } })],
+    ['no Pod yet', () => undefined],
+  ])('%s: starting, and nothing remembered', async (_what, p) => {
+    const s = withPod(p);
+    expect(await s.decide(ask('room', `/?token=${token}`))).toMatchObject({ status: 403, verdict: 'starting', looked: true });
+    expect(await s.decide(ask('room', `/?token=${token}`))).toMatchObject({ status: 403, looked: true });
+    expect(s.reads).toEqual(['room', 'room']);
+  });
+
+  test('a request without a valid token reads nothing and connects nowhere', async () => {
+    const s = withPod(pod(() => appPort));
+    const before = accepted;
+    expect(await s.decide(ask('room', `/?token=${'A'.repeat(44)}`))).toMatchObject({ status: 401, looked: false });
+    expect(s.reads).toEqual([]);
+    expect(s.podReads).toEqual([]);
+    expect(accepted).toBe(before);
+  });
+
+  test('the cache shows it Failed: ended, whatever was remembered', async () => {
+    const s = withPod(pod(() => appPort));
+    expect((await s.decide(ask('room', `/?token=${token}`))).status).toBe(200);
+    s.table.set({ ...pending, phase: 'Failed' });
+    expect(await s.decide(ask('room', `/?token=${token}`))).toMatchObject({ status: 401, verdict: 'ended' });
   });
 });
 
