@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { freePorts } from '../../e2e/harness/net.ts';
 import type { PodLike, RouteEntry } from '../src/decide.ts';
 import { listeningRouter, RememberedRoutes, tcpConnects } from '../src/listening.ts';
 
@@ -18,11 +19,7 @@ beforeAll(async () => {
   listener = net.createServer((s) => s.destroy());
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   openPort = (listener.address() as AddressInfo).port;
-  // A port that was just free: nothing listens there now.
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  closedPort = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  closedPort = (await freePorts(1))[0]!; // was free a moment ago: nothing listens there
 });
 afterAll(async () => new Promise((resolve) => listener.close(resolve)));
 

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
 import { createLogger } from '../../common/log.ts';
 import { mintAccessToken, parseAccessKey } from '../../common/spawner/access.ts';
+import { freePorts } from '../../e2e/harness/net.ts';
 import type { PodLike, RouteEntry } from '../src/decide.ts';
 import { listeningRouter, tcpConnects, type ListeningRouter } from '../src/listening.ts';
 import { decide, startRouteService, type RouteService } from '../src/service.ts';
@@ -135,10 +136,7 @@ describe('listening is routable before Ready (real sockets on loopback)', () => 
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     appPort = (app.address() as AddressInfo).port;
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    freePort = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    freePort = (await freePorts(1))[0]!; // was free a moment ago: nothing listens there
   });
   afterAll(async () => new Promise((resolve) => app.close(resolve)));
 
