@@ -2,7 +2,7 @@
 // Spawner's manifests as they were written (containers without a name, a status block, no namespace).
 // Pure: the text comes in, objects ready to POST come out, or a UsageError naming the document and field.
 import { parseAllDocuments } from 'yaml';
-import { API_VERSION, KIND } from '../../common/contract.ts';
+import { API_VERSION, FINALIZER, KIND } from '../../common/contract.ts';
 import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { APP_CONTAINER } from '../../common/spawner/backend.ts';
 import { generateNameFor, prefixFromImage } from './build.ts';
@@ -32,6 +32,9 @@ export function normalizeBackend(doc: unknown, source: string, index: number, to
   }
   const metadata: Obj = isObj(doc.metadata) ? { ...doc.metadata } : {};
   for (const key of SERVER_METADATA) delete metadata[key];
+  // As common/spawner/backend.ts creates every backend: with the operator's finalizer already on, so
+  // the operator's first reconcile goes straight to the Pod.
+  metadata.finalizers = [FINALIZER];
   const spec = isObj(doc.spec) ? structuredClone(doc.spec) : fail(source, index, total, 'spec is missing');
   // A claim from a WarmPool has no template of its own (the API server refuses one, saying why); its
   // generated name says which pool it came from.

@@ -86,7 +86,7 @@ describe('backends from flags', () => {
     expect(s).toEqual({
       apiVersion: 'spawner.dev/v1',
       kind: 'SessionLivedBackend',
-      metadata: { namespace: 'team', generateName: 'game-', labels: { 'app.kubernetes.io/created-by': 'spawner-cli' } },
+      metadata: { namespace: 'team', generateName: 'game-', labels: { 'app.kubernetes.io/created-by': 'spawner-cli' }, finalizers: ['spawner.dev/teardown'] },
       spec: {
         template: { containers: [{ name: 'app', image: 'a:1', env: [{ name: 'A', value: '1' }] }] },
         httpPort: 3000,
@@ -102,7 +102,7 @@ describe('backends from flags', () => {
     expect(claimFromFlags({ pool: 'games', gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }, 'team')).toEqual({
       apiVersion: 'spawner.dev/v1',
       kind: 'SessionLivedBackend',
-      metadata: { namespace: 'team', generateName: 'games-', labels: { 'app.kubernetes.io/created-by': 'spawner-cli' } },
+      metadata: { namespace: 'team', generateName: 'games-', labels: { 'app.kubernetes.io/created-by': 'spawner-cli' }, finalizers: ['spawner.dev/teardown'] },
       spec: { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 },
     });
     expect(claimFromFlags({ pool: 'games', gracePeriodSeconds: 300, name: 'room-1' }, 'team').metadata).toMatchObject({ name: 'room-1' });

@@ -8,6 +8,7 @@ import type { SessionLivedBackend } from '../../common/spawner/types.ts';
 import { RecordingApi } from './fake-api.ts';
 import { TokenBucket } from '../src/http-api/limits.ts';
 import { at, config, oldService, pod, slb } from './fixtures.ts';
+import { newBackend } from '../../common/spawner/backend.ts';
 
 const FIN = 'spawner.dev/teardown';
 
@@ -56,6 +57,29 @@ describe('reconcile', () => {
     w.setTime(30);
     expect(await reconcile(w.api.backend!, w.deps)).toEqual({});
     expect(w.api.actions).toEqual([]);
+  });
+
+  // As Spawner's CLI and HTTP API write a backend (the one builder), and as the API server returns it.
+  const fromSpawnerClients = (): SessionLivedBackend => {
+    const written = newBackend({ namespace: 'sessions', name: 'game', createdBy: 'spawner-cli', image: 'example.invalid/app:1', port: 8080, gracePeriodSeconds: 300 });
+    return { ...written, metadata: { ...created().metadata, ...written.metadata }, status: { phase: 'Pending' } };
+  };
+
+  test.each([
+    ['as kubectl writes it (no finalizer): the finalizer first, then the Pod', created, [`patch finalizers [${FIN}]`, 'create pod game']],
+    ["as Spawner's clients write it (common/spawner/backend.ts: the finalizer already on): the Pod is the first write", fromSpawnerClients, ['create pod game']],
+  ])('a new backend %s; never a Pod beside a backend without the finalizer', async (_how, make, actions) => {
+    const w = world(0.1);
+    await reconcile(make(), w.deps);
+    expect(w.api.actions).toEqual(actions);
+    expect(w.api.backend?.metadata.finalizers ?? make().metadata.finalizers).toEqual([FIN]);
+  });
+
+  test("a backend written with the finalizer and deleted before the operator ever saw it: no Pod is made, the API server is asked for one, the finalizer goes", async () => {
+    const w = world(1);
+    const backend = { ...fromSpawnerClients(), metadata: { ...fromSpawnerClients().metadata, deletionTimestamp: at(1) } };
+    expect(await finalize(backend, w.deps)).toBe('done');
+    expect(w.api.actions).toEqual(['patch status Terminating', 'event Normal Terminating', 'get pod game', 'patch finalizers []']);
   });
 
   test('in a burst, a backend whose Pod was created late is not given a Pending write for its wait in the queue', async () => {

@@ -88,7 +88,7 @@ test('backendFromInit builds a claim: poolRef and the session\'s limits only', (
   expect(backendFromInit({ image: 'ignored', port: 8080, env: [], gracePeriodSeconds: 60, maxLifetimeSeconds: 600, pool: 'games' }, 'sessions')).toEqual({
     apiVersion: 'spawner.dev/v1',
     kind: 'SessionLivedBackend',
-    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' } },
+    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' }, finalizers: ['spawner.dev/teardown'] },
     spec: { poolRef: { name: 'games' }, gracePeriodSeconds: 60, maxLifetimeSeconds: 600 },
   });
 });
@@ -97,7 +97,7 @@ test('backendFromInit builds the SLB the operator expects', () => {
   expect(backendFromInit({ image: 'a:1', port: 3000, env: [{ name: 'A', value: '1' }], gracePeriodSeconds: 60, maxLifetimeSeconds: 600 }, 'sessions')).toEqual({
     apiVersion: 'spawner.dev/v1',
     kind: 'SessionLivedBackend',
-    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' } },
+    metadata: { generateName: 'session-', namespace: 'sessions', labels: { 'app.kubernetes.io/created-by': 'spawner-http-api' }, finalizers: ['spawner.dev/teardown'] },
     spec: {
       template: { containers: [{ name: 'app', image: 'a:1', env: [{ name: 'A', value: '1' }] }] },
       httpPort: 3000,
