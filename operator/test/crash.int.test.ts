@@ -2,6 +2,8 @@
 // started again each time: afterwards no backend has had more than one Pod (nor any Service), no Pod
 // is left without its backend, every backend kept is Ready and every one deleted is gone, and
 // a deleted backend's children went before it did (the finalizer held it, not garbage collection).
+// A third of the backends are written as Spawner's CLI and HTTP API write them (common/spawner/backend.ts:
+// with the operator's finalizer already on, so its first write is the Pod), the rest as kubectl would.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { CoreV1Api, CustomObjectsApi, KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
@@ -13,6 +15,7 @@ import {
 } from './support/operator-process.ts';
 import { seededRandom } from './support/random.ts';
 import { createSlb, deleteSlb, slbManifest, type Slb } from './support/slbs.ts';
+import { newBackend } from '../../common/spawner/backend.ts';
 
 const TOTAL = 200;
 let kc: KubeConfig;
@@ -81,8 +84,11 @@ test(`${TOTAL} backends created and half deleted while the operator is SIGKILLed
   let workloadDone = false;
   const workload = (async () => {
     const pending: Promise<void>[] = [];
-    for (const name of names) {
-      const created = await createSlb(custom, slbManifest(namespace, name));
+    for (const [i, name] of names.entries()) {
+      const manifest = i % 3 === 0
+        ? newBackend({ namespace, name, createdBy: 'spawner-crash-test', image: 'example.invalid/app:1', port: 8080, gracePeriodSeconds: 300 })
+        : slbManifest(namespace, name);
+      const created = await createSlb(custom, manifest);
       uids.set(name, created.metadata.uid!);
       // Half of the deletions come at any moment, half once the backend has its Pod (teardown work).
       const hasPod = () => waitFor(() => caches.get('Pod')!.get(namespace, name), { what: `the Pod of ${name}`, timeoutMs: 5 * 60_000, intervalMs: 50 });
