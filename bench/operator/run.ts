@@ -7,6 +7,7 @@
 //
 //   node bench/operator/run.ts [--n 100,1000,5000] [--baseline] [--baseline-n 1000] [--rounds R]
 //                              [--failover-rounds 3] [--nodes 4] [--concurrency C] [--parallel 32]
+//                              [--variant 'NAME:NODE FLAGS|OPERATOR FLAGS']… [--manifests bare,spawner]
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-operator.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../common/contract.ts';
+import { newBackend } from '../../common/spawner/backend.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
@@ -60,6 +62,11 @@ const { values: args } = parseArgs({
     // (repeatable), e.g. --variant 'shipped:' --variant 'semi1:--max-semi-space-size=1'
     // --variant 'c128:|--concurrency=128'. Default: one, as shipped.
     variant: { type: 'string', multiple: true, default: [] },
+    // How the benchmark writes each backend, compared in one run like the variants (each variant runs
+    // once with each): 'bare', as kubectl would create it (the operator patches its finalizer in first),
+    // and/or 'spawner', as Spawner's CLI and HTTP API create it (common/spawner/backend.ts: the finalizer
+    // already on, so the operator's first write is the Pod).
+    manifests: { type: 'string', default: 'bare' },
     // Run operator/src/main.ts by type stripping instead of the image's compiled JavaScript and flags.
     'from-source': { type: 'boolean', default: false },
     // Also measure the cluster without the operator: the benchmark itself creates each backend's objects
@@ -88,12 +95,17 @@ const sizes = sizesOf('n', args.n!);
 const baselineSizes = args.baseline ? sizesOf('baseline-n', args['baseline-n']!) : [];
 const shapes = args.shapes!.split(',').map((x) => x.trim()) as Shape[];
 for (const sh of shapes) if (!SHAPES.includes(sh)) throw new Error(`--shapes: one of ${SHAPES.join(', ')}, got '${sh}'`);
-const variants = (args.variant!.length ? args.variant! : ['shipped:']).map((v) => {
+const MANIFESTS = ['bare', 'spawner'] as const;
+type Manifest = (typeof MANIFESTS)[number];
+const manifests = args.manifests!.split(',').map((x) => x.trim()) as Manifest[];
+for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: one or more of ${MANIFESTS.join(', ')}, got '${m}'`);
+const variants = (args.variant!.length ? args.variant! : ['shipped:']).flatMap((v) => {
   const colon = v.indexOf(':');
   if (colon < 1) throw new Error(`--variant: NAME:NODE FLAGS[|OPERATOR FLAGS], got '${v}'`);
   const [node = '', operator = ''] = v.slice(colon + 1).split('|');
   const words = (x: string) => x.split(/\s+/).filter(Boolean);
-  return { name: v.slice(0, colon), nodeArgs: words(node), operatorArgs: words(operator) };
+  const name = v.slice(0, colon);
+  return manifests.map((manifest) => ({ name: manifests.length > 1 ? `${name}+${manifest}` : name, nodeArgs: words(node), operatorArgs: words(operator), manifest }));
 });
 const rounds = Number(args.rounds);
 const failoverRounds = Number(args['failover-rounds']);
@@ -161,7 +173,7 @@ interface Current {
   operator: OperatorProcess;
 }
 
-async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: number, hooks: Hooks = {}): Promise<Result> {
+async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: number, manifest: Manifest, hooks: Hooks = {}): Promise<Result> {
   const operator = current.operator;
   const { core } = apiClients(kc);
   const namespace = await createNamespace(core, `bench-${n}`);
@@ -198,7 +210,10 @@ async function benchOnce(kc: KubeConfig, current: Current, n: number, parallel: 
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
   const started = performance.now();
   // A day to start: on a loaded machine the default 300 s would fail backends that are merely queued.
-  const backend = (name: string) => slbManifest(namespace, name, { spec: { startupTimeoutSeconds: 86_400 } });
+  const backend = (name: string) =>
+    manifest === 'spawner'
+      ? newBackend({ namespace, name, createdBy: 'spawner-bench', image: 'example.invalid/app:1', port: 8080, gracePeriodSeconds: 300, startupTimeoutSeconds: 86_400 })
+      : slbManifest(namespace, name, { spec: { startupTimeoutSeconds: 86_400 } });
   const rate = Number(args.rate);
   if (rate > 0) {
     const inFlight: Promise<unknown>[] = [];
@@ -369,7 +384,7 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
     );
   }
   out.push(`  (op writes: finalizer, Pod and status writes to Ready, and any Service create (none since decision B), counted by the API server; RSS and heap the moment all N are Ready, and ${args['settle-seconds']} s later)`);
-  out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry} ${v.operatorArgs.join(' ')}`));
+  out.push(...variants.map((v) => `  variant ${v.name}: node ${[...operatorNodeArgs, ...v.nodeArgs].join(' ')} ${operatorEntry} ${v.operatorArgs.join(' ')}; backends written ${v.manifest}`));
   if (route) {
     out.push(
       '',
@@ -466,7 +481,7 @@ async function main(): Promise<void> {
               return f;
             };
           }
-          const r = await benchOnce(kc, holder, n, Number(args.parallel), hooks);
+          const r = await benchOnce(kc, holder, n, Number(args.parallel), v.manifest, hooks);
           r.variant = v.name;
           results.push(r);
           process.stdout.write(`${report(r)}\n`);
