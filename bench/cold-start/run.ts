@@ -15,12 +15,23 @@
 // range over the rounds.
 //
 //   node bench/cold-start/run.ts [--n 1,20] [--rounds 3] [--modes node,sidecar] [--namespace spawner-backends]
+//                                [--link create|status] [--poll 50|page]
+//
+// --link create (default): the client holds its link from the moment the create returns, as the HTTP
+// API's POST /init answers it (the invitation URL, minted here with the cluster key read from the Secret
+// spawner-system/spawner-access-key) — a browser sent there sees the waiting page until the route
+// service routes it. --link status: the client waits for status.url, which the operator writes with
+// Ready, and polls the bare /p/<name>/ (answered 404) until then.
+// --poll 50 (default): a GET every 50 ms after the previous answer — when the system can answer, and far
+// more often than a user's waiting page. --poll page: on manifests/nginx/waiting.html's schedule (after
+// 0.25 s, then ×1.2, at most 10 s), i.e. when a user would see it, and the API reads a page costs.
 //
 // Needs KUBECONFIG pointing at a cluster with Spawner deployed (make up, or the e2e suite's cluster).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, LABEL_BACKEND, PLURAL, VERSION } from '../../common/contract.ts';
+import { invitationUrl, parseAccessKey, type AccessKey } from '../../common/spawner/access.ts';
 import { createInformer } from '../../common/kube/informer.ts';
 import { loadKubeAccess } from '../../common/kube/kubeconfig.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -34,6 +45,8 @@ const { values: args } = parseArgs({
     image: { type: 'string', default: 'localhost/spawner/drop-four:0.1.0' },
     modes: { type: 'string', default: 'node,sidecar' },
     namespace: { type: 'string', default: 'spawner-backends' },
+    link: { type: 'string', default: 'create' },
+    poll: { type: 'string', default: '50' },
     'public-url': { type: 'string', default: process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080' },
   },
 });
@@ -46,11 +59,24 @@ type Mode = 'node' | 'sidecar';
 const modes = args.modes!.split(',') as Mode[];
 if (modes.length === 0 || modes.some((m) => m !== 'node' && m !== 'sidecar')) throw new Error(`--modes takes node and/or sidecar (got ${args.modes})`);
 const namespace = args.namespace!;
+if (args.link !== 'create' && args.link !== 'status') throw new Error(`--link takes create or status (got ${args.link})`);
+if (args.poll !== 'page' && !(Number(args.poll) > 0)) throw new Error(`--poll takes a number of milliseconds or page (got ${args.poll})`);
+// The delay before the next GET, after `polls` of them.
+const WAITING_PAGE = { firstMs: 250, growth: 1.2, maxMs: 10_000 }; // manifests/nginx/waiting.html
+const pollDelay = (polls: number): number =>
+  args.poll === 'page' ? Math.min(WAITING_PAGE.firstMs * WAITING_PAGE.growth ** polls, WAITING_PAGE.maxMs) : Number(args.poll);
 const publicUrl = args['public-url']!.replace(/\/$/, '');
 const log = (line: string) => process.stderr.write(`[cold-start] ${line}\n`);
 if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG must name a cluster with Spawner deployed (make up)');
 const kc = await loadKubeAccess(process.env.KUBECONFIG);
 const quiet = createLogger('bench', 'silent');
+// With --link create: the key the operator mints invitation URLs with.
+let accessKey: AccessKey | undefined;
+if (args.link === 'create') {
+  const secret = await requestJson<{ data?: { key?: string } }>(kc, { path: '/api/v1/namespaces/spawner-system/secrets/spawner-access-key' });
+  if (!secret.data?.key) throw new Error('Secret spawner-system/spawner-access-key has no entry key (is Spawner deployed?)');
+  accessKey = parseAccessKey(Buffer.from(secret.data.key, 'base64'));
+}
 
 interface Timeline {
   name: string;
@@ -87,12 +113,14 @@ async function createOne(runId: string, mode: Mode): Promise<Timeline> {
       template: { containers: [{ name: 'app', image: args.image, imagePullPolicy: 'IfNotPresent' }] },
     },
   };
-  const created = await requestJson<{ metadata: { name: string } }>(kc, { method: 'POST', path: slbPath, body });
-  return { name: created.metadata.name, created: Date.now() };
+  const created = await requestJson<{ metadata: { name: string; namespace: string; uid: string } }>(kc, { method: 'POST', path: slbPath, body });
+  const t: Timeline = { name: created.metadata.name, created: Date.now() };
+  if (accessKey) t.url = invitationUrl(created, publicUrl, accessKey);
+  return t;
 }
 
 async function firstByte(t: Timeline): Promise<void> {
-  for (;;) {
+  for (let polls = 0; ; polls++) {
     const url = t.url ?? `${publicUrl}/p/${t.name}/`;
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -105,7 +133,7 @@ async function firstByte(t: Timeline): Promise<void> {
       /* not yet */
     }
     if (Date.now() - t.created > 300_000) throw new Error(`${t.name}: no 200 through nginx within 300 s`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, pollDelay(polls)));
   }
 }
 
@@ -200,7 +228,8 @@ for (const n of sizes) {
       perRound.get(mode)!.firstByte.push(median(span(ts, 'created', 'firstByte')));
     }
   }
-  console.log(`\n== ${n} concurrent backend(s), ${rounds} round(s) per mode, interleaved; load average ${loadBefore} → ${load()}`);
+  const linkNote = `${args.link === 'create' ? 'link held from the create (as POST /init gives it)' : 'link from status.url (written with Ready)'}, ${args.poll === 'page' ? "polled on the waiting page's schedule" : `polled every ${args.poll} ms`}`;
+  console.log(`\n== ${n} concurrent backend(s), ${rounds} round(s) per mode, interleaved; ${linkNote}; load average ${loadBefore} → ${load()}`);
   for (const mode of modes) {
     const ts = all.get(mode)!;
     console.log(`-- ${mode} mode (${ts.length} samples)`);
