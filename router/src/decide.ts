@@ -16,6 +16,9 @@ export interface RouteEntry {
   port: number; // where traffic goes on the Pod: the sidecar's proxy port, or the app's own
   public: boolean; // spec.access: Public
   podName?: string; // status.podName: a claimed backend's Pod keeps its pool member's name
+  // The backend certainly has the sidecar (its status records it, or its spec asks for it): its Pod is
+  // never marked routable when listening, so there is no Pod to read while it starts.
+  sidecarCertain?: boolean;
 }
 
 export interface SlbLike {
@@ -51,6 +54,7 @@ export function routeEntryOf(slb: SlbLike, o: EntryOptions): RouteEntry {
     port: slb.status?.podPort ?? specPort,
     public: slb.spec?.access === 'Public',
     podName: slb.status?.podName || undefined,
+    sidecarCertain: recorded ? recorded === 'Sidecar' : slb.spec?.sidecar?.enabled === true,
   };
 }
 
@@ -113,7 +117,7 @@ export function decideFromFresh(entry: RouteEntry | undefined, token: TokenCheck
 // start's Pod is named after its backend; status.podName, once written, names it (a claimed pool member
 // keeps its own name).
 export function podToCheck(e: RouteEntry): string | undefined {
-  if (e.deleting || e.phase !== 'Pending' || !e.name) return undefined;
+  if (e.deleting || e.phase !== 'Pending' || !e.name || e.sidecarCertain) return undefined;
   return e.podName ?? e.name;
 }
 

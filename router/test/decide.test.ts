@@ -29,6 +29,10 @@ describe('routeEntryOf', () => {
     ['being deleted', slb({}, { phase: 'Ready', podIP: '10.0.0.7' }, { deletionTimestamp: '2026-01-01T00:00:00Z' }), true, { deleting: true }],
     ['the status names its Pod (a claimed member)', slb({}, { phase: 'Pending', podName: 'pool-x7k2p' }), true, { podName: 'pool-x7k2p' }],
     ['no Pod named yet', slb({}, { phase: 'Pending' }), true, { podName: undefined }],
+    ['the status records the sidecar: certain', slb({}, { phase: 'Pending', activitySource: 'Sidecar' }), false, { sidecarCertain: true }],
+    ['the status records node mode: certainly none', slb({ sidecar: { enabled: true } }, { phase: 'Pending', activitySource: 'Node' }), true, { sidecarCertain: false }],
+    ['no record yet, the spec asks for it: certain', slb({ sidecar: { enabled: true } }, { phase: 'Pending' }), false, { sidecarCertain: true }],
+    ['no record yet, only the default would say: not certain (the Pod decides)', slb({}, { phase: 'Pending' }), true, { sidecarCertain: false }],
   ])('%s', (_what, object, sidecarByDefault, expected) => {
     expect(routeEntryOf(object, { sidecarByDefault })).toMatchObject({ name: 'room', uid: UID, ...expected });
   });
@@ -94,6 +98,7 @@ describe('listening is routable before Ready', () => {
     ['Failed: nothing to check', e({ phase: 'Failed' }), undefined],
     ['Terminating: nothing to check', e({ phase: 'Terminating' }), undefined],
     ['Pending but being deleted: nothing to check', e({ phase: 'Pending', deleting: true }), undefined],
+    ['Pending with the sidecar for certain: nothing to check (its Pod is never marked)', e({ phase: 'Pending', sidecarCertain: true }), undefined],
   ])('the Pod to check: %s', (_what, entry, expected) => {
     expect(podToCheck(entry)).toBe(expected);
   });
