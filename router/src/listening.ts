@@ -17,7 +17,7 @@ export type PodReader = (name: string) => Promise<PodLike | undefined>;
 export type Connector = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
 
 // What a check found: each is a value of the metric's outcome label.
-export type ListeningOutcome = 'listening' | 'remembered' | 'not-listening' | 'error' | Extract<ListeningTarget, { kind: 'skip' }>['why'] | 'not-starting';
+export type ListeningOutcome = 'listening' | 'remembered' | 'not-listening' | 'error' | Extract<ListeningTarget, { kind: 'skip' }>['why'] | 'not-checked';
 
 export interface ListeningCheck {
   verdict: Verdict;
@@ -74,7 +74,8 @@ export function listeningRouter(o: ListeningRouterOptions): ListeningRouter {
   const memory = new RememberedRoutes(o.rememberMs, o.maxRemembered, o.now);
   const checkOnce = async (e: RouteEntry): Promise<ListeningCheck> => {
     const podName = podToCheck(e);
-    if (!podName) return { verdict: STARTING, outcome: 'not-starting' };
+    // Not starting after all, or certainly the sidecar's (never marked): no Pod read.
+    if (!podName) return { verdict: STARTING, outcome: 'not-checked' };
     // Requests queued behind a check that just confirmed the route need no second one.
     const known = memory.get(e.uid);
     if (known) return { verdict: { kind: 'route', upstream: known }, outcome: 'remembered' };

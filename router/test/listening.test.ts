@@ -103,7 +103,7 @@ describe('listeningRouter', () => {
 
   test('a backend that is not starting is not checked', async () => {
     const { r, reads } = router(markedPod, openPort);
-    expect(await r.check({ ...pending, phase: 'Failed' })).toEqual({ verdict: { kind: 'starting' }, outcome: 'not-starting' });
+    expect(await r.check({ ...pending, phase: 'Failed' })).toEqual({ verdict: { kind: 'starting' }, outcome: 'not-checked' });
     expect(reads).toEqual([]);
   });
 });
