@@ -11,7 +11,7 @@ import type { PoolApi } from './api.ts';
 import { MemberExpectations } from './expectations.ts';
 import type { WarmPool } from './members.ts';
 import type { Backoff } from './plan.ts';
-import { finalizePool, reconcilePool, type PoolDeps } from './reconcile.ts';
+import { finalizePool, reconcilePool, type ClaimsSeen, type PoolDeps } from './reconcile.ts';
 
 export const POOL_CONTROLLER = 'warmpool';
 
@@ -31,6 +31,7 @@ export function poolController(opts: PoolControllerOptions) {
     expectations: new MemberExpectations(),
     backoffs: new Map<string, Backoff>(),
     statusWrites: new Map<string, number>(),
+    claimsSeen: new Map<string, ClaimsSeen>(),
   };
   const depsFor = (ctx: ReconcileContext): PoolDeps => ({
     api: opts.api,

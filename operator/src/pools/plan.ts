@@ -11,6 +11,10 @@
 // 4. Current members = Ready + starting + creates issued but not yet seen. Fewer than `replicas`: create
 //    the difference (at most `maxCreates` per pass). More: remove the excess, starting ones first (they
 //    serve nobody yet), then the youngest Ready ones.
+// 5. While claims are arriving and at least half the pool is Ready, the refill waits until no claim has
+//    been seen for REFILL_YIELD_MS (refillYieldMs): each member created costs the API server about four
+//    writes (create, binding, status, the scheduler's Event) and their watch events, which competed with
+//    the claims' own writes and made a burst of claims wait on the pool's refill.
 // Only unclaimed members are ever looked at (a claimed Pod is controlled by its backend, not the pool);
 // the I/O layer deletes with a resourceVersion precondition, so a member claimed after this view was
 // taken is never removed.
@@ -52,6 +56,7 @@ export interface PoolObservation {
   backoff: Backoff;
   now: Date;
   maxCreates?: number;
+  lastClaimMs?: number; // when a member last left the pool unasked (claimed), if ever
 }
 
 export interface PoolPlan {
@@ -101,7 +106,9 @@ export function planPool(o: PoolObservation): PoolPlan {
   let create = 0;
   let requeueAfterMs: number | undefined;
   if (current < replicas) {
+    const yieldMs = refillYieldMs({ replicas, ready: ready.length, lastClaimMs: o.lastClaimMs, nowMs: now });
     if (now < backoff.notBeforeMs) requeueAfterMs = backoff.notBeforeMs - now;
+    else if (yieldMs !== undefined) requeueAfterMs = yieldMs;
     else create = Math.min(replicas - current, o.maxCreates ?? MAX_CREATES_PER_PASS);
     if (replicas - current > create && requeueAfterMs === undefined) requeueAfterMs = 0; // the rest on the next pass
   } else if (current > replicas) {
@@ -127,6 +134,38 @@ export function planPool(o: PoolObservation): PoolPlan {
     conditions: readyCondition(o.pool.status?.conditions ?? [], o.pool, readyKept, startingKept + create + o.pendingCreates, replicas, backoff, now, o.now),
   };
   return { create, remove, status, backoff, requeueAfterMs, warnings };
+}
+
+export const REFILL_YIELD_MS = 500;
+
+/**
+ * How long the refill waits for claims to pause (rule 5), or undefined to refill now: when no claim was
+ * seen within REFILL_YIELD_MS, or when fewer than half the members are Ready (the pool must not run dry
+ * under a steady stream of claims; below half, refilling matters more than the claims' latency).
+ */
+export function refillYieldMs(o: { replicas: number; ready: number; lastClaimMs?: number; nowMs: number }): number | undefined {
+  if (o.lastClaimMs === undefined || o.ready * 2 < o.replicas) return undefined;
+  const quietAt = o.lastClaimMs + REFILL_YIELD_MS;
+  return o.nowMs < quietAt ? quietAt - o.nowMs : undefined;
+}
+
+/**
+ * Members that left the pool's view since the last pass without a delete of ours (claims, mostly: a claim
+ * takes the pool's label off; an eviction or a user's delete counts too, and only delays the refill), and
+ * the uids now in view for the next pass. O(members), like the rest of a pass.
+ */
+export function membersLeftUnasked(previous: ReadonlySet<string> | undefined, members: V1Pod[], deleteRequested: (uid: string) => boolean): { left: number; inView: Set<string> } {
+  const inView = new Set<string>(); // not being deleted: a member's delete is never a claim
+  const present = new Set<string>();
+  for (const m of members) {
+    const uid = m.metadata?.uid;
+    if (!uid) continue;
+    present.add(uid);
+    if (!m.metadata?.deletionTimestamp) inView.add(uid);
+  }
+  let left = 0;
+  for (const uid of previous ?? []) if (!present.has(uid) && !deleteRequested(uid)) left += 1;
+  return { left, inView };
 }
 
 function readyCondition(previous: Condition[], pool: WarmPool, ready: number, starting: number, replicas: number, backoff: Backoff, now: number, at: Date): Condition[] {

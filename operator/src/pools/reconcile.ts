@@ -15,7 +15,13 @@ import type { SpawnerConfig } from '../spawner/types.ts';
 import type { PoolApi } from './api.ts';
 import type { MemberExpectations } from './expectations.ts';
 import { desiredMember, type WarmPool } from './members.ts';
-import { backoffDelayMs, NO_BACKOFF, planPool, poolStatusWrite, type Backoff } from './plan.ts';
+import { backoffDelayMs, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, type Backoff } from './plan.ts';
+
+// What the pool saw of its members on its last pass: to notice claims (members leaving unasked).
+export interface ClaimsSeen {
+  inView: Set<string>; // member uids
+  lastClaimMs?: number;
+}
 
 export interface PoolDeps {
   api: PoolApi;
@@ -24,6 +30,7 @@ export interface PoolDeps {
   expectations: MemberExpectations;
   backoffs: Map<string, Backoff>; // pool key → failures in a row
   statusWrites: Map<string, number>; // pool key → when this replica last wrote its status
+  claimsSeen: Map<string, ClaimsSeen>; // pool key → its members last pass, when one last left unasked
   members: (pool: WarmPool) => V1Pod[]; // the unclaimed members the cache shows
   now: () => Date;
   log: Logger;
@@ -78,11 +85,17 @@ export async function reconcilePool(cached: WarmPool, deps: PoolDeps): Promise<P
   const now = deps.now();
   const members = deps.members(pool);
   const { pod: template, hash } = desiredMember(pool, deps.config);
+  const deleteRequested = (uid: string) => deps.expectations.deleteRequested(uid, now.getTime());
+  const seen = deps.claimsSeen.get(key);
+  const { left, inView } = membersLeftUnasked(seen?.inView, members, deleteRequested);
+  const lastClaimMs = left > 0 ? now.getTime() : seen?.lastClaimMs;
+  deps.claimsSeen.set(key, { inView, lastClaimMs });
   const plan = planPool({
     pool, hash, members, now,
     pendingCreates: deps.expectations.pendingCreates(key, members, now.getTime()),
-    deleteRequested: (uid) => deps.expectations.deleteRequested(uid, now.getTime()),
+    deleteRequested,
     backoff: deps.backoffs.get(key) ?? NO_BACKOFF,
+    lastClaimMs,
   });
   let backoff = plan.backoff;
   const limit = deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY;
@@ -148,6 +161,7 @@ export async function finalizePool(cached: WarmPool, deps: PoolDeps): Promise<Po
   deps.expectations.forget(key);
   deps.backoffs.delete(key);
   deps.statusWrites.delete(key);
+  deps.claimsSeen.delete(key);
   deps.log.info('pool finalizer released');
   return 'done';
 }

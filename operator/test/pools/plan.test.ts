@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { templateHash } from '../../src/pools/members.ts';
-import { BACKOFF_MAX_MS, backoffDelayMs, NO_BACKOFF, planPool, poolStatusWrite, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
+import { BACKOFF_MAX_MS, backoffDelayMs, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, refillYieldMs, REFILL_YIELD_MS, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
 import { at, config, member, pool, T0 } from './fixtures.ts';
 
 const p3 = pool({ spec: { replicas: 3, startupTimeoutSeconds: 120 } });
@@ -41,6 +41,40 @@ describe('planPool: how many to create and which to remove', () => {
   test('replicas defaults to 1 (as the CRD does)', () => {
     const noReplicas = { ...p3, spec: { template: p3.spec.template } };
     expect(planPool(observe([], { pool: noReplicas })).create).toBe(1);
+  });
+});
+
+describe('refill yields to claims (rule 5)', () => {
+  const now = 10_000;
+  test.each<[string, { replicas: number; ready: number; lastClaimMs?: number }, number | undefined]>([
+    ['no claim ever seen: refill now', { replicas: 10, ready: 9 }, undefined],
+    ['a claim just now, 9 of 10 Ready: wait the whole quiet time', { replicas: 10, ready: 9, lastClaimMs: now }, REFILL_YIELD_MS],
+    ['a claim 200 ms ago: wait the rest', { replicas: 10, ready: 9, lastClaimMs: now - 200 }, REFILL_YIELD_MS - 200],
+    ['the last claim REFILL_YIELD_MS ago: refill now', { replicas: 10, ready: 9, lastClaimMs: now - REFILL_YIELD_MS }, undefined],
+    ['exactly half Ready still yields', { replicas: 10, ready: 5, lastClaimMs: now }, REFILL_YIELD_MS],
+    ['fewer than half Ready: refill now, claims or not', { replicas: 10, ready: 4, lastClaimMs: now }, undefined],
+    ['a pool of one whose member was claimed: refill now', { replicas: 1, ready: 0, lastClaimMs: now }, undefined],
+  ])('%s', (_what, o, ms) => {
+    expect(refillYieldMs({ ...o, nowMs: now })).toBe(ms);
+  });
+
+  test('planPool holds the creates and asks to come back when the quiet time is over', () => {
+    const members = ['a', 'b'].map((n) => member(p3, 'ready', { name: n }));
+    const plan = planPool(observe(members, { lastClaimMs: at(30).getTime() - 100 }));
+    expect({ create: plan.create, requeueAfterMs: plan.requeueAfterMs }).toEqual({ create: 0, requeueAfterMs: REFILL_YIELD_MS - 100 });
+    expect(planPool(observe(members, { lastClaimMs: at(30).getTime() - REFILL_YIELD_MS })).create).toBe(1);
+  });
+
+  const m = (uid: string, deleting = false): V1Pod => ({ metadata: { uid, ...(deleting ? { deletionTimestamp: new Date(0) } : {}) } });
+  test.each<[string, string[] | undefined, V1Pod[], string[], number]>([
+    ['the first pass has nothing to compare with', undefined, [m('a')], [], 0],
+    ['a member gone from view left unasked (a claim)', ['a', 'b'], [m('a')], [], 1],
+    ['a member we asked to delete is not a claim', ['a', 'b'], [m('a')], ['b'], 0],
+    ['a member being deleted is out of view, and its going is not a claim', ['a', 'b'], [m('a'), m('b', true)], [], 0],
+    ['new members are not departures', ['a'], [m('a'), m('c')], [], 0],
+  ])('membersLeftUnasked: %s', (_what, previous, members, asked, left) => {
+    const r = membersLeftUnasked(previous && new Set(previous), members, (uid) => asked.includes(uid));
+    expect(r.left).toBe(left);
   });
 });
 

@@ -4,7 +4,7 @@ import { createLogger } from '../../../common/log.ts';
 import { MemberExpectations } from '../../src/pools/expectations.ts';
 import type { WarmPool } from '../../src/pools/members.ts';
 import type { Backoff } from '../../src/pools/plan.ts';
-import { finalizePool, reconcilePool, type PoolDeps } from '../../src/pools/reconcile.ts';
+import { finalizePool, reconcilePool, type ClaimsSeen, type PoolDeps } from '../../src/pools/reconcile.ts';
 import { LatestWrites } from '../../../common/kube/children.ts';
 import { RecordingPoolApi } from './fake-pool-api.ts';
 import { at, config, pool } from './fixtures.ts';
@@ -22,6 +22,7 @@ function world(p: WarmPool) {
     expectations: new MemberExpectations(),
     backoffs: new Map<string, Backoff>(),
     statusWrites: new Map<string, number>(),
+    claimsSeen: new Map<string, ClaimsSeen>(),
     members: () => [...cached.values()].filter((m) => m.metadata?.ownerReferences?.[0]?.uid === p.metadata.uid),
     now: () => now,
     log: createLogger('test', 'silent'),
@@ -46,7 +47,7 @@ describe('reconcilePool', () => {
     expect(w.api.actions).toEqual([]);
   });
 
-  test('members Ready: the status says Full at once; a claim takes one: exactly one create', async () => {
+  test('members Ready: the status says Full at once; a claim takes one: exactly one create, once claims pause', async () => {
     const w = world(pool());
     await reconcilePool(pool(), w.deps);
     w.catchUp();
@@ -58,8 +59,38 @@ describe('reconcilePool', () => {
     w.cached.delete('games-00002');
     w.clear();
     w.advance(5);
+    // The refill yields to claims while 2 of 3 are Ready: nothing created until no claim for 500 ms.
+    expect(await reconcilePool(w.api.pool!, w.deps)).toEqual({ requeueAfterMs: 500 });
+    expect(w.api.actions).toEqual(['patch pool status ready=2 starting=0 Filling']);
+    w.clear();
+    w.advance(0.5);
     await reconcilePool(w.api.pool!, w.deps);
-    expect(w.api.actions).toEqual(['create member games-00004', 'patch pool status ready=2 starting=0 Filling']);
+    expect(w.api.actions).toEqual(['create member games-00004']);
+  });
+
+  test('claims that leave fewer than half the members Ready are refilled at once', async () => {
+    const w = world(pool());
+    await reconcilePool(pool(), w.deps);
+    w.catchUp();
+    await reconcilePool(w.api.pool!, w.deps);
+    w.cached.delete('games-00001');
+    w.cached.delete('games-00002');
+    w.clear();
+    w.advance(5);
+    await reconcilePool(w.api.pool!, w.deps);
+    expect(w.api.actions.filter((a) => a.startsWith('create'))).toEqual(['create member games-00004', 'create member games-00005']);
+  });
+
+  test('members we deleted ourselves (a template roll) are replaced at once: they were not claims', async () => {
+    const w = world(pool());
+    await reconcilePool(pool(), w.deps);
+    w.catchUp();
+    await reconcilePool(w.api.pool!, w.deps);
+    w.deps.expectations.deleteIssued(w.cached.get('games-00002')!.metadata!.uid!, w.deps.now().getTime());
+    w.cached.delete('games-00002');
+    w.clear();
+    await reconcilePool(w.api.pool!, w.deps);
+    expect(w.api.actions.filter((a) => a.startsWith('create'))).toEqual(['create member games-00004']);
   });
 
   test('scale down deletes with a resourceVersion precondition; a member claimed meanwhile is kept', async () => {
