@@ -1,6 +1,7 @@
 // The node-level activity source: one loop per sweeper reads, for every followed backend Pod on this
 // node, its network namespace's TCP counters (~30 µs; every --interval, every --active-interval while a
-// connection is open) and, only when they moved, its TCP tables; it turns them into the same observation the sidecar sends (account.ts decides what counts).
+// connection is open) and, only when they moved, its TCP tables; it turns them into the same observation
+// the sidecar sends (account.ts decides what counts).
 // Needs the host's PID namespace (hostPID) to see the Pods' processes; no capability, no root.
 //
 // Why the counters come first: /proc/<pid>/net/tcp walks the kernel's whole TCP hash table (shared
@@ -75,12 +76,13 @@ interface Watched {
 // trace of when), so that read's delay is how late its idle countdown starts. An idle Pod waits the
 // full `intervalMs`: its next activity is a connection accepted, which its counters show whenever they
 // are read (none is missed between two reads), so reading it more often would only cost CPU.
+// A timer fires a little early or late; a read due within this much is done now rather than a pass later.
+const TIMER_SLACK_MS = 5;
+
 export function dueForRead(state: { activeConnections: number } | undefined, readAt: number, now: number, o: { intervalMs: number; activeIntervalMs: number }): boolean {
   const every = state !== undefined && state.activeConnections > 0 ? o.activeIntervalMs : o.intervalMs;
-  // A timer fires a little early or late; a read due within a few ms is done now rather than a pass later.
   return now - readAt >= every - TIMER_SLACK_MS;
 }
-const TIMER_SLACK_MS = 5;
 
 const PID_RECHECK_MS = 5_000;
 const YIELD_AFTER_MS = 10;
@@ -99,11 +101,12 @@ export class NodeObserver {
   #stopped = false;
 
   constructor(options: NodeObserverOptions) {
+    const intervalMs = options.intervalMs ?? 1_000;
     this.#o = {
       procRoot: options.procRoot ?? DEFAULT_PROC_ROOT,
       hostPid: options.hostPid ?? 1,
-      intervalMs: options.intervalMs ?? 1_000,
-      activeIntervalMs: Math.min(options.activeIntervalMs ?? 250, options.intervalMs ?? 1_000),
+      intervalMs,
+      activeIntervalMs: Math.min(options.activeIntervalMs ?? 250, intervalMs),
       refreshMs: options.refreshMs ?? 30_000,
       resolveEveryMs: Math.min(options.resolveEveryMs ?? 15_000, 45_000),
       locateEveryMs: options.locateEveryMs ?? 1_000,
@@ -257,13 +260,15 @@ export class NodeObserver {
 
   // Finds the processes of Pods not located yet (one pass over /proc for all of them).
   #locate(force: boolean): void {
+    const now = this.#clock.now();
+    // Passes run every active interval; the Pods still to find are only gathered when a scan is due.
+    if (!force && now < this.#nextScanAt) return;
     const missing = new Map<string, Watched[]>();
     for (const w of this.#watched.values()) {
       if (w.pid !== undefined || w.closed) continue;
       missing.set(w.pod.uid, [...(missing.get(w.pod.uid) ?? []), w]);
     }
-    const now = this.#clock.now();
-    if (missing.size === 0 || (!force && now < this.#nextScanAt)) return;
+    if (missing.size === 0) return;
     this.#nextScanAt = now + this.#o.locateEveryMs;
     this.stats.scans++;
     const found = locatePods(this.#o.procRoot, new Set(missing.keys()));
