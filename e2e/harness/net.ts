@@ -26,6 +26,18 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
+/**
+ * For tests of connect checks: a port on 127.0.0.1 that accepts connections (and drops them at once),
+ * and one where nothing listens (free a moment ago).
+ */
+export async function openAndClosedPorts(): Promise<{ openPort: number; closedPort: number; close: () => Promise<void> }> {
+  const listener = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const openPort = (listener.address() as net.AddressInfo).port;
+  const closedPort = (await freePorts(1))[0]!;
+  return { openPort, closedPort, close: () => new Promise<void>((resolve) => listener.close(() => resolve())) };
+}
+
 export interface TlsMaterial {
   ca?: Buffer;
   cert?: Buffer;

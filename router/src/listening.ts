@@ -4,10 +4,10 @@
 // routable when listening, tries to connect to podIP:port (short timeout). A confirmed route is
 // remembered per backend uid for a few seconds, so the app's next requests (its assets, its WebSocket)
 // do not each repeat the reads and the connect until the informer shows the backend Ready.
-import * as net from 'node:net';
 import type { KubeAccess } from '../../common/kube/kubeconfig.ts';
 import { isNotFound } from '../../common/kube/errors.ts';
 import { requestJson } from '../../common/kube/rest.ts';
+import { acceptsConnection } from '../../common/tcp-connect.ts';
 import { listeningTargetOf, listeningVerdict, podToCheck, STARTING, type ListeningTarget, type PodLike, type RouteEntry, type Verdict } from './decide.ts';
 import { coalescing } from './table.ts';
 
@@ -110,19 +110,5 @@ export function apiPodReader(o: { kubeAccess: KubeAccess; namespace: string; tim
   };
 }
 
-// Connects and closes at once (nothing is sent). Refused, unreachable or not answered within timeoutMs:
-// false.
-export const tcpConnects: Connector = (host, port, timeoutMs) =>
-  new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {}); // a late error after destroy must not be unhandled
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+// Connects and closes at once (nothing is sent); common/tcp-connect.ts.
+export const tcpConnects: Connector = (host, port, timeoutMs) => acceptsConnection(host, port, timeoutMs);

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { freePorts } from '../../e2e/harness/net.ts';
+import { openAndClosedPorts } from '../../e2e/harness/net.ts';
 import type { PodLike, RouteEntry } from '../src/decide.ts';
 import { listeningRouter, RememberedRoutes, tcpConnects } from '../src/listening.ts';
 
@@ -12,25 +10,13 @@ const markedPod = (port: number): PodLike => ({
   status: { phase: 'Running', podIP: '127.0.0.1' },
 });
 
-let listener: net.Server;
 let openPort: number;
 let closedPort: number;
+let closePorts: () => Promise<void>;
 beforeAll(async () => {
-  listener = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  openPort = (listener.address() as AddressInfo).port;
-  closedPort = (await freePorts(1))[0]!; // was free a moment ago: nothing listens there
+  ({ openPort, closedPort, close: closePorts } = await openAndClosedPorts());
 });
-afterAll(async () => new Promise((resolve) => listener.close(resolve)));
-
-describe('tcpConnects (real sockets on loopback)', () => {
-  test('a listening port: true', async () => {
-    expect(await tcpConnects('127.0.0.1', openPort, 1000)).toBe(true);
-  });
-  test('nothing listening: false', async () => {
-    expect(await tcpConnects('127.0.0.1', closedPort, 1000)).toBe(false);
-  });
-});
+afterAll(() => closePorts());
 
 test('RememberedRoutes forgets a route after its time, and the oldest beyond its bound', () => {
   let now = 0;

@@ -1,6 +1,6 @@
 // Is the app listening? A TCP connect to its port answers it. Probed often until the app first
 // listens (start-up is what users wait for), then rarely; the proxy's own outcomes correct it at once.
-import net from 'node:net';
+import { acceptsConnection } from '../../common/tcp-connect.ts';
 import type { ActivityTracker } from './activity.ts';
 
 export interface ProbeOptions {
@@ -9,23 +9,6 @@ export interface ProbeOptions {
   fastMs: number; // until the app listens
   slowMs: number; // afterwards
   timeoutMs: number;
-}
-
-export function probeOnce(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const onAbort = () => done(false);
-    const done = (ok: boolean) => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    if (signal?.aborted) done(false);
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export function probeInterval(listening: boolean, options: Pick<ProbeOptions, 'fastMs' | 'slowMs'>): number {
@@ -72,7 +55,7 @@ export class ReadinessProbe {
     this.#timer = undefined;
     if (this.#stopped || this.#probing) return;
     this.#probing = true;
-    const ok = await probeOnce(this.#options.host, this.#options.port, this.#options.timeoutMs, this.#abort.signal);
+    const ok = await acceptsConnection(this.#options.host, this.#options.port, this.#options.timeoutMs, this.#abort.signal);
     this.#probing = false;
     if (this.#stopped) return;
     this.#tracker.setListening(ok);
