@@ -16,7 +16,7 @@ export function splitKey(key: string): { namespace: string; name: string } {
 }
 
 // The ownerReference with controller=true, if any. Kubernetes allows at most one.
-export function controllerRef(obj: KubernetesObject): V1OwnerReference | undefined {
+export function controllerRef<R extends { controller?: boolean } = V1OwnerReference>(obj: { metadata?: { ownerReferences?: R[] } }): R | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
 }
 

@@ -5,6 +5,7 @@ import { SPEC_DEFAULTS } from '../../common/spawner/spec.ts';
 import type { Phase } from '../../common/spawner/types.ts';
 import { uidKey, type TokenCheck } from '../../common/spawner/access.ts';
 import { routableWhenListeningPort } from '../../common/spawner/activity.ts';
+import { controllerRef } from '../../common/kube/owners.ts';
 
 // What the route service keeps of a SessionLivedBackend: only what routing reads.
 export interface RouteEntry {
@@ -142,7 +143,7 @@ export type ListeningTarget =
 // pool's unclaimed member, another backend's Pod or one left from a re-created name never qualifies).
 export function listeningTargetOf(pod: PodLike | undefined, e: RouteEntry): ListeningTarget {
   if (!pod) return { kind: 'skip', why: 'no-pod' };
-  const controller = (pod.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
+  const controller = controllerRef(pod);
   if (!controller?.uid || uidKey(controller.uid) !== e.uid) return { kind: 'skip', why: 'not-controlled' };
   if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null) return { kind: 'skip', why: 'deleting' };
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { kind: 'skip', why: 'finished' };
