@@ -5,18 +5,29 @@
 // (apiserver_request_total deltas), and how fast the pool refilled afterwards.
 //
 //   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4] [--profile]
+//                           [--manifests bare,spawner] [--operator-dir DIR]
+//
+// --manifests: how each claim is written, compared in one run (each rate once with each, the order
+// rotated per round): 'bare', as kubectl writes it (the operator patches its finalizer in first), and
+// 'spawner', as the CLI and POST /init write it (common/spawner/backend.ts newClaim: the finalizer already
+// on) — the path real users' web apps take. The summary gives each kind's figures and their per-round ratio.
+// --operator-dir: the root of another checkout (e.g. `git archive OLD operator common schema | tar -x -C DIR`
+// with node_modules linked in); its operator/src/main.ts then runs in alternate rounds beside this one's
+// (one operator at a time, the order rotated per round), for a before/after in one run.
 //
 // --profile writes the operator's V8 CPU profile (read it with bench/operator/cpuprofile-top.ts).
 //
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-claim.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
 // The real-node figures (through nginx) come from bench/claim/real-node.ts.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { GROUP, LABEL_POOL, PLURAL, POOL_PLURAL, VERSION } from '../../common/contract.ts';
+import { newClaim } from '../../common/spawner/backend.ts';
 import { CONDITION_POOL_CLAIM } from '../../common/spawner/conditions.ts';
 import { createInformer, type Informer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -24,7 +35,7 @@ import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { down, up } from '../../e2e/harness/cluster.ts';
 import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
-import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
+import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, operatorMain, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
 import type { Slb } from '../../operator/test/support/slbs.ts';
 import type { WarmPool } from '../../schema/generated/types.ts';
 import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
@@ -39,8 +50,17 @@ const { values: args } = parseArgs({
     nodes: { type: 'string', default: '4' },
     'keep-cluster': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    manifests: { type: 'string', default: 'bare,spawner' },
+    'operator-dir': { type: 'string', default: '' },
   },
 });
+const MANIFESTS = ['bare', 'spawner'] as const;
+type Manifest = (typeof MANIFESTS)[number];
+const manifests = args.manifests!.split(',').map((x) => x.trim()) as Manifest[];
+for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: one or more of ${MANIFESTS.join(', ')}, got '${m}'`);
+// The operators compared: this checkout's ('this'), and with --operator-dir the other one's ('other').
+const operators = [{ name: 'this', main: operatorMain }, ...(args['operator-dir'] ? [{ name: 'other', main: path.resolve(args['operator-dir'], 'operator/src/main.ts') }] : [])];
+for (const o of operators) if (!existsSync(o.main)) throw new Error(`--operator-dir: no ${o.main}`);
 const rates = args.rates!.split(',').map((x) => Number(x.trim()));
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);
@@ -52,6 +72,9 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 interface RateResult {
   rate: number;
+  round: number;
+  manifest: Manifest;
+  operator: string; // which operator claimed ('this' or 'other')
   claims: number;
   warm: number;
   cold: number;
@@ -102,7 +125,8 @@ function poolManifest(namespace: string, replicas: number): WarmPool {
   };
 }
 
-function claimManifest(namespace: string, name: string): Slb {
+function claimManifest(manifest: Manifest, namespace: string, name: string): Slb {
+  if (manifest === 'spawner') return newClaim({ namespace, name, createdBy: 'spawner-bench', pool: 'bench', gracePeriodSeconds: 3600 }) as Slb;
   return { apiVersion: `${GROUP}/${VERSION}`, kind: 'SessionLivedBackend', metadata: { name, namespace }, spec: { poolRef: { name: 'bench' }, gracePeriodSeconds: 3600 } };
 }
 
@@ -119,9 +143,17 @@ async function waitPoolFull(pods: Informer<KubernetesObject>, operator: Operator
   return (performance.now() - started) / 1000;
 }
 
-async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, round: number, pods: Informer<KubernetesObject>, operator: OperatorProcess): Promise<RateResult> {
+interface Run {
+  rate: number;
+  round: number;
+  manifest: Manifest;
+  operator: string;
+}
+
+async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: Informer<KubernetesObject>, operator: OperatorProcess): Promise<RateResult> {
+  const { rate, round, manifest } = run;
   const count = Math.round(rate * seconds);
-  const names = Array.from({ length: count }, (_, i) => `c${round}-${rate}-${i}`);
+  const names = Array.from({ length: count }, (_, i) => `c${round}-${run.operator[0]}${manifest[0]}-${rate}-${i}`);
   const sent = new Map<string, number>();
   const ready = new Map<string, number>();
   const warm = new Set<string>();
@@ -144,7 +176,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
     const due = started + (i * 1000) / rate;
     if (due > performance.now()) await sleep(due - performance.now());
     sent.set(name, performance.now());
-    inFlight.push(requestJson(kc, { method: 'POST', path: base, body: claimManifest(namespace, name) }));
+    inFlight.push(requestJson(kc, { method: 'POST', path: base, body: claimManifest(manifest, namespace, name) }));
   }
   const sendSeconds = (performance.now() - started) / 1000;
   await Promise.all(inFlight);
@@ -160,7 +192,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
   const full = performance.now();
   const latency = (filter: (n: string) => boolean) => names.filter(filter).map((n) => ready.get(n)! - sent.get(n)!);
   return {
-    rate,
+    ...run,
     claims: count,
     warm: warm.size,
     cold: count - warm.size,
@@ -176,17 +208,20 @@ async function claimAtRate(kc: KubeConfig, namespace: string, rate: number, roun
   };
 }
 
+const operatorWrites = (r: RateResult) => r.writes.claimPatches + r.writes.finalizers + r.writes.statuses;
+const label = (r: Run) => `${operators.length > 1 ? `operator ${r.operator}, ` : ''}${r.manifest} manifests`;
+
 function report(r: RateResult): string {
   const ms = (xs: number[], p: number) => `${percentile(xs, p).toFixed(1)} ms`;
   const per = (x: number) => (x / r.claims).toFixed(2);
   const w = r.writes;
   return [
-    `${r.rate} claims/s offered for ${seconds} s (${r.claims} claims, sent in ${r.sendSeconds.toFixed(2)} s; load average ${r.load})`,
+    `${r.rate} claims/s offered for ${seconds} s, ${label(r)}, round ${r.round + 1} (${r.claims} claims, sent in ${r.sendSeconds.toFixed(2)} s; load average ${r.load})`,
     `  warm ${r.warm}, cold ${r.cold}`,
     `  create→Ready (warm)       p50 ${ms(r.latencyMs, 50)}  p99 ${ms(r.latencyMs, 99)}  max ${ms(r.latencyMs, 100)}`,
     ...(r.coldLatencyMs.length ? [`  create→Ready (cold)       p50 ${ms(r.coldLatencyMs, 50)}  p99 ${ms(r.coldLatencyMs, 99)}`] : []),
     `  sustained                 ${r.sustainedPerS.toFixed(0)} claims Ready/s (first create → last Ready)`,
-    `  operator writes/claim     ${per(w.claimPatches + w.finalizers + w.statuses)} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
+    `  operator writes/claim     ${per(operatorWrites(r))} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
     `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
     `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
     '  API server time while claiming (first create → last Ready; server-side mean per request):',
@@ -194,21 +229,62 @@ function report(r: RateResult): string {
   ].join('\n');
 }
 
+// The per-round ratio a ÷ b of one figure, for runs of one rate that differ only in `differ`.
+function ratios(rs: RateResult[], differ: (r: RateResult) => boolean, same: (a: RateResult, b: RateResult) => boolean, figure: (r: RateResult) => number): string {
+  const out: number[] = [];
+  for (const a of rs.filter(differ)) {
+    const b = rs.find((x) => !differ(x) && same(a, x));
+    if (b) out.push(figure(a) / figure(b));
+  }
+  return spread(out, 2);
+}
+
 function summary(results: RateResult[], fillSeconds: number[], loads: string): string {
   const out = ['', `== summary (pool of ${poolSize}; load average ${loads}; median (min–max) over ${rounds} round(s)) ==`,
     `initial fill: ${spread(fillSeconds.map((s) => poolSize / s))} members Ready/s`,
-    'rate/s   warm/cold      create→Ready p50 ms   p99 ms          sustained/s    op writes/claim   refill members/s'];
+    'rate/s  run                                warm/cold   create→Ready p50 ms  p99 ms              sustained/s     op writes/claim (claim+fin+status)   events/claim  refill/s  load (1 min, at start of each round)'];
   for (const rate of rates) {
-    const rs = results.filter((r) => r.rate === rate);
-    out.push(
-      `${String(rate).padEnd(8)} ${`${rs.reduce((n, r) => n + r.warm, 0)}/${rs.reduce((n, r) => n + r.cold, 0)}`.padEnd(14)} ` +
-        `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(21)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(15)} ` +
-        `${spread(rs.map((r) => r.sustainedPerS)).padEnd(14)} ${spread(rs.map((r) => (r.writes.claimPatches + r.writes.finalizers + r.writes.statuses) / r.claims), 2).padEnd(17)} ${spread(rs.map((r) => r.refillPerS))}`,
-    );
+    for (const op of operators) {
+      for (const manifest of manifests) {
+        const rs = results.filter((r) => r.rate === rate && r.operator === op.name && r.manifest === manifest);
+        if (!rs.length) continue;
+        const per = (f: (r: RateResult) => number, digits: number) => spread(rs.map((r) => f(r) / r.claims), digits);
+        out.push(
+          `${String(rate).padEnd(7)} ${label(rs[0]!).padEnd(34)} ${`${rs.reduce((n, r) => n + r.warm, 0)}/${rs.reduce((n, r) => n + r.cold, 0)}`.padEnd(11)} ` +
+            `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(19)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(19)} ` +
+            `${spread(rs.map((r) => r.sustainedPerS)).padEnd(15)} ` +
+            `${`${per(operatorWrites, 2)} (${per((r) => r.writes.claimPatches, 2)}+${per((r) => r.writes.finalizers, 2)}+${per((r) => r.writes.statuses, 2)})`.padEnd(36)} ` +
+            `${per((r) => r.writes.events, 2).padEnd(13)} ${spread(rs.map((r) => r.refillPerS)).padEnd(9)} ${rs.map((r) => r.load.split(' ')[0]).join(', ')}`,
+        );
+      }
+    }
+  }
+  const p50 = (r: RateResult) => percentile(r.latencyMs, 50);
+  const p99 = (r: RateResult) => percentile(r.latencyMs, 99);
+  const sustained = (r: RateResult) => r.sustainedPerS;
+  const pairs: Array<{ title: string; differ: (r: RateResult) => boolean; same: (a: RateResult, b: RateResult) => boolean }> = [];
+  if (manifests.length === 2) {
+    for (const op of operators) {
+      pairs.push({ title: `spawner ÷ bare${operators.length > 1 ? ` (operator ${op.name})` : ''}`, differ: (r) => r.manifest === 'spawner' && r.operator === op.name, same: (a, b) => b.manifest === 'bare' && b.operator === op.name && a.round === b.round && a.rate === b.rate });
+    }
+  }
+  if (operators.length === 2) {
+    for (const m of manifests) {
+      pairs.push({ title: `operator this ÷ other (${m})`, differ: (r) => r.operator === 'this' && r.manifest === m, same: (a, b) => b.operator === 'other' && b.manifest === m && a.round === b.round && a.rate === b.rate });
+    }
+  }
+  if (pairs.length) out.push('', 'per-round ratios, median (min–max): below 1 is faster for p50/p99, above 1 is more for sustained');
+  for (const { title, differ, same } of pairs) {
+    for (const rate of rates) {
+      const rs = results.filter((r) => r.rate === rate);
+      out.push(`${String(rate).padEnd(7)} ${title.padEnd(34)} p50 ${ratios(rs, differ, same, p50).padEnd(18)} p99 ${ratios(rs, differ, same, p99).padEnd(18)} sustained ${ratios(rs, differ, same, sustained)}`);
+    }
   }
   out.push('targets: warm create→Ready p50 ≤ 50 ms and p99 ≤ 150 ms at 50 claims/s; ≥ 200 claims/s sustained; ≤ 3 API writes per warm claim');
   return out.join('\n');
 }
+
+const rotated = <T>(xs: readonly T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
 async function main(): Promise<void> {
   const given = process.env.KUBECONFIG;
@@ -221,29 +297,47 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   let operator: OperatorProcess | undefined;
   let namespace = '';
-  try {
-    await installOperatorRbac(kubeconfig);
-    operator = await startOperator({ kubeconfig: await operatorKubeconfig(kc, dir), dir, identity: 'bench-claim', leaseName: `bench-claim-${Date.now().toString(36)}`,
+  const operatorKc = await operatorKubeconfig(kc, dir);
+  // One operator at a time: the one running is stopped before the next starts (each under its own
+  // Lease, so the next leads at once instead of waiting out its predecessor's).
+  let starts = 0;
+  const switchTo = async (name: string) => {
+    if (operator?.identity === `bench-claim-${name}`) return operator;
+    await operator?.stop();
+    const { main: entry } = operators.find((o) => o.name === name)!;
+    operator = await startOperator({ kubeconfig: operatorKc, dir, identity: `bench-claim-${name}`, leaseName: `bench-claim-${Date.now().toString(36)}-${++starts}`, main: entry,
       nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [] });
     await operator.ready();
     await operator.leading();
-    log(`operator pid ${operator.pid}, log ${operator.logFile}`);
+    log(`operator ${name} (${entry}) pid ${operator.pid}, log ${operator.logFile}`);
+    return operator;
+  };
+  try {
+    await installOperatorRbac(kubeconfig);
+    let current = await switchTo(operators[0]!.name);
     namespace = await createNamespace(core, 'bench-claim');
     const { log: quiet } = memoryLogger();
     const pods = createInformer<KubernetesObject>({ kubeConfig: kc, path: `/api/v1/namespaces/${namespace}/pods`, log: quiet, pageSize: 500 });
     await pods.start();
     const fillStarted = performance.now();
     await requestJson(kc, { method: 'POST', path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${POOL_PLURAL}`, body: poolManifest(namespace, poolSize) });
-    await waitPoolFull(pods, operator, `a pool of ${poolSize} Ready`);
+    await waitPoolFull(pods, current, `a pool of ${poolSize} Ready`);
     const fillSeconds = [(performance.now() - fillStarted) / 1000];
     log(`pool of ${poolSize} Ready in ${fillSeconds[0]!.toFixed(1)} s`);
     const results: RateResult[] = [];
     for (let round = 0; round < rounds; round++) {
-      for (const rate of rates) {
-        await sleep(2000); // let the pool's status writes and kwok settle
-        const r = await claimAtRate(kc, namespace, rate, round, pods, operator);
-        results.push(r);
-        process.stdout.write(`${report(r)}\n`);
+      for (const op of rotated(operators, round)) {
+        current = await switchTo(op.name);
+        // A fresh operator first brings the pool to size (its own view of it) before it is measured.
+        await waitPoolFull(pods, current, `the pool full under operator ${op.name}`);
+        for (const rate of rates) {
+          for (const manifest of rotated(manifests, round)) {
+            await sleep(2000); // let the pool's status writes and kwok settle
+            const r = await claimAtRate(kc, namespace, { rate, round, manifest, operator: op.name }, pods, current);
+            results.push(r);
+            process.stdout.write(`${report(r)}\n`);
+          }
+        }
       }
     }
     pods.stop();
