@@ -12,7 +12,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL_BACKEND, LABEL_CLAIMED_FROM, LABEL_POOL, LABEL_TEMPLATE_HASH } from '../../../common/contract.ts';
 import { CONDITION_POOL_CLAIM, setCondition } from '../../../common/spawner/conditions.ts';
-import type { Condition, SessionLivedBackend } from '../../../common/spawner/types.ts';
+import { phaseChangeEvent, type EventSpec } from '../../../common/spawner/events.ts';
+import type { Condition, Phase, SessionLivedBackend } from '../../../common/spawner/types.ts';
 import { ownerReference } from '../spawner/desired.ts';
 import { byAge, isMemberOf, type WarmPool } from './members.ts';
 import { podReady } from '../spawner/status.ts';
@@ -120,6 +121,20 @@ export function withPoolClaimCondition(conditions: Condition[], outcome: ClaimOu
     case 'waiting':
       return setCondition(conditions, { type: CONDITION_POOL_CLAIM, status: 'False', reason: 'PoolNotFound', message: outcome.message, observedGeneration: generation }, now);
   }
+}
+
+/**
+ * The Event a status write records for a phase change, given what a claim in that write came to. A warm
+ * claim records none: its PoolClaim condition (ClaimedWarm, naming the member and the pool) and its Ready
+ * condition already say what happened and when, and the claims metric counts it, while an Event is one
+ * more API write on the hottest path (beside the claim's three, on an API server that is the bottleneck
+ * under a burst of claims). Every other change records its Event as for any backend: a cold start
+ * (a pooled backend that started cold too), a failure (also of a claimed member), Terminating, Pending
+ * again, and a claimed backend that becomes Ready again later.
+ */
+export function phaseEventFor(from: Phase | undefined, to: Phase, reason: string, message: string, claim?: ClaimOutcome): EventSpec | undefined {
+  if (claim?.kind === 'warm' && to === 'Ready') return undefined;
+  return phaseChangeEvent(from, to, reason, message);
 }
 
 /**

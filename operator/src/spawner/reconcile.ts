@@ -10,8 +10,9 @@
 // address (status.podIP:podPort), so a cold start creates one object, and Ready waits for nothing else.
 // A backend with spec.poolRef first claims a Ready member of its WarmPool (operator/src/pools/): the
 // finalizer patch and the hand-over patch go out together, then one status write makes it Ready — three
-// writes. It owns that Pod from then on. An empty pool means a cold start from the
-// pool's template through the usual steps; a missing pool means Pending (with a condition) until it exists.
+// writes, and no Event (its PoolClaim condition records the claim). It owns that Pod from then on. An
+// empty pool means a cold start from the pool's template through the usual steps; a missing pool means
+// Pending (with a condition) until it exists.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../common/contract.ts';
 import type { ChildCache, LatestWrites } from '../../../common/kube/children.ts';
@@ -20,7 +21,7 @@ import { isAlreadyExists, isNotFound } from '../../../common/kube/errors.ts';
 import { isControlledBy, objectKey } from '../../../common/kube/owners.ts';
 import { errText, type Logger } from '../../../common/log.ts';
 import { CONDITION_CHILDREN_CREATED, CONDITION_FAILED, CONDITION_POOL_CLAIM, CONDITION_READY, findCondition } from '../../../common/spawner/conditions.ts';
-import { phaseChangeEvent, REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
+import { REASON_FAILED_EXPIRED, type EventSpec } from '../../../common/spawner/events.ts';
 import { sidecarPortConflict } from '../../../common/spawner/activity.ts';
 import { effectiveSpec } from '../../../common/spawner/spec.ts';
 import { timeMs } from '../../../common/spawner/time.ts';
@@ -31,7 +32,7 @@ import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } fro
 import { computeStatus, PROGRESS_RETRY_MS, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { TokenBucket } from '../http-api/limits.ts';
 import type { SpawnerConfig } from './types.ts';
-import { decideClaim, isClaimedMember, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
+import { decideClaim, isClaimedMember, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
 import { candidatesFor, claimOne, keptPod, podsOfBackend, poolOrigin, type PoolAccess } from '../pools/claiming.ts';
 import type { WarmPool } from '../pools/members.ts';
 
@@ -148,8 +149,8 @@ async function writeStatus(slb: SessionLivedBackend, observed: Observed, deps: S
     deps.onPhaseChange?.(updated, from, to);
     const readyCondition = next.conditions?.find((c) => c.type === CONDITION_READY);
     // Not awaited: the Event is a courtesy (emit logs its failure), and under load its round trip would
-    // hold a worker that the next backend is waiting for.
-    void emit(deps, updated, phaseChangeEvent(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? ''));
+    // hold a worker that the next backend is waiting for. A warm claim records none (phaseEventFor says why).
+    void emit(deps, updated, phaseEventFor(from, to, next.reason ?? readyCondition?.reason ?? to, next.message ?? readyCondition?.message ?? '', claim));
   }
   return { slb: updated };
 }

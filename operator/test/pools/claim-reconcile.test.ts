@@ -65,12 +65,12 @@ const claimer = (o: Partial<SessionLivedBackend['metadata']> = {}) =>
   slb({ spec: { template: undefined, poolRef: { name: 'games' }, gracePeriodSeconds: 60 }, status: { phase: 'Pending' }, metadata: { creationTimestamp: at(30) as unknown as Date, ...o } });
 
 describe('a warm claim', () => {
-  test('three writes (finalizer, hand-over, status) and the backend is Ready at once with the member\'s address', async () => {
+  test('three writes (finalizer, hand-over, status), no Event, and the backend is Ready at once with the member\'s address', async () => {
     const m1 = member(games, 'ready', { name: 'games-a1', createdAt: 1 });
     const m2 = member(games, 'ready', { name: 'games-b2', createdAt: 2 });
     const w = world({ members: [m2, m1] });
     await reconcile(claimer(), w.deps);
-    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'patch status Ready', 'event Normal Ready']);
+    expect(w.api.actions).toEqual([`patch finalizers [${FIN}]`, 'patch status Ready']); // the PoolClaim condition records the claim
     expect(w.poolApi.actions).toEqual(['claim games-a1']); // the oldest Ready member
     expect(w.api.actions.some((a) => a.startsWith('create'))).toBe(false); // no Pod, no Service
     const status = w.api.backend!.status!;

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { claimCandidates, claimPatch, ClaimLedger, decideClaim, isClaimedMember, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimInput } from '../../src/pools/claim.ts';
+import { claimCandidates, claimPatch, ClaimLedger, decideClaim, isClaimedMember, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimInput, type ClaimOutcome } from '../../src/pools/claim.ts';
+import type { Phase } from '../../../common/spawner/types.ts';
 import { templateHash } from '../../src/pools/members.ts';
 import { slb } from '../fixtures.ts';
 import { at, config, member, pool, T0 } from './fixtures.ts';
@@ -99,6 +100,31 @@ describe('withPoolClaimCondition', () => {
     [{ kind: 'waiting' as const, message: 'no pool' }, 'False', 'PoolNotFound', 'no pool'],
   ])('%j', (outcome, status, reason, message) => {
     expect(withPoolClaimCondition([], outcome, 3, at(1))).toEqual([{ type: 'PoolClaim', status, reason, message, observedGeneration: 3, lastTransitionTime: '2026-01-01T00:00:01Z' }]);
+  });
+});
+
+describe('phaseEventFor: which transitions record an Event', () => {
+  const warm: ClaimOutcome = { kind: 'warm', pool: 'games', member: 'games-abc' };
+  const empty: ClaimOutcome = { kind: 'cold', reason: 'PoolEmpty', message: 'WarmPool games had no Ready member' };
+  const lost: ClaimOutcome = { kind: 'cold', reason: 'ClaimsLost', message: 'every Ready member was claimed' };
+  const waiting: ClaimOutcome = { kind: 'waiting', message: 'no pool' };
+  test.each<[string, Phase | undefined, Phase, ClaimOutcome | undefined, string | undefined]>([
+    ['a warm claim, Ready in its first status write', undefined, 'Ready', warm, undefined],
+    ['a warm claim after a Pending status (its pool was missing)', 'Pending', 'Ready', warm, undefined],
+    ['a warm claim whose member failed: the failure is recorded', undefined, 'Failed', warm, 'Warning Why'],
+    ['a cold start from an empty pool: Pending, as any first status', undefined, 'Pending', empty, undefined],
+    ['a cold start that lost every member: Ready, as any cold start', 'Pending', 'Ready', lost, 'Normal Ready'],
+    ['a pooled cold start becoming Ready later (no claim in that write)', 'Pending', 'Ready', undefined, 'Normal Ready'],
+    ['waiting for the pool', 'Pending', 'Pending', waiting, undefined],
+    ['a claimed backend Ready again after its Pod was Pending', 'Pending', 'Ready', undefined, 'Normal Ready'],
+    ['a claimed backend Pending again', 'Ready', 'Pending', undefined, 'Normal Pending'],
+    ['a claimed backend failing', 'Ready', 'Failed', undefined, 'Warning Why'],
+    ['a claimed backend deleted', 'Ready', 'Terminating', undefined, 'Normal Terminating'],
+    ['a plain backend Ready', 'Pending', 'Ready', undefined, 'Normal Ready'],
+    ['no change, no Event', 'Ready', 'Ready', warm, undefined],
+  ])('%s', (_, from, to, claim, want) => {
+    const ev = phaseEventFor(from, to, 'Why', 'msg', claim);
+    expect(ev && `${ev.type} ${ev.reason}`).toBe(want);
   });
 });
 
