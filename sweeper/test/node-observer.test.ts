@@ -194,8 +194,12 @@ describe('semantics', () => {
     expect(seen.lastActivityAt).toBe(baseline);
 
     // A real request among the probes is still seen, and the probes after it do not move it further.
-    const r = await peer.send<{ startedAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' });
-    await until(() => seen.lastActivityAt > baseline, 'the real request observed', 10_000);
+    const r = await peer.send<{ startedAt: number; closedAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer: 'client' });
+    // Settled: a read after the client closed that finds no connection. A read that caught the request
+    // open dates it at that read, and the read that finds it gone dates the close one tick later (nothing
+    // in the Pod says when a client's close happened), so taking the first move as final would compare a
+    // tick too early whenever the request straddles a read, as it does under load.
+    await until(() => seen.last!.at > r.closedAt && seen.last!.active_connections === 0 && seen.lastActivityAt > baseline, 'the real request observed and settled', 10_000);
     expect(seen.lastActivityAt).toBeGreaterThanOrEqual(r.startedAt);
     const afterRequest = seen.lastActivityAt;
     for (let i = 0; i < 8; i++) {
