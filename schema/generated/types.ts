@@ -144,7 +144,7 @@ export interface Condition {
  */
 export interface WarmPoolSpec {
   /**
-   * How many started, Ready, unclaimed members to keep. A claim takes one; its replacement starts once no claim has come for half a second (at once while fewer than half the members are Ready), so that a burst of claims does not wait on the refill; scaling down removes unclaimed members only.
+   * How many started, Ready, unclaimed members to keep. A claim takes one; its replacement starts once no claim has come for half a second (while fewer than half the members are Ready, at most a second after the first claim of a burst), so that a burst of claims does not wait on the refill; scaling down removes unclaimed members only.
    */
   replicas?: number;
   /**

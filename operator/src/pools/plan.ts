@@ -11,10 +11,12 @@
 // 4. Current members = Ready + starting + creates issued but not yet seen. Fewer than `replicas`: create
 //    the difference (at most `maxCreates` per pass). More: remove the excess, starting ones first (they
 //    serve nobody yet), then the youngest Ready ones.
-// 5. While claims are arriving and at least half the pool is Ready, the refill waits until no claim has
-//    been seen for REFILL_YIELD_MS (refillYieldMs): each member created costs the API server about four
-//    writes (create, binding, status, the scheduler's Event) and their watch events, which competed with
-//    the claims' own writes and made a burst of claims wait on the pool's refill.
+// 5. While claims are arriving, the refill waits until no claim has been seen for REFILL_YIELD_MS
+//    (refillYieldMs): each member created costs the API server about four writes (create, binding,
+//    status, the scheduler's Event) and their watch events, and on a real node a container start, all of
+//    which competed with the claims' own writes and made a burst of claims wait on the pool's refill.
+//    Once fewer than half the members are Ready it waits at most SHORT_HOLD_MS from the streak's first
+//    claim, so a steady stream of claims cannot keep the pool from refilling.
 // Only unclaimed members are ever looked at (a claimed Pod is controlled by its backend, not the pool);
 // the I/O layer deletes with a resourceVersion precondition, so a member claimed after this view was
 // taken is never removed.
@@ -56,7 +58,7 @@ export interface PoolObservation {
   backoff: Backoff;
   now: Date;
   maxCreates?: number;
-  lastClaimMs?: number; // when a member last left the pool unasked (claimed), if ever
+  claims?: ClaimStreak; // members that left the pool unasked (claims), if any ever did
 }
 
 export interface PoolPlan {
@@ -106,7 +108,7 @@ export function planPool(o: PoolObservation): PoolPlan {
   let create = 0;
   let requeueAfterMs: number | undefined;
   if (current < replicas) {
-    const yieldMs = refillYieldMs({ replicas, ready: ready.length, lastClaimMs: o.lastClaimMs, nowMs: now });
+    const yieldMs = refillYieldMs({ replicas, ready: ready.length, claims: o.claims, nowMs: now });
     if (now < backoff.notBeforeMs) requeueAfterMs = backoff.notBeforeMs - now;
     else if (yieldMs !== undefined) requeueAfterMs = yieldMs;
     else create = Math.min(replicas - current, o.maxCreates ?? MAX_CREATES_PER_PASS);
@@ -137,16 +139,34 @@ export function planPool(o: PoolObservation): PoolPlan {
 }
 
 export const REFILL_YIELD_MS = 500;
+// Long enough for a burst of claims to be handed out (20 at once took about 0.9 s on the real node),
+// short beside a member's cold start, which the pool's next claims may be waiting for.
+export const SHORT_HOLD_MS = 1000;
+
+// Claims as the pool sees them: when the last one was seen, and when the streak it belongs to began (a
+// claim after REFILL_YIELD_MS without one starts a new streak).
+export interface ClaimStreak {
+  lastMs: number;
+  startMs: number;
+}
+
+export function claimStreak(previous: ClaimStreak | undefined, claimsNow: number, nowMs: number): ClaimStreak | undefined {
+  if (claimsNow === 0) return previous;
+  const continues = previous !== undefined && nowMs - previous.lastMs < REFILL_YIELD_MS;
+  return { lastMs: nowMs, startMs: continues ? previous.startMs : nowMs };
+}
 
 /**
  * How long the refill waits for claims to pause (rule 5), or undefined to refill now: when no claim was
- * seen within REFILL_YIELD_MS, or when fewer than half the members are Ready (the pool must not run dry
- * under a steady stream of claims; below half, refilling matters more than the claims' latency).
+ * seen within REFILL_YIELD_MS, or when fewer than half the members are Ready and the streak of claims
+ * began SHORT_HOLD_MS ago (the pool must not run dry under a steady stream of claims; below half,
+ * refilling matters more than the claims' latency, once a burst has had its moment).
  */
-export function refillYieldMs(o: { replicas: number; ready: number; lastClaimMs?: number; nowMs: number }): number | undefined {
-  if (o.lastClaimMs === undefined || o.ready * 2 < o.replicas) return undefined;
-  const quietAt = o.lastClaimMs + REFILL_YIELD_MS;
-  return o.nowMs < quietAt ? quietAt - o.nowMs : undefined;
+export function refillYieldMs(o: { replicas: number; ready: number; claims?: ClaimStreak; nowMs: number }): number | undefined {
+  if (o.claims === undefined) return undefined;
+  let until = o.claims.lastMs + REFILL_YIELD_MS;
+  if (o.ready * 2 < o.replicas) until = Math.min(until, o.claims.startMs + SHORT_HOLD_MS);
+  return o.nowMs < until ? until - o.nowMs : undefined;
 }
 
 /**

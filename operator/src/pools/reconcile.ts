@@ -15,12 +15,12 @@ import type { SpawnerConfig } from '../spawner/types.ts';
 import type { PoolApi } from './api.ts';
 import type { MemberExpectations } from './expectations.ts';
 import { desiredMember, type WarmPool } from './members.ts';
-import { backoffDelayMs, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, type Backoff } from './plan.ts';
+import { backoffDelayMs, claimStreak, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, type Backoff, type ClaimStreak } from './plan.ts';
 
 // What the pool saw of its members on its last pass: to notice claims (members leaving unasked).
 export interface ClaimsSeen {
   inView: Set<string>; // member uids
-  lastClaimMs?: number;
+  claims?: ClaimStreak;
 }
 
 export interface PoolDeps {
@@ -88,14 +88,14 @@ export async function reconcilePool(cached: WarmPool, deps: PoolDeps): Promise<P
   const deleteRequested = (uid: string) => deps.expectations.deleteRequested(uid, now.getTime());
   const seen = deps.claimsSeen.get(key);
   const { left, inView } = membersLeftUnasked(seen?.inView, members, deleteRequested);
-  const lastClaimMs = left > 0 ? now.getTime() : seen?.lastClaimMs;
-  deps.claimsSeen.set(key, { inView, lastClaimMs });
+  const claims = claimStreak(seen?.claims, left, now.getTime());
+  deps.claimsSeen.set(key, { inView, claims });
   const plan = planPool({
     pool, hash, members, now,
     pendingCreates: deps.expectations.pendingCreates(key, members, now.getTime()),
     deleteRequested,
     backoff: deps.backoffs.get(key) ?? NO_BACKOFF,
-    lastClaimMs,
+    claims,
   });
   let backoff = plan.backoff;
   const limit = deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { templateHash } from '../../src/pools/members.ts';
-import { BACKOFF_MAX_MS, backoffDelayMs, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, refillYieldMs, REFILL_YIELD_MS, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
+import { BACKOFF_MAX_MS, backoffDelayMs, membersLeftUnasked, NO_BACKOFF, planPool, poolStatusWrite, refillYieldMs, REFILL_YIELD_MS, SHORT_HOLD_MS, claimStreak, type Backoff, type PoolObservation } from '../../src/pools/plan.ts';
 import { at, config, member, pool, T0 } from './fixtures.ts';
 
 const p3 = pool({ spec: { replicas: 3, startupTimeoutSeconds: 120 } });
@@ -46,23 +46,40 @@ describe('planPool: how many to create and which to remove', () => {
 
 describe('refill yields to claims (rule 5)', () => {
   const now = 10_000;
-  test.each<[string, { replicas: number; ready: number; lastClaimMs?: number }, number | undefined]>([
+  // A streak whose last claim was `agoMs` ago and that began `startedMs` ago.
+  const streak = (agoMs: number, startedMs = agoMs) => ({ lastMs: now - agoMs, startMs: now - startedMs });
+  test.each<[string, { replicas: number; ready: number; claims?: { lastMs: number; startMs: number } }, number | undefined]>([
     ['no claim ever seen: refill now', { replicas: 10, ready: 9 }, undefined],
-    ['a claim just now, 9 of 10 Ready: wait the whole quiet time', { replicas: 10, ready: 9, lastClaimMs: now }, REFILL_YIELD_MS],
-    ['a claim 200 ms ago: wait the rest', { replicas: 10, ready: 9, lastClaimMs: now - 200 }, REFILL_YIELD_MS - 200],
-    ['the last claim REFILL_YIELD_MS ago: refill now', { replicas: 10, ready: 9, lastClaimMs: now - REFILL_YIELD_MS }, undefined],
-    ['exactly half Ready still yields', { replicas: 10, ready: 5, lastClaimMs: now }, REFILL_YIELD_MS],
-    ['fewer than half Ready: refill now, claims or not', { replicas: 10, ready: 4, lastClaimMs: now }, undefined],
-    ['a pool of one whose member was claimed: refill now', { replicas: 1, ready: 0, lastClaimMs: now }, undefined],
+    ['a claim just now, 9 of 10 Ready: wait the whole quiet time', { replicas: 10, ready: 9, claims: streak(0) }, REFILL_YIELD_MS],
+    ['a claim 200 ms ago: wait the rest', { replicas: 10, ready: 9, claims: streak(200) }, REFILL_YIELD_MS - 200],
+    ['the last claim REFILL_YIELD_MS ago: refill now', { replicas: 10, ready: 9, claims: streak(REFILL_YIELD_MS) }, undefined],
+    ['exactly half Ready still yields', { replicas: 10, ready: 5, claims: streak(0) }, REFILL_YIELD_MS],
+    ['half or more Ready: a long streak keeps the refill waiting for its pause', { replicas: 10, ready: 5, claims: streak(0, 60_000) }, REFILL_YIELD_MS],
+    ['fewer than half Ready, the streak just began: wait out the burst', { replicas: 10, ready: 4, claims: streak(0, 0) }, REFILL_YIELD_MS],
+    ['fewer than half Ready, a burst begun 800 ms ago: only to SHORT_HOLD_MS from its start', { replicas: 10, ready: 4, claims: streak(0, 800) }, SHORT_HOLD_MS - 800],
+    ['fewer than half Ready, the streak began SHORT_HOLD_MS ago: refill now, claims or not', { replicas: 10, ready: 4, claims: streak(0, SHORT_HOLD_MS) }, undefined],
+    ['a pool of one whose member was just claimed: waits only the quiet time', { replicas: 1, ready: 0, claims: streak(0) }, REFILL_YIELD_MS],
+    ['a pool of one, its claim REFILL_YIELD_MS ago: refill now', { replicas: 1, ready: 0, claims: streak(REFILL_YIELD_MS) }, undefined],
   ])('%s', (_what, o, ms) => {
     expect(refillYieldMs({ ...o, nowMs: now })).toBe(ms);
   });
 
+  test.each<[string, { lastMs: number; startMs: number } | undefined, number, { lastMs: number; startMs: number } | undefined]>([
+    ['no claim, none before: nothing', undefined, 0, undefined],
+    ['no claim this pass: the streak is kept as it was', { lastMs: now - 900, startMs: now - 2000 }, 0, { lastMs: now - 900, startMs: now - 2000 }],
+    ['the first claim ever starts a streak', undefined, 1, { lastMs: now, startMs: now }],
+    ['a claim within the quiet time continues the streak', { lastMs: now - 100, startMs: now - 700 }, 2, { lastMs: now, startMs: now - 700 }],
+    ['a claim after a pause starts a new streak', { lastMs: now - REFILL_YIELD_MS, startMs: now - 5000 }, 1, { lastMs: now, startMs: now }],
+  ])('claimStreak: %s', (_what, previous, claims, next) => {
+    expect(claimStreak(previous, claims, now)).toEqual(next);
+  });
+
   test('planPool holds the creates and asks to come back when the quiet time is over', () => {
     const members = ['a', 'b'].map((n) => member(p3, 'ready', { name: n }));
-    const plan = planPool(observe(members, { lastClaimMs: at(30).getTime() - 100 }));
+    const plan = planPool(observe(members, { claims: { lastMs: at(30).getTime() - 100, startMs: at(30).getTime() - 100 } }));
     expect({ create: plan.create, requeueAfterMs: plan.requeueAfterMs }).toEqual({ create: 0, requeueAfterMs: REFILL_YIELD_MS - 100 });
-    expect(planPool(observe(members, { lastClaimMs: at(30).getTime() - REFILL_YIELD_MS })).create).toBe(1);
+    const past = at(30).getTime() - REFILL_YIELD_MS;
+    expect(planPool(observe(members, { claims: { lastMs: past, startMs: past } })).create).toBe(1);
   });
 
   const m = (uid: string, deleting = false): V1Pod => ({ metadata: { uid, ...(deleting ? { deletionTimestamp: new Date(0) } : {}) } });

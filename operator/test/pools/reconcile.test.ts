@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { createLogger } from '../../../common/log.ts';
 import { MemberExpectations } from '../../src/pools/expectations.ts';
 import type { WarmPool } from '../../src/pools/members.ts';
-import type { Backoff } from '../../src/pools/plan.ts';
+import { REFILL_YIELD_MS, SHORT_HOLD_MS, type Backoff } from '../../src/pools/plan.ts';
 import { finalizePool, reconcilePool, type ClaimsSeen, type PoolDeps } from '../../src/pools/reconcile.ts';
 import { LatestWrites } from '../../../common/kube/children.ts';
 import { RecordingPoolApi } from './fake-pool-api.ts';
@@ -68,17 +68,25 @@ describe('reconcilePool', () => {
     expect(w.api.actions).toEqual(['create member games-00004']);
   });
 
-  test('claims that leave fewer than half the members Ready are refilled at once', async () => {
+  test('claims that leave fewer than half the members Ready: refilled SHORT_HOLD_MS after the first, though claims keep coming', async () => {
     const w = world(pool());
     await reconcilePool(pool(), w.deps);
     w.catchUp();
     await reconcilePool(w.api.pool!, w.deps);
-    w.cached.delete('games-00001');
-    w.cached.delete('games-00002');
-    w.clear();
     w.advance(5);
+    w.cached.delete('games-00001'); // the streak's first claim
+    w.clear();
+    expect(await reconcilePool(w.api.pool!, w.deps)).toEqual({ requeueAfterMs: REFILL_YIELD_MS });
+    w.advance(0.4);
+    w.cached.delete('games-00002'); // a second one, inside the quiet time: 1 of 3 Ready now
+    expect(await reconcilePool(w.api.pool!, w.deps)).toEqual({ requeueAfterMs: REFILL_YIELD_MS });
+    w.advance(0.4);
+    w.cached.delete('games-00003'); // and a third: the quiet time would end 500 ms from now, the hold sooner
+    expect(await reconcilePool(w.api.pool!, w.deps)).toEqual({ requeueAfterMs: SHORT_HOLD_MS - 800 });
+    expect(w.api.actions.filter((a) => a.startsWith('create'))).toEqual([]);
+    w.advance(0.2);
     await reconcilePool(w.api.pool!, w.deps);
-    expect(w.api.actions.filter((a) => a.startsWith('create'))).toEqual(['create member games-00004', 'create member games-00005']);
+    expect(w.api.actions.filter((a) => a.startsWith('create'))).toEqual(['create member games-00004', 'create member games-00005', 'create member games-00006']);
   });
 
   test('members we deleted ourselves (a template roll) are replaced at once: they were not claims', async () => {
