@@ -4,13 +4,17 @@
 //   clusterip        a Pod and a ClusterIP Service per backend (what the operator created until B)
 //   headless         a Pod and a headless Service (clusterIP: None) per backend
 //   shared-headless  Pods with hostname/subdomain under one shared headless Service (one DNS name each)
+//   slb-pod          a SessionLivedBackend (no finalizer, so that nothing waits on an operator) and its
+//                    Pod: not a routing shape but the objects every backend has whatever its routing,
+//                    written by one client, so the ceiling for an operator that adds nothing but its
+//                    status writes
 // Each shape is timed to every Pod seen and every Pod Ready by the benchmark's own watch, and the API
 // server's own metrics say what it spent, by kind of request and client, until the cluster is quiet again
 // (the controller manager's Endpoints and EndpointSlice writes for a Service come after its Pod is Ready).
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, KubeConfig, KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
-import { LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, SIDECAR_PROXY_PORT } from '../../common/contract.ts';
+import { GROUP, LABEL_BACKEND, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, SIDECAR_PROXY_PORT, VERSION } from '../../common/contract.ts';
 import { createInformer } from '../../common/kube/informer.ts';
 import { requestJson } from '../../common/kube/rest.ts';
 import { memoryLogger } from '../../common/kube/testing/memlog.ts';
@@ -21,7 +25,7 @@ import { desiredPod } from '../../operator/src/spawner/desired.ts';
 import { readMetricsText, serverTime, type ServerTimeRow } from './apiserver-metrics.ts';
 import { runPool } from './stats.ts';
 
-export const SHAPES = ['pods', 'clusterip', 'headless', 'shared-headless'] as const;
+export const SHAPES = ['pods', 'clusterip', 'headless', 'shared-headless', 'slb-pod'] as const;
 export type Shape = (typeof SHAPES)[number];
 
 export const SHAPE_LABEL: Record<Shape, string> = {
@@ -29,6 +33,7 @@ export const SHAPE_LABEL: Record<Shape, string> = {
   clusterip: 'Pod + ClusterIP Service each',
   headless: 'Pod + headless Service each',
   'shared-headless': 'Pods under one shared headless Service',
+  'slb-pod': 'SLB + Pod each, both by the client',
 };
 
 // The shared headless Service's name: each Pod is <hostname>.<SHARED>.<namespace>.svc.<cluster domain>.
@@ -148,6 +153,7 @@ export async function baselineOnce(
     await Promise.all([
       requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, body: podFor(namespace, name, shape) }),
       service && requestJson(kc, { method: 'POST', path: `/api/v1/namespaces/${namespace}/services`, body: service }),
+      shape === 'slb-pod' && requestJson(kc, { method: 'POST', path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, body: slbManifest(namespace, name) }),
     ]);
   });
   const created = performance.now();

@@ -368,17 +368,19 @@ function summary(baselines: BaselineResult[], results: Result[], failover: Failo
       );
     }
   }
-  out.push('', 'operator at N, variant to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   op writes/backend   RSS MB (settled)       heap used/total MB (settled)    CPU ms/backend');
+  out.push('', 'operator at N, variant to Pods/s     to Ready/s    of ceiling (Pods alone: Pod, Ready)   of SLB + Pod ceiling (Pod, Ready)   op writes/backend   RSS MB (settled)       heap used/total MB (settled)    CPU ms/backend');
   for (const n of sizes) for (const v of variants) {
     const rs = results.filter((r) => r.n === n && r.variant === v.name);
     if (!rs.length) continue;
     const ceiling = baselines.filter((b) => b.n === n && b.shape === 'pods');
+    const objects = baselines.filter((b) => b.n === n && b.shape === 'slb-pod');
     const ratio = (mine: number[], theirs: number[]) => (theirs.length ? `${spread(mine.map((m, i) => (100 * m) / theirs[Math.min(i, theirs.length - 1)]!))} %` : '-');
     const toPods = rs.map((r) => r.n / r.toPodsSeconds);
     const toReady = rs.map((r) => r.n / r.toReadySeconds);
     out.push(
       `  ${`${n} ${v.name}`.padEnd(18)} ${spread(toPods).padStart(12)} ${spread(toReady).padStart(14)}    ` +
         `${`${ratio(toPods, ceiling.map((c) => c.podsSeenPerS))}, ${ratio(toReady, ceiling.map((c) => c.readyPerS))}`.padEnd(36)}` +
+        `${`${ratio(toPods, objects.map((c) => c.podsSeenPerS))}, ${ratio(toReady, objects.map((c) => c.readyPerS))}`.padEnd(36)}` +
         `${spread(rs.map((r) => r.createWrites.total / r.n), 2).padStart(18)}   ${`${spread(rs.map((r) => r.peak.rssMb))} (${spread(rs.map((r) => r.settled.rssMb))})`.padEnd(22)} ` +
         `${`${spread(rs.map((r) => r.heap.usedMb))} / ${spread(rs.map((r) => r.heap.totalMb))} (${spread(rs.map((r) => r.settled.heap.usedMb))} / ${spread(rs.map((r) => r.settled.heap.totalMb))})`.padEnd(30)} ${spread(rs.map((r) => ((r.peak.cpuSeconds - r.cpuAtStart) / r.n) * 1000), 2).padStart(10)}`,
     );
