@@ -2,7 +2,9 @@
 // spec.poolRef created open-loop at each rate (one every 1/R s, whatever the answers). Prints per rate:
 // create→Ready p50/p99 (create sent → Ready seen by the benchmark's own watch), claims/s sustained,
 // warm and cold counts, the operator's API writes per claim as the API server counted them
-// (apiserver_request_total deltas), and how fast the pool refilled afterwards.
+// (apiserver_request_total deltas), the API server's and the operator's CPU per claim (their
+// process_cpu_seconds_total: on this machine the API server's CPU is what bounds claims), and how fast
+// the pool refilled afterwards.
 //
 //   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4] [--profile]
 //                           [--manifests bare,spawner] [--operator-dir DIR]
@@ -35,7 +37,7 @@ import { memoryLogger } from '../../common/kube/testing/memlog.ts';
 import { down, up } from '../../e2e/harness/cluster.ts';
 import { apiClients, loadKubeConfig, waitFor } from '../../e2e/harness/kube.ts';
 import { repoRoot } from '../../e2e/harness/paths.ts';
-import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, operatorKubeconfig, operatorMain, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
+import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, metricValue, operatorKubeconfig, operatorMain, startOperator, tempDir, type OperatorProcess } from '../../operator/test/support/operator-process.ts';
 import type { Slb } from '../../operator/test/support/slbs.ts';
 import type { WarmPool } from '../../schema/generated/types.ts';
 import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
@@ -86,6 +88,10 @@ interface RateResult {
   refillSeconds: number; // last claim Ready → pool full again
   refillPerS: number; // members replaced per second, first claim → pool full again
   load: string;
+  // CPU per claim (ms), first create → last Ready, from each process's process_cpu_seconds_total: the
+  // API server's is all it did meanwhile (kwok, the scheduler, a refill if one ran), the operator's its own.
+  apiServerCpuMs: number;
+  operatorCpuMs: number;
   serverTime: string[]; // the API server's own time per kind of request while claiming (why a claim waits)
 }
 
@@ -167,6 +173,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   });
   await slbs.start();
   const load = os.loadavg()[0]!.toFixed(1);
+  const cpu = 'process_cpu_seconds_total';
+  const operatorCpuBefore = metricValue(await operator.metrics(), cpu);
   const beforeText = await readMetricsText(kc);
   const before = parseRequestTotals(beforeText);
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
@@ -186,6 +194,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   });
   const lastReady = Math.max(...ready.values());
   const afterText = await readMetricsText(kc);
+  const operatorCpuAfter = metricValue(await operator.metrics(), cpu);
   const after = parseRequestTotals(afterText);
   slbs.stop();
   await waitPoolFull(pods, operator, `the pool refilled after ${count} claims`);
@@ -204,6 +213,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
     refillSeconds: (full - lastReady) / 1000,
     refillPerS: count / ((full - started) / 1000),
     load: `${load} → ${os.loadavg()[0]!.toFixed(1)}`,
+    apiServerCpuMs: ((metricValue(afterText, cpu) - metricValue(beforeText, cpu)) * 1000) / count,
+    operatorCpuMs: ((operatorCpuAfter - operatorCpuBefore) * 1000) / count,
     serverTime: formatServerTime(serverTime(beforeText, afterText)),
   };
 }
@@ -222,6 +233,7 @@ function report(r: RateResult): string {
     ...(r.coldLatencyMs.length ? [`  create→Ready (cold)       p50 ${ms(r.coldLatencyMs, 50)}  p99 ${ms(r.coldLatencyMs, 99)}`] : []),
     `  sustained                 ${r.sustainedPerS.toFixed(0)} claims Ready/s (first create → last Ready)`,
     `  operator writes/claim     ${per(operatorWrites(r))} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
+    `  CPU/claim                 API server ${r.apiServerCpuMs.toFixed(1)} ms (all its work meanwhile), operator ${r.operatorCpuMs.toFixed(1)} ms`,
     `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
     `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
     '  API server time while claiming (first create → last Ready; server-side mean per request):',
@@ -242,7 +254,7 @@ function ratios(rs: RateResult[], differ: (r: RateResult) => boolean, same: (a: 
 function summary(results: RateResult[], fillSeconds: number[], loads: string): string {
   const out = ['', `== summary (pool of ${poolSize}; load average ${loads}; median (min–max) over ${rounds} round(s)) ==`,
     `initial fill: ${spread(fillSeconds.map((s) => poolSize / s))} members Ready/s`,
-    'rate/s  run                                warm/cold   create→Ready p50 ms  p99 ms              sustained/s     op writes/claim (claim+fin+status)   events/claim  refill/s  load (1 min, at start of each round)'];
+    'rate/s  run                                warm/cold   create→Ready p50 ms  p99 ms              sustained/s     op writes/claim (claim+fin+status)   events/claim  API CPU ms/claim  refill/s  load (1 min, at start of each round)'];
   for (const rate of rates) {
     for (const op of operators) {
       for (const manifest of manifests) {
@@ -254,7 +266,7 @@ function summary(results: RateResult[], fillSeconds: number[], loads: string): s
             `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(19)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(19)} ` +
             `${spread(rs.map((r) => r.sustainedPerS)).padEnd(15)} ` +
             `${`${per(operatorWrites, 2)} (${per((r) => r.writes.claimPatches, 2)}+${per((r) => r.writes.finalizers, 2)}+${per((r) => r.writes.statuses, 2)})`.padEnd(36)} ` +
-            `${per((r) => r.writes.events, 2).padEnd(13)} ${spread(rs.map((r) => r.refillPerS)).padEnd(9)} ${rs.map((r) => r.load.split(' ')[0]).join(', ')}`,
+            `${per((r) => r.writes.events, 2).padEnd(13)} ${spread(rs.map((r) => r.apiServerCpuMs), 1).padEnd(17)} ${spread(rs.map((r) => r.refillPerS)).padEnd(9)} ${rs.map((r) => r.load.split(' ')[0]).join(', ')}`,
         );
       }
     }
@@ -262,6 +274,7 @@ function summary(results: RateResult[], fillSeconds: number[], loads: string): s
   const p50 = (r: RateResult) => percentile(r.latencyMs, 50);
   const p99 = (r: RateResult) => percentile(r.latencyMs, 99);
   const sustained = (r: RateResult) => r.sustainedPerS;
+  const apiCpu = (r: RateResult) => r.apiServerCpuMs;
   const pairs: Array<{ title: string; differ: (r: RateResult) => boolean; same: (a: RateResult, b: RateResult) => boolean }> = [];
   if (manifests.length === 2) {
     for (const op of operators) {
@@ -273,11 +286,11 @@ function summary(results: RateResult[], fillSeconds: number[], loads: string): s
       pairs.push({ title: `operator this ÷ other (${m})`, differ: (r) => r.operator === 'this' && r.manifest === m, same: (a, b) => b.operator === 'other' && b.manifest === m && a.round === b.round && a.rate === b.rate });
     }
   }
-  if (pairs.length) out.push('', 'per-round ratios, median (min–max): below 1 is faster for p50/p99, above 1 is more for sustained');
+  if (pairs.length) out.push('', 'per-round ratios, median (min–max): below 1 is faster for p50/p99 and cheaper for API CPU, above 1 is more for sustained');
   for (const { title, differ, same } of pairs) {
     for (const rate of rates) {
       const rs = results.filter((r) => r.rate === rate);
-      out.push(`${String(rate).padEnd(7)} ${title.padEnd(34)} p50 ${ratios(rs, differ, same, p50).padEnd(18)} p99 ${ratios(rs, differ, same, p99).padEnd(18)} sustained ${ratios(rs, differ, same, sustained)}`);
+      out.push(`${String(rate).padEnd(7)} ${title.padEnd(34)} p50 ${ratios(rs, differ, same, p50).padEnd(18)} p99 ${ratios(rs, differ, same, p99).padEnd(18)} ${`sustained ${ratios(rs, differ, same, sustained)}`.padEnd(28)} API CPU/claim ${ratios(rs, differ, same, apiCpu)}`);
     }
   }
   out.push('targets: warm create→Ready p50 ≤ 50 ms and p99 ≤ 150 ms at 50 claims/s; ≥ 200 claims/s sustained; ≤ 3 API writes per warm claim');
