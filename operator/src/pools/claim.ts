@@ -57,6 +57,18 @@ export function isClaimedMember(pod: V1Pod | undefined): boolean {
 }
 
 /**
+ * A claim whose hand-over landed but whose status write never did (the process died between them): the
+ * backend has a claimed member but no status.pool, which a claim writes with Ready. It is finished as the
+ * claim would have been — status.pool (the pool's httpPort and sidecar, which the router and the sweeper
+ * read), the PoolClaim condition, the metric — when its pool still describes the member (same template
+ * hash); otherwise the status is written from the Pod alone.
+ */
+export function isUnfinishedClaim(slb: SessionLivedBackend, kept: V1Pod | undefined, pool: WarmPool | undefined, hashOf: (pool: WarmPool) => string): boolean {
+  // The hash last: a claimed backend passes here on every reconcile, and only an unfinished claim needs it.
+  return isClaimedMember(kept) && slb.status?.pool === undefined && pool !== undefined && kept!.metadata?.labels?.[LABEL_TEMPLATE_HASH] === hashOf(pool);
+}
+
+/**
  * The backend as the builders see it: its pool's backend fields (template, httpPort, sidecar,
  * startupTimeoutSeconds) with its own gracePeriodSeconds and maxLifetimeSeconds. Without the pool (gone
  * after the claim) the backend keeps what it has: a claimed or started backend needs no template again.

@@ -32,9 +32,9 @@ import { classifyCreateError, refusalEvent, refusalRetryInMs, type Refusal } fro
 import { computeStatus, PROGRESS_RETRY_MS, startupDeadlineInMs, statusWriteDecision, type Observed } from './status.ts';
 import type { TokenBucket } from '../http-api/limits.ts';
 import type { SpawnerConfig } from './types.ts';
-import { decideClaim, isClaimedMember, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
+import { decideClaim, isClaimedMember, isUnfinishedClaim, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimOutcome } from '../pools/claim.ts';
 import { candidatesFor, claimOne, keptPod, podsOfBackend, poolOrigin, type PoolAccess } from '../pools/claiming.ts';
-import type { WarmPool } from '../pools/members.ts';
+import { templateHash, type WarmPool } from '../pools/members.ts';
 
 export interface Outcome {
   requeueAfterMs?: number;
@@ -248,6 +248,7 @@ async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: S
   }
   if (kept && isClaimedMember(kept)) {
     slb = await ensureFinalizer(slb, deps);
+    if (isUnfinishedClaim(slb, kept, pool, (p) => templateHash(p, deps.config))) return finishWarmClaim(slb, pool!, kept, pa, deps, started);
     return writeStatusAndExpire(slb, { pod: kept }, deps, undefined, kept);
   }
 

@@ -180,17 +180,34 @@ describe('a pool that does not exist', () => {
 });
 
 describe('after a crash', () => {
-  test('a claim whose status was never written: the next process finds the member by its owner and writes status, claiming nothing', async () => {
-    const w = world({ members: [member(games, 'ready', { name: 'games-a1' }), member(games, 'ready', { name: 'games-b2' })] });
-    const backend = { ...claimer(), metadata: { ...claimer().metadata, finalizers: [FIN] } };
-    // The hand-over landed, then the process died: only the Pod records the claim.
+  // The hand-over landed, then the process died: only the Pod records the claim.
+  const handedOver = async (w: ReturnType<typeof world>) => {
     await w.poolApi.claimMember(w.poolApi.pods.get('games-a1')!, { metadata: { resourceVersion: w.poolApi.pods.get('games-a1')!.metadata!.resourceVersion, ownerReferences: [{ apiVersion: 'spawner.dev/v1', kind: 'SessionLivedBackend', name: 'game', uid: 'uid-slb', controller: true }], labels: { 'spawner.dev/pool': null, 'spawner.dev/claimed-from': 'games', 'spawner.dev/backend': 'game' } } });
     w.catchUp();
     w.poolApi.actions.length = 0;
+    return { ...claimer(), metadata: { ...claimer().metadata, finalizers: [FIN] } };
+  };
+
+  test('a claim whose status was never written: the next process finds the member by its owner and finishes the claim (status.pool, PoolClaim, metric), claiming nothing', async () => {
+    const w = world({ members: [member(games, 'ready', { name: 'games-a1' }), member(games, 'ready', { name: 'games-b2' })] });
+    const backend = await handedOver(w);
     await reconcile(backend, w.deps); // a fresh world's ledger: this process never claimed
     expect(w.poolApi.actions).toEqual([]);
+    expect(w.api.actions).toEqual(['patch status Ready']); // no Event, as for any warm claim
+    // What the pool gave it, which every reader takes for the spec fields a claim leaves unset (effectiveSpec).
+    expect(w.api.backend!.status).toMatchObject({ phase: 'Ready', podName: 'games-a1', pool: { member: 'games-a1', httpPort: 3000 } });
+    expect(w.api.backend!.status!.conditions?.find((c) => c.type === 'PoolClaim')).toMatchObject({ status: 'True', reason: 'ClaimedWarm', message: 'claimed member games-a1 of WarmPool games' });
+    expect(w.claims).toEqual(['metric warm']); // counted once, by the process that finished it
+  });
+
+  test('the same after the pool\'s template changed: status from the Pod alone (the pool no longer describes it), with the phase\'s Event', async () => {
+    const w = world({ members: [member(games, 'ready', { name: 'games-a1' })] });
+    const backend = await handedOver(w);
+    w.pools.set('sessions/games', { ...games, spec: { ...games.spec, httpPort: 4000 } });
+    await reconcile(backend, w.deps);
     expect(w.api.actions).toEqual(['patch status Ready', 'event Normal Ready']);
     expect(w.api.backend!.status).toMatchObject({ phase: 'Ready', podName: 'games-a1' });
+    expect(w.api.backend!.status!.pool).toBeUndefined();
   });
 
   test('two claims for one backend (two leaders): the Pod its status names stays, the other is deleted', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { claimCandidates, claimPatch, ClaimLedger, decideClaim, isClaimedMember, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimInput, type ClaimOutcome } from '../../src/pools/claim.ts';
+import { claimCandidates, claimPatch, ClaimLedger, decideClaim, isClaimedMember, isUnfinishedClaim, phaseEventFor, surplusPods, withPoolClaimCondition, withPoolSpec, type ClaimInput, type ClaimOutcome } from '../../src/pools/claim.ts';
 import type { Phase } from '../../../common/spawner/types.ts';
 import { templateHash } from '../../src/pools/members.ts';
 import { slb } from '../fixtures.ts';
@@ -100,6 +100,24 @@ describe('withPoolClaimCondition', () => {
     [{ kind: 'waiting' as const, message: 'no pool' }, 'False', 'PoolNotFound', 'no pool'],
   ])('%j', (outcome, status, reason, message) => {
     expect(withPoolClaimCondition([], outcome, 3, at(1))).toEqual([{ type: 'PoolClaim', status, reason, message, observedGeneration: 3, lastTransitionTime: '2026-01-01T00:00:01Z' }]);
+  });
+});
+
+describe('isUnfinishedClaim', () => {
+  const claimed = member(p, 'ready', { name: 'claimed' });
+  claimed.metadata!.labels = { ...claimed.metadata!.labels, 'spawner.dev/claimed-from': 'games' };
+  const coldPod = member(p, 'ready', { name: 'cold' }); // stands for a cold start's Pod: no claimed-from label
+  const withOrigin = { ...claimer, status: { phase: 'Ready' as const, pool: { templateHash: hash, member: 'claimed' } } };
+  const hashOf = () => hash;
+  test.each<[string, typeof claimer, V1Pod | undefined, typeof p | undefined, () => string, boolean]>([
+    ['handed over, status never written, pool as it was: finish the claim', claimer, claimed, p, hashOf, true],
+    ['status already written with the claim', withOrigin, claimed, p, hashOf, false],
+    ['its pool is gone', claimer, claimed, undefined, hashOf, false],
+    ["its pool's template changed since", claimer, claimed, p, () => 'other', false],
+    ['a Pod that is no claimed member', claimer, coldPod, p, hashOf, false],
+    ['no Pod', claimer, undefined, p, hashOf, false],
+  ])('%s', (_, backend, kept, pl, h, want) => {
+    expect(isUnfinishedClaim(backend, kept, pl, h)).toBe(want);
   });
 });
 
