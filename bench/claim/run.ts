@@ -41,7 +41,7 @@ import { createNamespace, deleteNamespaceWithBackends, installOperatorRbac, metr
 import type { Slb } from '../../operator/test/support/slbs.ts';
 import type { WarmPool } from '../../schema/generated/types.ts';
 import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
-import { percentile, spread } from '../operator/stats.ts';
+import { median, percentile, spread } from '../operator/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -254,18 +254,19 @@ function ratios(rs: RateResult[], differ: (r: RateResult) => boolean, same: (a: 
 function summary(results: RateResult[], fillSeconds: number[], loads: string): string {
   const out = ['', `== summary (pool of ${poolSize}; load average ${loads}; median (min–max) over ${rounds} round(s)) ==`,
     `initial fill: ${spread(fillSeconds.map((s) => poolSize / s))} members Ready/s`,
-    'rate/s  run                                warm/cold   create→Ready p50 ms  p99 ms              sustained/s     op writes/claim (claim+fin+status)   events/claim  API CPU ms/claim  refill/s  load (1 min, at start of each round)'];
+    'rate/s  run                                warm/cold   create→Ready p50 ms      p99 ms                  sustained/s     op writes/claim (claim+fin+status)   events/claim  API CPU ms/claim  refill/s  load (1 min, at start of each round)'];
   for (const rate of rates) {
     for (const op of operators) {
       for (const manifest of manifests) {
         const rs = results.filter((r) => r.rate === rate && r.operator === op.name && r.manifest === manifest);
         if (!rs.length) continue;
         const per = (f: (r: RateResult) => number, digits: number) => spread(rs.map((r) => f(r) / r.claims), digits);
+        const perMedian = (f: (r: RateResult) => number) => median(rs.map((r) => f(r) / r.claims)).toFixed(2); // the split, without its spread
         out.push(
           `${String(rate).padEnd(7)} ${label(rs[0]!).padEnd(34)} ${`${rs.reduce((n, r) => n + r.warm, 0)}/${rs.reduce((n, r) => n + r.cold, 0)}`.padEnd(11)} ` +
-            `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(19)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(19)} ` +
+            `${spread(rs.map((r) => percentile(r.latencyMs, 50)), 1).padEnd(23)} ${spread(rs.map((r) => percentile(r.latencyMs, 99)), 1).padEnd(23)} ` +
             `${spread(rs.map((r) => r.sustainedPerS)).padEnd(15)} ` +
-            `${`${per(operatorWrites, 2)} (${per((r) => r.writes.claimPatches, 2)}+${per((r) => r.writes.finalizers, 2)}+${per((r) => r.writes.statuses, 2)})`.padEnd(36)} ` +
+            `${`${per(operatorWrites, 2)} (${perMedian((r) => r.writes.claimPatches)}+${perMedian((r) => r.writes.finalizers)}+${perMedian((r) => r.writes.statuses)})`.padEnd(36)} ` +
             `${per((r) => r.writes.events, 2).padEnd(13)} ${spread(rs.map((r) => r.apiServerCpuMs), 1).padEnd(17)} ${spread(rs.map((r) => r.refillPerS)).padEnd(9)} ${rs.map((r) => r.load.split(' ')[0]).join(', ')}`,
         );
       }
