@@ -62,7 +62,7 @@ export function podFor(namespace: string, name: string, shape: Shape): V1Pod {
 // The per-backend Service the operator created before decision B: port 80 to the sidecar's proxy port,
 // selecting the backend's Pod by its label; headless, the same without a cluster IP.
 export function serviceFor(namespace: string, name: string, shape: Shape): V1Service | undefined {
-  if (shape === 'pods' || shape === 'shared-headless') return undefined;
+  if (shape !== 'clusterip' && shape !== 'headless') return undefined;
   return {
     apiVersion: 'v1',
     kind: 'Service',
