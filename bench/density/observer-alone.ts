@@ -10,11 +10,16 @@
 // connection from a peer namespace (read every --active-interval-ms instead of every --interval-ms).
 //
 //   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 250] [--probe-period-s 10]
-//                                        [--child-ehash 0] [--from-source]
+//                                        [--child-ehash 0] [--from-source] [--variant SPEC]… [--rounds 1]
+// --variant 'NAME [ref=GIT-REF] [args=FLAG,FLAG…] [env=K=V,…]': an observer to compare, any number of
+// times (the first is the baseline of the ratios). ref: the observer (and this driver) as that commit
+// has them, staged and compiled the same way; args: Node flags instead of the sweeper image's; env:
+// added to its environment. Each case then runs every variant once per round, in an order rotated
+// round by round, and prints each one's median and range and its per-round ratio to the first.
 // --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
 // TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +37,8 @@ const { values: args } = parseArgs({
     'probe-period-s': { type: 'string', default: '10' },
     'child-ehash': { type: 'string', default: '0' },
     'from-source': { type: 'boolean', default: false },
+    variant: { type: 'string', multiple: true },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const N = Number(args.n);
@@ -40,6 +47,8 @@ const INTERVAL_MS = Number(args['interval-ms']);
 const ACTIVE_INTERVAL_MS = Number(args['active-interval-ms']);
 const PROBE_PERIOD_S = Number(args['probe-period-s']);
 const CHILD_EHASH = Number(args['child-ehash']);
+const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: a whole number ≥ 1');
 if (!Number.isInteger(N) || N < 1 || N > 252) throw new Error('--n: 1 to 252 (one lab subnet, and the peer)');
 requireRoot();
 
@@ -48,37 +57,90 @@ const repoRoot = path.resolve(here, '../..');
 const log = (line: string) => process.stderr.write(`[observer-alone] ${line}\n`);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-// The observer's code as the sweeper image has it (images/stage-app.sh), plus this benchmark's driver
-// compiled the same way; returns the Node arguments that run it.
-function observerCommand(): string[] {
-  const driver = 'bench/density/observer-process.ts';
-  if (args['from-source']) return ['--no-warnings', path.join(repoRoot, driver)];
-  const dest = mkdtempSync(path.join(os.tmpdir(), 'observer-image-'));
-  const image = nodeImage('sweeper');
-  execFileSync('bash', [path.join(repoRoot, 'images/stage-app.sh'), image.workspace, image.entry, dest], { stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(repoRoot, 'images/compile.ts'), repoRoot, path.join(dest, 'app'), driver]);
-  chmodSync(dest, 0o755);
-  execFileSync('chmod', ['-R', 'a+rX', dest]);
-  return [...COMMON_ARGS, ...image.nodeArgs, path.join(dest, 'app', driver.replace(/\.ts$/, '.js'))];
+interface Variant {
+  name: string;
+  ref: string | undefined; // a commit to take the observer from; undefined: this checkout
+  nodeArgs: string[] | undefined; // instead of the image's
+  env: Record<string, string>;
+  command: string[]; // Node's arguments that run it
 }
-const observerArgs = observerCommand();
 
-async function measure(pods: Array<{ uid: string; ip: string }>, label: string): Promise<Record<string, number>> {
+function parseVariant(spec: string): Omit<Variant, 'command'> {
+  const [name, ...fields] = spec.trim().split(/\s+/);
+  const v: Omit<Variant, 'command'> = { name: name!, ref: undefined, nodeArgs: undefined, env: {} };
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    const [key, value] = [field.slice(0, eq), field.slice(eq + 1)];
+    if (key === 'ref') v.ref = value;
+    else if (key === 'args') v.nodeArgs = value === '' ? [] : value.split(',');
+    else if (key === 'env') for (const kv of value.split(',')) v.env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+    else throw new Error(`--variant '${spec}': unknown field '${field}' (ref=, args=, env=)`);
+  }
+  if (!name) throw new Error('--variant: a name first');
+  return v;
+}
+
+// The observer's code as the sweeper image has it (images/stage-app.sh), plus this benchmark's driver
+// compiled the same way, from this checkout or from the commit `ref` (its files and its image's Node
+// flags, with this checkout's node_modules); returns the Node arguments that run it.
+async function observerCommand(v: Omit<Variant, 'command'>): Promise<string[]> {
+  const driver = 'bench/density/observer-process.ts';
+  const dest = mkdtempSync(path.join(os.tmpdir(), 'observer-image-'));
+  let root = repoRoot;
+  if (v.ref !== undefined) {
+    root = path.join(dest, 'source');
+    mkdirSync(root);
+    execFileSync('sh', ['-c', `git -C "${repoRoot}" archive "$0" | tar -x -C "${root}"`, v.ref]);
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'));
+  }
+  if (args['from-source']) return ['--no-warnings', path.join(root, driver)];
+  const image = v.ref === undefined ? nodeImage('sweeper') : ((await import(path.join(root, 'images/node-images.ts'))) as typeof import('../../images/node-images.ts')).nodeImage('sweeper');
+  execFileSync('bash', [path.join(root, 'images/stage-app.sh'), image.workspace, image.entry, path.join(dest, 'image')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(root, 'images/compile.ts'), root, path.join(dest, 'image', 'app'), driver]);
+  execFileSync('chmod', ['-R', 'a+rX', dest]);
+  return [...COMMON_ARGS, ...(v.nodeArgs ?? image.nodeArgs), path.join(dest, 'image', 'app', driver.replace(/\.ts$/, '.js'))];
+}
+const variants: Variant[] = [];
+for (const v of (args.variant ?? ['image']).map(parseVariant)) variants.push({ ...v, command: await observerCommand(v) });
+for (const v of variants) log(`variant ${v.name}: node ${v.command.join(' ')}${Object.keys(v.env).length ? ` with ${JSON.stringify(v.env)}` : ''}`);
+
+async function measure(pods: Array<{ uid: string; ip: string }>, label: string, v: Variant): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'observer-alone-'));
   chmodSync(dir, 0o755);
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ pods, appPort: 8080, intervalMs: INTERVAL_MS, activeIntervalMs: ACTIVE_INTERVAL_MS, warmupSeconds: 5, seconds: SECONDS }), { mode: 0o644 });
-  log(`${label}: observing ${pods.length} backends for ${SECONDS} s (load ${loadavg()})`);
+  log(`${label}, ${v.name}: observing ${pods.length} backends for ${SECONDS} s (load ${loadavg()})`);
   const child = spawn(
     'setpriv',
-    [`--reuid=${UNPRIVILEGED_UID}`, `--regid=${UNPRIVILEGED_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, ...observerArgs, file],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    [`--reuid=${UNPRIVILEGED_UID}`, `--regid=${UNPRIVILEGED_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, ...v.command, file],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...v.env } },
   );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`observer process exited ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  return { ...(JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>), load1: Number(loadavg().split(' ')[0]) };
+}
+
+// Every variant once per round, the order rotated each round (no variant always runs first, after the
+// same one); results by variant, in round order.
+async function measureRounds(pods: Array<{ uid: string; ip: string }>, label: string): Promise<Record<string, number>[][]> {
+  const results: Record<string, number>[][] = variants.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + round) % variants.length;
+      results[i]!.push(await measure(pods, `${label}, round ${round + 1}/${ROUNDS}`, variants[i]!));
+    }
+  }
+  return results;
+}
+
+// `median (min–max)` of a field over rounds; '—' where a variant's driver does not report it.
+function spread(rows: Array<Record<string, number>>, field: string, digits: number): string {
+  const xs = rows.map((r) => r[field]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (xs.length === 0) return '—';
+  const mid = xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+  return xs.length === 1 ? mid.toFixed(digits) : `${mid.toFixed(digits)} (${xs[0]!.toFixed(digits)}–${xs.at(-1)!.toFixed(digits)})`;
 }
 
 function probeLoop(ips: string[], periodS: number): () => void {
@@ -112,12 +174,12 @@ try {
     pods.push({ uid: sandbox.podUid, ip: ns.ip });
   }
   listeners = await startListeners(namespaces);
-  const idle = await measure(pods, 'idle');
-  let probed: Record<string, number> | undefined;
+  const cases: Array<{ label: string; results: Record<string, number>[][] }> = [];
+  cases.push({ label: 'idle', results: await measureRounds(pods, 'idle') });
   if (PROBE_PERIOD_S > 0) {
     const stop = probeLoop(namespaces.map((ns) => ns.ip), PROBE_PERIOD_S);
     try {
-      probed = await measure(pods, `probed every ${PROBE_PERIOD_S} s`);
+      cases.push({ label: `TCP probe every ${PROBE_PERIOD_S} s each`, results: await measureRounds(pods, `probed every ${PROBE_PERIOD_S} s`) });
     } finally {
       stop();
     }
@@ -126,16 +188,27 @@ try {
   // (the router's, on a real node): each is then active, read at the active interval.
   const peer = await lab.startPeer(await lab.addNamespace(), 'client');
   for (const ns of namespaces) await peer.send('open', { key: ns.ip, host: ns.ip, port: 8080 });
-  const active = await measure(pods, 'each holding a connection');
+  cases.push({ label: 'one connection open each', results: await measureRounds(pods, 'each holding a connection') });
   for (const ns of namespaces) await peer.send('close', { key: ns.ip });
-  const row = (label: string, r: Record<string, number>) =>
-    `${label.padEnd(28)} CPU ${r.cpuPercentOfOneCore!.toFixed(2).padStart(6)} % of one core   RSS ${r.rssMiB!.toFixed(1).padStart(6)} MiB (peak ${r.peakRssMiB!.toFixed(1)})   ` +
-    `reads/s: counters ${r.counterReadsPerSecond!.toFixed(0)}, Pod tables ${r.podTableReadsPerSecond!.toFixed(2)}, node table ${r.nodeTableReadsPerSecond!.toFixed(2)}   unreachable ${r.unreachable}`;
-  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript and Node flags"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
-    `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; load average now ${loadavg()}`);
-  console.log(row('idle', idle));
-  if (probed) console.log(row(`TCP probe every ${PROBE_PERIOD_S} s each`, probed));
-  console.log(row('one connection open each', active));
+
+  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
+    `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; ${ROUNDS} round(s), variants in rotated order; load average now ${loadavg()}`);
+  for (const v of variants) console.log(`   ${v.name}: node ${v.command.slice(0, -1).join(' ')}${Object.keys(v.env).length ? `, env ${JSON.stringify(v.env)}` : ''}${v.ref ? `, code of ${v.ref}` : ''}`);
+  console.log('   figures: median (min–max) over rounds; ratios: each round against the first variant in the same round');
+  for (const c of cases) {
+    console.log(`-- ${c.label}`);
+    c.results.forEach((rs, i) => {
+      console.log(`   ${variants[i]!.name.padEnd(12)} CPU ${spread(rs, 'cpuPercentOfOneCore', 2)} % of one core (in the kernel ${spread(rs, 'systemCpuPercentOfOneCore', 2)})   ` +
+        `RSS ${spread(rs, 'rssMiB', 1)} MiB (anonymous ${spread(rs, 'rssAnonMiB', 1)}, file ${spread(rs, 'rssFileMiB', 1)}; peak ${spread(rs, 'peakRssMiB', 1)})   ` +
+        `V8 heap ${spread(rs, 'heapUsedMiB', 1)} used of ${spread(rs, 'heapTotalMiB', 1)}, external ${spread(rs, 'externalMiB', 1)}   ` +
+        `reads/s: counters ${spread(rs, 'counterReadsPerSecond', 0)}, Pod tables ${spread(rs, 'podTableReadsPerSecond', 2)}, node table ${spread(rs, 'nodeTableReadsPerSecond', 2)}   ` +
+        `unreachable ${spread(rs, 'unreachable', 0)}   load ${spread(rs, 'load1', 2)}`);
+      if (i > 0) {
+        const ratio = (field: string) => spread(rs.map((r, round) => ({ x: r[field]! / c.results[0]![round]![field]! })), 'x', 3);
+        console.log(`   ${''.padEnd(12)} ÷ ${variants[0]!.name}: CPU ${ratio('cpuPercentOfOneCore')}, RSS ${ratio('rssMiB')}`);
+      }
+    });
+  }
   console.log('target: under 2 % of one core and 60 MB RSS at 200 backends');
 } finally {
   writeFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', previousEhash);

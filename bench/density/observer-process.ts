@@ -32,14 +32,24 @@ const before = { cpu: process.cpuUsage(), at: performance.now(), stats: { ...obs
 await sleep(config.seconds * 1000);
 const cpu = process.cpuUsage(before.cpu);
 const elapsedMs = performance.now() - before.at;
+const mem = process.memoryUsage();
+const MiB = (bytes: number) => bytes / 1024 / 1024;
 const s = observer.stats;
 const perSecond = (now: number, then: number) => ((now - then) * 1000) / elapsedMs;
 console.log(
   JSON.stringify({
     pods: config.pods.length,
     cpuPercentOfOneCore: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    systemCpuPercentOfOneCore: (cpu.system / 1000 / elapsedMs) * 100, // in the kernel: making the /proc files
     rssMiB: vm('VmRSS'),
     peakRssMiB: vm('VmHWM'),
+    rssAnonMiB: vm('RssAnon'), // the process's own memory (heap, malloc)
+    rssFileMiB: vm('RssFile'), // pages of files mapped: mostly the Node binary's code
+    // Where the RSS goes: V8's heap (reserved, and in use), memory outside it that V8 knows of.
+    heapTotalMiB: MiB(mem.heapTotal),
+    heapUsedMiB: MiB(mem.heapUsed),
+    externalMiB: MiB(mem.external),
+    arrayBuffersMiB: MiB(mem.arrayBuffers),
     ticksPerSecond: perSecond(s.ticks, before.stats.ticks),
     counterReadsPerSecond: perSecond(s.counterReads, before.stats.counterReads),
     podTableReadsPerSecond: perSecond(s.tableReads, before.stats.tableReads),

@@ -10,7 +10,12 @@ import {
 
 export const DEFAULT_PROC_ROOT = '/proc';
 
-const read = (path: string): string => readFileSync(path, 'latin1');
+// UTF-8, though every file read here is ASCII: Node reads a UTF-8 file in one native call straight into
+// a string, while any other encoding goes through JavaScript, which sizes a /proc file (it reports 0
+// bytes) by reading it in fresh 8 KB Buffers and joining them. At 200 backends with a connection open
+// to each (730 reads a second) those Buffers were ~12 MB/s of garbage outside V8's heap;
+// bench/density/observer-alone.ts measured 3.5 MiB less RSS and a quarter less CPU with UTF-8.
+const read = (path: string): string => readFileSync(path, 'utf8');
 
 // Every Pod UID in `wanted` that has a process here, mapped to its lowest PID (normally the Pod's
 // sandbox, which lives as long as the Pod). One pass over /proc: about 10 µs per process.
