@@ -53,7 +53,15 @@ export const NODE_IMAGES: Record<string, NodeImage> = {
     // pass, and V8's default let the nursery grow to fill its semi-spaces. bench/density/observer-alone.ts,
     // 200 backends, interleaved: RSS 66.6–69.0 MiB against 79.2–83.0 with the default, at the same CPU
     // (1.15 % of a core idle against 0.94–1.16; 3.11 % against 3.13–3.19 with a connection open to each).
-    nodeArgs: ['--max-semi-space-size=1'],
+    // --max-opt=1: V8 compiles no further than its baseline compiler (Sparkplug), never with Maglev or
+    // Turbofan. The observer's time is the kernel's (making /proc files) and its JavaScript is small, but
+    // once Turbofan ran, its code (pages of the Node binary) and its work stayed resident: RSS split, 200
+    // backends, idle: 39.5 MiB of file pages against 47.2, 13.9 anonymous against 16.8. Same run, three
+    // rounds each, against Turbofan allowed (and, for reference, Maglev only): RSS idle 53.3 (53.3–53.4)
+    // MiB against 64.0 (58.4 with Maglev), probed every 10 s 56.7 against 69.0 (63.3), one connection open
+    // to each 53.7 against 65.6 (59.6); CPU idle 0.83 % of a core against 0.84, probed 1.38 against 1.38,
+    // all open 4.70 against 4.08 (the kernel's share 3.33 against 2.91: user time 1.37 against 1.17 %).
+    nodeArgs: ['--max-semi-space-size=1', '--max-opt=1'],
   },
   'drop-four': { workspace: 'demo', entry: 'demo/src/server.ts', nodeArgs: [] },
   router: { workspace: 'router', entry: 'router/src/main.ts', nodeArgs: [] },
