@@ -5,8 +5,11 @@
 //   cold, one at a time   a backend with its own template (no pool), for the ratio warm ÷ cold
 // interleaved round by round, with p50/p99 per kind, the ratios of each round's p50 (median and range
 // over the rounds) and the load average.
+// --manifests: how the warm claims are written, each kind in every round (rotated): 'bare' as kubectl
+// writes them (the operator patches its finalizer in first), 'spawner' as the CLI and POST /init do
+// (common/spawner/backend.ts newClaim: the finalizer already on, one write less per claim).
 //
-//   node bench/claim/real-node.ts [--rounds 3] [--pool 20] [--one-at-a-time 10] [--cold 3]
+//   node bench/claim/real-node.ts [--rounds 3] [--pool 20] [--one-at-a-time 10] [--cold 3] [--manifests bare,spawner]
 //                                 [--namespace spawner-backends] [--public-url http://localhost:30080]
 //
 // Needs KUBECONFIG pointing at a cluster with Spawner deployed on the real node (make up), and the real
@@ -15,6 +18,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { API_VERSION, GROUP, PLURAL, POOL_PLURAL, VERSION } from '../../common/contract.ts';
+import { newClaim } from '../../common/spawner/backend.ts';
 import { createInformer } from '../../common/kube/informer.ts';
 import { loadKubeAccess } from '../../common/kube/kubeconfig.ts';
 import { requestJson } from '../../common/kube/rest.ts';
@@ -29,6 +33,7 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '20' }, // members, and the claims made at once
     'one-at-a-time': { type: 'string', default: '10' },
     cold: { type: 'string', default: '3' }, // cold starts one at a time per round
+    manifests: { type: 'string', default: 'bare,spawner' },
     image: { type: 'string', default: 'localhost/spawner/drop-four:0.1.0' },
     namespace: { type: 'string', default: 'spawner-backends' },
     'public-url': { type: 'string', default: process.env.SPAWNER_E2E_PUBLIC_URL ?? 'http://localhost:30080' },
@@ -42,6 +47,10 @@ for (const [flag, v] of [['rounds', rounds], ['pool', poolSize], ['one-at-a-time
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: a whole number ≥ 1 (got ${String(v)})`);
 }
 if (oneAtATime > poolSize) throw new Error('--one-at-a-time must not exceed --pool (every one is meant to be warm)');
+const MANIFESTS = ['bare', 'spawner'] as const;
+type Manifest = (typeof MANIFESTS)[number];
+const manifests = args.manifests!.split(',').map((m) => m.trim()) as Manifest[];
+for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: each one of ${MANIFESTS.join(', ')} (got '${m}')`);
 const namespace = args.namespace!;
 const log = (line: string) => process.stderr.write(`[claim-real] ${line}\n`);
 if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG must name a cluster with Spawner deployed on the real node (make up)');
@@ -52,6 +61,7 @@ const poolPath = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${POOL_PLURA
 
 interface Sample {
   kind: 'warm-1' | 'warm-N' | 'cold-1';
+  manifest: Manifest; // how a warm claim was written (cold ones are always bare)
   readyMs: number; // create sent → Ready seen
   firstByteMs: number; // create sent → 200 from the app
   warm: boolean; // PoolClaim ClaimedWarm
@@ -69,7 +79,12 @@ slbs.onEvent((ev) => {
   waiters.get(name)?.();
 });
 
-function manifest(kind: Sample['kind']): SessionLivedBackend {
+function manifest(kind: Sample['kind'], how: Manifest): SessionLivedBackend {
+  if (kind !== 'cold-1' && how === 'spawner') {
+    const claim = newClaim({ namespace, generateName: 'bench-warm-', createdBy: 'spawner-bench', pool: POOL, gracePeriodSeconds: 600 });
+    claim.metadata.labels = { ...claim.metadata.labels, 'spawner.dev/bench': 'claim' };
+    return claim;
+  }
   const metadata = { generateName: kind === 'cold-1' ? 'bench-cold-' : 'bench-warm-', namespace, labels: { 'spawner.dev/bench': 'claim' } };
   const spec: SessionLivedBackend['spec'] = kind === 'cold-1'
     ? { gracePeriodSeconds: 600, httpPort: 8080, template: { containers: [{ name: 'app', image: args.image!, imagePullPolicy: 'IfNotPresent' }] } }
@@ -77,9 +92,9 @@ function manifest(kind: Sample['kind']): SessionLivedBackend {
   return { apiVersion: API_VERSION as SessionLivedBackend['apiVersion'], kind: 'SessionLivedBackend', metadata, spec };
 }
 
-async function claimOnce(kind: Sample['kind']): Promise<Sample & { name: string }> {
+async function claimOnce(kind: Sample['kind'], how: Manifest): Promise<Sample & { name: string }> {
   const sent = performance.now();
-  const created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: slbPath, body: manifest(kind) });
+  const created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: slbPath, body: manifest(kind, how) });
   const name = created.metadata.name!;
   if (!readySeen.has(name)) {
     await new Promise<void>((resolve, reject) => {
@@ -95,7 +110,7 @@ async function claimOnce(kind: Sample['kind']): Promise<Sample & { name: string 
   await res.arrayBuffer();
   const firstByte = performance.now();
   const warm = ready.slb.status?.conditions?.some((c) => c.type === 'PoolClaim' && c.reason === 'ClaimedWarm') ?? false;
-  return { name, kind, readyMs: ready.at - sent, firstByteMs: firstByte - sent, warm, firstAnswer: res.status };
+  return { name, kind, manifest: how, readyMs: ready.at - sent, firstByteMs: firstByte - sent, warm, firstAnswer: res.status };
 }
 
 async function readyMembers(): Promise<number> {
@@ -135,22 +150,24 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < rounds; round++) {
       // The order alternates, so that neither kind always runs on a machine the other just loaded.
-      const order = round % 2 === 0 ? ['warm-1', 'warm-N', 'cold-1'] : ['cold-1', 'warm-N', 'warm-1'];
-      for (const kind of order as Sample['kind'][]) {
+      const hows = manifests.map((_, i) => manifests[(i + round) % manifests.length]!);
+      const warm = hows.flatMap((how) => [['warm-1', how], ['warm-N', how]] as Array<[Sample['kind'], Manifest]>);
+      const steps: Array<[Sample['kind'], Manifest]> = round % 2 === 0 ? [...warm, ['cold-1', 'bare']] : [['cold-1', 'bare'], ...warm.reverse()];
+      for (const [kind, how] of steps) {
         await poolFull();
         await sleep(2000);
         const made: string[] = [];
         if (kind === 'warm-N') {
-          const all = await Promise.all(Array.from({ length: poolSize }, () => claimOnce(kind)));
+          const all = await Promise.all(Array.from({ length: poolSize }, () => claimOnce(kind, how)));
           for (const s of all) { samples.push({ ...s, round }); made.push(s.name); }
         } else {
           for (let i = 0; i < (kind === 'cold-1' ? colds : oneAtATime); i++) {
-            const s = await claimOnce(kind);
+            const s = await claimOnce(kind, how);
             samples.push({ ...s, round });
             made.push(s.name);
           }
         }
-        log(`round ${round + 1} ${kind}: ${made.length} done (load ${os.loadavg()[0]!.toFixed(1)})`);
+        log(`round ${round + 1} ${kind}${kind === 'cold-1' ? '' : ` (${how})`}: ${made.length} done (load ${os.loadavg()[0]!.toFixed(1)})`);
         await removeAll(made);
       }
     }
@@ -159,20 +176,31 @@ async function main(): Promise<void> {
     await requestJson(kc, { method: 'DELETE', path: `${poolPath}/${POOL}` }).catch(() => undefined);
     slbs.stop();
   }
-  const of = (kind: Sample['kind'], round?: number) => samples.filter((s) => s.kind === kind && (round === undefined || s.round === round));
+  const of = (kind: Sample['kind'], how?: Manifest, round?: number) =>
+    samples.filter((s) => s.kind === kind && (how === undefined || kind === 'cold-1' || s.manifest === how) && (round === undefined || s.round === round));
   const out = [
     `claims on the real node through nginx (pool of ${poolSize}; ${rounds} round(s); load average ${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end)`,
-    line('warm, one at a time', of('warm-1')),
-    line(`warm, ${poolSize} at once`, of('warm-N')),
-    line('cold, one at a time', of('cold-1')),
   ];
-  const ratio = (a: Sample['kind'], b: Sample['kind'], pick: (s: Sample) => number) =>
-    spread(Array.from({ length: rounds }, (_, r) => median(of(a, r).map(pick)) / median(of(b, r).map(pick))), 3);
+  const ratio = (a: Sample['kind'], b: Sample['kind'], how: Manifest, pick: (s: Sample) => number) =>
+    spread(Array.from({ length: rounds }, (_, r) => median(of(a, how, r).map(pick)) / median(of(b, how, r).map(pick))), 3);
+  for (const how of manifests) {
+    out.push(
+      `backends written ${how === 'bare' ? 'bare, as kubectl would (the operator patches its finalizer in)' : 'as the CLI and POST /init write them (finalizer already on)'}:`,
+      line('warm, one at a time', of('warm-1', how)),
+      line(`warm, ${poolSize} at once`, of('warm-N', how)),
+      `  per-round p50 ratios (median (min–max)): warm÷cold create→first byte ${ratio('warm-1', 'cold-1', how, (s) => s.firstByteMs)}, ` +
+        `create→Ready ${ratio('warm-1', 'cold-1', how, (s) => s.readyMs)}; ${poolSize} at once ÷ one at a time, first byte ${ratio('warm-N', 'warm-1', how, (s) => s.firstByteMs)}`,
+      `  per round, warm one at a time first byte p50: ${Array.from({ length: rounds }, (_, r) => `${percentile(of('warm-1', how, r).map((s) => s.firstByteMs), 50).toFixed(0)}`).join(', ')} ms; ` +
+        `${poolSize} at once p99: ${Array.from({ length: rounds }, (_, r) => `${percentile(of('warm-N', how, r).map((s) => s.firstByteMs), 99).toFixed(0)}`).join(', ')} ms`,
+    );
+  }
+  if (manifests.length === 2) {
+    const byRound = (kind: Sample['kind'], pick: (s: Sample) => number, p: number) =>
+      spread(Array.from({ length: rounds }, (_, r) => percentile(of(kind, 'spawner', r).map(pick), p) / percentile(of(kind, 'bare', r).map(pick), p)), 3);
+    out.push(`per-round ratios spawner ÷ bare: ${poolSize} at once first byte p99 ${byRound('warm-N', (s) => s.firstByteMs, 99)}, create→Ready p50 ${byRound('warm-N', (s) => s.readyMs, 50)}; one at a time first byte p50 ${byRound('warm-1', (s) => s.firstByteMs, 50)}`);
+  }
   out.push(
-    `  per-round p50 ratios (median (min–max)): warm÷cold create→first byte ${ratio('warm-1', 'cold-1', (s) => s.firstByteMs)}, ` +
-      `create→Ready ${ratio('warm-1', 'cold-1', (s) => s.readyMs)}; ${poolSize} at once ÷ one at a time, first byte ${ratio('warm-N', 'warm-1', (s) => s.firstByteMs)}`,
-    `  per round, warm one at a time first byte p50: ${Array.from({ length: rounds }, (_, r) => `${percentile(of('warm-1', r).map((s) => s.firstByteMs), 50).toFixed(0)}`).join(', ')} ms; ` +
-      `${poolSize} at once p99: ${Array.from({ length: rounds }, (_, r) => `${percentile(of('warm-N', r).map((s) => s.firstByteMs), 99).toFixed(0)}`).join(', ')} ms`,
+    line('cold, one at a time', of('cold-1')),
     'targets: warm create→first byte p50 ≤ 100 ms, p99 ≤ 250 ms; 20 at once from a pool of 20 p99 ≤ 500 ms',
   );
   process.stdout.write(`${out.join('\n')}\n`);
