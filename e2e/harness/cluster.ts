@@ -446,8 +446,18 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     }
     for (const crd of crdPaths) {
       const kubectl = (args: string[]) => execa(bin('kubectl'), ['--kubeconfig', adminKubeconfig, ...args], { stdin: 'ignore' });
-      await kubectl(['apply', '--server-side', '--force-conflicts', '-f', crd]);
-      await kubectl(['wait', '--for=condition=Established', '--timeout=120s', '-f', crd]);
+      const applied = await kubectl(['apply', '--server-side', '--force-conflicts', '-o', 'name', '-f', crd]);
+      // Polled here rather than with `kubectl wait --for=condition=Established`, which fails outright
+      // ("status.conditions accessor error: <nil>") when it reads the definition before its status exists.
+      for (const ref of applied.stdout.split('\n').filter(Boolean)) {
+        const name = ref.slice(ref.lastIndexOf('/') + 1);
+        await healthy(apiserver, `has established ${name}`, async () => {
+          const r = await api('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+          if (r.status !== 200) return false;
+          const crdObject = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+          return crdObject.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+        });
+      }
       log(`installed ${path.relative(process.cwd(), crd)}`);
     }
 
