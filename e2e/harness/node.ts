@@ -23,6 +23,7 @@ import {
 import type { RealNodeLayout } from './node-config.ts';
 import { realNodeOwnerFile } from './node-teardown.ts';
 import type { RealNodeRecord } from './node-teardown.ts';
+import { criVersion } from './cri.ts';
 
 export { defaultLayout, realNodeLabel, fakeNodeTaint } from './node-config.ts';
 
@@ -245,6 +246,12 @@ export async function joinRealNode(ctx: JoinContext): Promise<void> {
   await ctx.healthy(containerd, 'is serving', async () => {
     const r = await execa('ctr', ['--address', layout.containerdSocket, 'version'], { reject: false });
     if (r.exitCode !== 0) throw new Error(r.stderr.trim());
+    return true;
+  });
+  // Its CRI plugin initialises after that: a kubelet started before it exits at once (cri.ts).
+  await ctx.healthy(containerd, 'serves the CRI', async () => {
+    const answer = await criVersion(layout.containerdSocket);
+    if (!answer.ok) throw new Error(answer.message);
     return true;
   });
   await ensureSandboxImage(ctx);
