@@ -43,7 +43,10 @@ fi
 if [[ $reuse -eq 1 ]]; then
   echo "up: reusing the running cluster ($KUBECONFIG)" >&2
 else
-  eval "$("$node" e2e/harness/cli.ts up --real-node)"
+  # Not `eval "$(…)"`: eval of a failed substitution's empty output succeeds, and up went on to build
+  # and deploy into no cluster.
+  env_lines="$("$node" e2e/harness/cli.ts up --real-node)" || { echo "up: the cluster did not start (its reason is above); nothing was deployed" >&2; exit 1; }
+  eval "$env_lines"
 fi
 export KUBECONFIG KUBECTL="$kubectl"
 
