@@ -26,6 +26,7 @@ import { createLogger } from '../../common/log.ts';
 import type { SessionLivedBackend, WarmPool } from '../../schema/generated/types.ts';
 import { waitFor } from '../../e2e/harness/wait.ts';
 import { median, percentile, spread } from '../operator/stats.ts';
+import { parseManifests, type Manifest } from '../support/manifests.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,10 +48,7 @@ for (const [flag, v] of [['rounds', rounds], ['pool', poolSize], ['one-at-a-time
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: a whole number ≥ 1 (got ${String(v)})`);
 }
 if (oneAtATime > poolSize) throw new Error('--one-at-a-time must not exceed --pool (every one is meant to be warm)');
-const MANIFESTS = ['bare', 'spawner'] as const;
-type Manifest = (typeof MANIFESTS)[number];
-const manifests = args.manifests!.split(',').map((m) => m.trim()) as Manifest[];
-for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: each one of ${MANIFESTS.join(', ')} (got '${m}')`);
+const manifests = parseManifests(args.manifests!);
 const namespace = args.namespace!;
 const log = (line: string) => process.stderr.write(`[claim-real] ${line}\n`);
 if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG must name a cluster with Spawner deployed on the real node (make up)');

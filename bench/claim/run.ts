@@ -42,6 +42,7 @@ import type { Slb } from '../../operator/test/support/slbs.ts';
 import type { WarmPool } from '../../schema/generated/types.ts';
 import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
 import { median, percentile, spread } from '../operator/stats.ts';
+import { parseManifests, type Manifest } from '../support/manifests.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,10 +57,7 @@ const { values: args } = parseArgs({
     'operator-dir': { type: 'string', default: '' },
   },
 });
-const MANIFESTS = ['bare', 'spawner'] as const;
-type Manifest = (typeof MANIFESTS)[number];
-const manifests = args.manifests!.split(',').map((x) => x.trim()) as Manifest[];
-for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: one or more of ${MANIFESTS.join(', ')}, got '${m}'`);
+const manifests = parseManifests(args.manifests!);
 // The operators compared: this checkout's ('this'), and with --operator-dir the other one's ('other').
 const operators = [{ name: 'this', main: operatorMain }, ...(args['operator-dir'] ? [{ name: 'other', main: path.resolve(args['operator-dir'], 'operator/src/main.ts') }] : [])];
 for (const o of operators) if (!existsSync(o.main)) throw new Error(`--operator-dir: no ${o.main}`);

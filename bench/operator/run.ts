@@ -37,6 +37,7 @@ import { baselineOnce, formatBaseline, SHAPE_LABEL, SHAPES, waitNamespaceGone, t
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { formatRouteLookup, measureRouteLookup, type RouteLookupResult } from './route-lookup.ts';
 import { percentile, runPool, spread } from './stats.ts';
+import { parseManifests, type Manifest } from '../support/manifests.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,10 +96,7 @@ const sizes = sizesOf('n', args.n!);
 const baselineSizes = args.baseline ? sizesOf('baseline-n', args['baseline-n']!) : [];
 const shapes = args.shapes!.split(',').map((x) => x.trim()) as Shape[];
 for (const sh of shapes) if (!SHAPES.includes(sh)) throw new Error(`--shapes: one of ${SHAPES.join(', ')}, got '${sh}'`);
-const MANIFESTS = ['bare', 'spawner'] as const;
-type Manifest = (typeof MANIFESTS)[number];
-const manifests = args.manifests!.split(',').map((x) => x.trim()) as Manifest[];
-for (const m of manifests) if (!MANIFESTS.includes(m)) throw new Error(`--manifests: one or more of ${MANIFESTS.join(', ')}, got '${m}'`);
+const manifests = parseManifests(args.manifests!);
 const variants = (args.variant!.length ? args.variant! : ['shipped:']).flatMap((v) => {
   const colon = v.indexOf(':');
   if (colon < 1) throw new Error(`--variant: NAME:NODE FLAGS[|OPERATOR FLAGS], got '${v}'`);
