@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { openAndClosedPorts } from '../../e2e/harness/net.ts';
+import { describe, expect, test } from '@jest/globals';
+import { loopbackPorts } from '../../common/test/loopback-ports.ts';
 import type { PodLike, RouteEntry } from '../src/decide.ts';
 import { listeningRouter, RememberedRoutes, tcpConnects } from '../src/listening.ts';
 
@@ -10,13 +10,7 @@ const markedPod = (port: number): PodLike => ({
   status: { phase: 'Running', podIP: '127.0.0.1' },
 });
 
-let openPort: number;
-let closedPort: number;
-let closePorts: () => Promise<void>;
-beforeAll(async () => {
-  ({ openPort, closedPort, close: closePorts } = await openAndClosedPorts());
-});
-afterAll(() => closePorts());
+const ports = loopbackPorts();
 
 test('RememberedRoutes forgets a route after its time, and the oldest beyond its bound', () => {
   let now = 0;
@@ -49,26 +43,26 @@ describe('listeningRouter', () => {
   }
 
   test('the marked Pod listens: route to it, remembered for the next requests', async () => {
-    const { r, reads } = router(markedPod, openPort);
-    expect(await r.check(pending)).toEqual({ verdict: { kind: 'route', upstream: `127.0.0.1:${openPort}` }, outcome: 'listening' });
+    const { r, reads } = router(markedPod, ports.open);
+    expect(await r.check(pending)).toEqual({ verdict: { kind: 'route', upstream: `127.0.0.1:${ports.open}` }, outcome: 'listening' });
     expect(reads).toEqual(['room']);
-    expect(r.remembered(UID)).toBe(`127.0.0.1:${openPort}`);
+    expect(r.remembered(UID)).toBe(`127.0.0.1:${ports.open}`);
   });
 
   test('status.podName names the Pod read', async () => {
-    const { r, reads } = router(markedPod, openPort);
+    const { r, reads } = router(markedPod, ports.open);
     await r.check({ ...pending, podName: 'pool-x7k2p' });
     expect(reads).toEqual(['pool-x7k2p']);
   });
 
   test('not listening yet: starting, nothing remembered', async () => {
-    const { r } = router(markedPod, closedPort);
+    const { r } = router(markedPod, ports.closed);
     expect(await r.check(pending)).toEqual({ verdict: { kind: 'starting' }, outcome: 'not-listening' });
     expect(r.remembered(UID)).toBeUndefined();
   });
 
   test('requests arriving together share one read and one connect; those queued behind a route need none', async () => {
-    const { r, reads } = router(markedPod, openPort);
+    const { r, reads } = router(markedPod, ports.open);
     const answers = await Promise.all([r.check(pending), r.check(pending), r.check(pending)]);
     expect(answers.map((a) => a.verdict.kind)).toEqual(['route', 'route', 'route']);
     expect(answers.map((a) => a.outcome)).toEqual(['listening', 'remembered', 'remembered']);
@@ -88,7 +82,7 @@ describe('listeningRouter', () => {
   });
 
   test('a backend that is not starting is not checked', async () => {
-    const { r, reads } = router(markedPod, openPort);
+    const { r, reads } = router(markedPod, ports.open);
     expect(await r.check({ ...pending, phase: 'Failed' })).toEqual({ verdict: { kind: 'starting' }, outcome: 'not-checked' });
     expect(reads).toEqual([]);
   });
