@@ -111,4 +111,4 @@ export function apiPodReader(o: { kubeAccess: KubeAccess; namespace: string; tim
 }
 
 // Connects and closes at once (nothing is sent); common/tcp-connect.ts.
-export const tcpConnects: Connector = (host, port, timeoutMs) => acceptsConnection(host, port, timeoutMs);
+export const tcpConnects: Connector = acceptsConnection;
