@@ -4,7 +4,9 @@
 // warm and cold counts, the operator's API writes per claim as the API server counted them
 // (apiserver_request_total deltas), the API server's and the operator's CPU per claim (their
 // process_cpu_seconds_total: on this machine the API server's CPU is what bounds claims), and how fast
-// the pool refilled afterwards.
+// the pool refilled afterwards, and where a warm claim's time goes: create→Ready split into stages
+// (bench/claim/stages.ts) from the bench's clock and the operator's log lines, p50/p99 of each, and
+// each stage's mean among the slowest 5% of claims (what the p99 is made of).
 //
 //   node bench/claim/run.ts [--rates 10,50,200] [--seconds 5] [--pool N] [--rounds R] [--nodes 4] [--profile]
 //                           [--manifests bare,spawner] [--operator-dir DIR]
@@ -22,7 +24,7 @@
 // Brings up its own cluster (state in SPAWNER_CLUSTER_STATE, default .cache/cluster/bench-claim.json)
 // unless KUBECONFIG names one; the operator runs as a local process under its service account's RBAC.
 // The real-node figures (through nginx) come from bench/claim/real-node.ts.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +45,7 @@ import type { WarmPool } from '../../schema/generated/types.ts';
 import { difference, formatServerTime, parseRequestTotals, readMetricsText, serverTime, type RequestSeries } from '../operator/apiserver-metrics.ts';
 import { median, percentile, spread } from '../operator/stats.ts';
 import { parseManifests, type Manifest } from '../support/manifests.ts';
+import { claimStages, operatorClocks, STAGES, type ClaimClock, type Stage } from './stages.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -91,7 +94,10 @@ interface RateResult {
   apiServerCpuMs: number;
   operatorCpuMs: number;
   serverTime: string[]; // the API server's own time per kind of request while claiming (why a claim waits)
+  stages: ClaimStages[]; // warm claims' create→Ready by stage
 }
+
+type ClaimStages = Partial<Record<Stage | 'patch', number>> & { total: number };
 
 // The operator's writes while claiming, by what they are. Pods PATCHed are claims (kwok writes
 // pods/status, the scheduler pods/binding: other subresources); Pods POSTed are the pool's refills.
@@ -160,13 +166,17 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   const names = Array.from({ length: count }, (_, i) => `c${round}-${run.operator[0]}${manifest[0]}-${rate}-${i}`);
   const sent = new Map<string, number>();
   const ready = new Map<string, number>();
+  const clocks = new Map<string, ClaimClock>(); // epoch ms, to meet the operator's log times
   const warm = new Set<string>();
   const { log: quiet } = memoryLogger();
   const slbs = createInformer<Slb>({ kubeConfig: kc, path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, log: quiet, pageSize: 500 });
   slbs.onEvent((ev) => {
     const name = ev.obj.metadata.name!;
+    const clock = clocks.get(name);
+    if (clock && clock.seen === undefined) clock.seen = Date.now();
     if (ev.type === 'delete' || !sent.has(name) || ready.has(name) || ev.obj.status?.phase !== 'Ready') return;
     ready.set(name, performance.now());
+    clock!.ready = Date.now();
     if (ev.obj.status.conditions?.some((c) => c.type === CONDITION_POOL_CLAIM && c.status === 'True')) warm.add(name);
   });
   await slbs.start();
@@ -182,7 +192,9 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
     const due = started + (i * 1000) / rate;
     if (due > performance.now()) await sleep(due - performance.now());
     sent.set(name, performance.now());
-    inFlight.push(requestJson(kc, { method: 'POST', path: base, body: claimManifest(manifest, namespace, name) }));
+    const clock: ClaimClock = { sent: Date.now() };
+    clocks.set(name, clock);
+    inFlight.push(requestJson(kc, { method: 'POST', path: base, body: claimManifest(manifest, namespace, name) }).then(() => (clock.answered = Date.now())));
   }
   const sendSeconds = (performance.now() - started) / 1000;
   await Promise.all(inFlight);
@@ -198,6 +210,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   await waitPoolFull(pods, operator, `the pool refilled after ${count} claims`);
   const full = performance.now();
   const latency = (filter: (n: string) => boolean) => names.filter(filter).map((n) => ready.get(n)! - sent.get(n)!);
+  const logged = operatorClocks(readFileSync(operator.logFile, 'utf8'), namespace);
+  const stages = names.filter((n) => warm.has(n)).map((n) => ({ ...claimStages(clocks.get(n)!, logged.get(n)), total: ready.get(n)! - sent.get(n)! }));
   return {
     ...run,
     claims: count,
@@ -214,6 +228,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
     apiServerCpuMs: ((metricValue(afterText, cpu) - metricValue(beforeText, cpu)) * 1000) / count,
     operatorCpuMs: ((operatorCpuAfter - operatorCpuBefore) * 1000) / count,
     serverTime: formatServerTime(serverTime(beforeText, afterText)),
+    stages,
   };
 }
 
@@ -234,9 +249,29 @@ function report(r: RateResult): string {
     `  CPU/claim                 API server ${r.apiServerCpuMs.toFixed(1)} ms (all its work meanwhile), operator ${r.operatorCpuMs.toFixed(1)} ms`,
     `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
     `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
+    ...stageLines(r.stages).map((l) => `  ${l}`),
     '  API server time while claiming (first create → last Ready; server-side mean per request):',
     ...r.serverTime.map((l) => `    ${l}`),
   ].join('\n');
+}
+
+const STAGE_KEYS = [...STAGES.slice(0, 4), 'patch', ...STAGES.slice(4)] as const;
+const stageName = (k: (typeof STAGE_KEYS)[number]) => (k === 'patch' ? '(of which patch)' : k);
+
+// Warm claims' stages (stages.ts): p50/p99 of each, and their means among the slowest 5% of claims.
+function stageLines(stages: ClaimStages[]): string[] {
+  if (!stages.length) return [];
+  const of = (k: (typeof STAGE_KEYS)[number], xs: ClaimStages[]) => xs.map((s) => s[k]).filter((v): v is number => v !== undefined);
+  const cut = percentile(stages.map((s) => s.total), 95);
+  const tail = stages.filter((s) => s.total >= cut);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+  const present = STAGE_KEYS.filter((k) => of(k, stages).length);
+  return [
+    `stages (warm; ms)          ${present.map((k) => stageName(k).padStart(16)).join('')}`,
+    `  p50                      ${present.map((k) => percentile(of(k, stages), 50).toFixed(1).padStart(16)).join('')}`,
+    `  p99                      ${present.map((k) => percentile(of(k, stages), 99).toFixed(1).padStart(16)).join('')}`,
+    `  mean, slowest 5% (${String(tail.length).padStart(3)})  ${present.map((k) => mean(of(k, tail)).toFixed(1).padStart(16)).join('')}   (their create→Ready ≥ ${cut.toFixed(1)} ms)`,
+  ];
 }
 
 // The per-round ratio a ÷ b of one figure, for runs of one rate that differ only in `differ`.
@@ -283,6 +318,17 @@ function summary(results: RateResult[], fillSeconds: number[], loads: string): s
   if (operators.length === 2) {
     for (const m of manifests) {
       pairs.push({ title: `operator this ÷ other (${m})`, differ: (r) => r.operator === 'this' && r.manifest === m, same: (a, b) => b.operator === 'other' && b.manifest === m && a.round === b.round && a.rate === b.rate });
+    }
+  }
+  out.push('', `warm claims' stages, p50 / p99 ms, median over rounds (bench/claim/stages.ts): ${STAGE_KEYS.map(stageName).join(', ')}`);
+  for (const rate of rates) {
+    for (const op of operators) {
+      for (const manifest of manifests) {
+        const rs = results.filter((r) => r.rate === rate && r.operator === op.name && r.manifest === manifest);
+        if (!rs.length) continue;
+        const at = (k: (typeof STAGE_KEYS)[number], p: number) => median(rs.map((r) => percentile(r.stages.map((s) => s[k]).filter((v): v is number => v !== undefined), p)));
+        out.push(`${String(rate).padEnd(7)} ${label(rs[0]!).padEnd(34)} ${STAGE_KEYS.map((k) => `${at(k, 50).toFixed(0)}/${at(k, 99).toFixed(0)}`.padEnd(10)).join('')}`);
+      }
     }
   }
   if (pairs.length) out.push('', 'per-round ratios, median (min–max): below 1 is faster for p50/p99 and cheaper for API CPU, above 1 is more for sustained');

@@ -201,8 +201,9 @@ export function finalize(cached: SessionLivedBackend, deps: SpawnerDeps): Promis
 
 async function reconcileSteps(cached: SessionLivedBackend, deps: SpawnerDeps): Promise<Outcome> {
   const started = deps.now();
+  const startedAt = performance.now(); // for the claim's log line (claimOne), whatever clock deps.now is
   const resolved = deps.backends.resolve(cached);
-  if (resolved.spec.poolRef && deps.pools) return reconcilePooled(resolved, deps.pools, deps, started);
+  if (resolved.spec.poolRef && deps.pools) return reconcilePooled(resolved, deps.pools, deps, started, startedAt);
   // The finalizer first, then the children: a child never outlives its backend, not even for the moment
   // the garbage collector would need (children created beside a finalizer that then found the backend
   // gone were measured outliving it; operator/test/crash.int.test.ts).
@@ -234,7 +235,7 @@ async function writeStatusAndExpire(slb: SessionLivedBackend, observed: Observed
 // How often a backend waiting for its WarmPool to exist looks again (its creation wakes it sooner).
 const POOL_WAIT_RECHECK_MS = 5_000;
 
-async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: SpawnerDeps, started: Date): Promise<Outcome> {
+async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: SpawnerDeps, started: Date, startedAt: number): Promise<Outcome> {
   const { namespace } = slb.metadata as { namespace: string };
   const pool = pa.pool(namespace, slb.spec.poolRef!.name);
   const pods = podsOfBackend(slb, pa, deps.pods);
@@ -259,7 +260,7 @@ async function reconcilePooled(slb: SessionLivedBackend, pa: PoolAccess, deps: S
       // The two patches overlap: one round trip less before Ready. A backend deleted meanwhile (its
       // finalizer patch answers 404) gives its member straight back to nobody: deleted, not left to the
       // garbage collector.
-      const [finalized, claimed] = await Promise.allSettled([ensureFinalizer(slb, deps), claimOne(slb, pool!, decision.candidates, pa, deps.log)]);
+      const [finalized, claimed] = await Promise.allSettled([ensureFinalizer(slb, deps), claimOne(slb, pool!, decision.candidates, pa, deps.log, startedAt)]);
       if (finalized.status === 'rejected') {
         if (claimed.status === 'fulfilled' && claimed.value && isNotFound(finalized.reason)) {
           await deps.api.deletePod(namespace, claimed.value.metadata!.name!, claimed.value.metadata!.uid!);
