@@ -7,7 +7,7 @@
 // CPU (% of one core) and RSS over the window, and how often it read what, first with the backends
 // idle, then with each one probed over TCP from the node every --probe-period-s (the kubelet's
 // readiness probe; 10 s is what the operator gives a node-mode backend), then with each one holding a
-// connection from a peer namespace (read every --active-interval-ms instead of every --interval-ms).
+// connection from a peer namespace (its socket counts looked at every --active-interval-ms as well).
 //
 //   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 250] [--probe-period-s 10]
 //                                        [--child-ehash 0] [--from-source] [--variant SPEC]… [--rounds 1]
@@ -191,7 +191,7 @@ try {
   cases.push({ label: 'one connection open each', results: await measureRounds(pods, 'each holding a connection') });
   for (const ns of namespaces) await peer.send('close', { key: ns.ip });
 
-  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
+  console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (socket counts every ${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
     `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; ${ROUNDS} round(s), variants in rotated order; load average now ${loadavg()}`);
   for (const v of variants) console.log(`   ${v.name}: node ${v.command.slice(0, -1).join(' ')}${Object.keys(v.env).length ? `, env ${JSON.stringify(v.env)}` : ''}${v.ref ? `, code of ${v.ref}` : ''}`);
   console.log('   figures: median (min–max) over rounds; ratios: each round against the first variant in the same round');
@@ -201,7 +201,7 @@ try {
       console.log(`   ${variants[i]!.name.padEnd(12)} CPU ${spread(rs, 'cpuPercentOfOneCore', 2)} % of one core (in the kernel ${spread(rs, 'systemCpuPercentOfOneCore', 2)})   ` +
         `RSS ${spread(rs, 'rssMiB', 1)} MiB (anonymous ${spread(rs, 'rssAnonMiB', 1)}, file ${spread(rs, 'rssFileMiB', 1)}; peak ${spread(rs, 'peakRssMiB', 1)})   ` +
         `V8 heap ${spread(rs, 'heapUsedMiB', 1)} used of ${spread(rs, 'heapTotalMiB', 1)}, external ${spread(rs, 'externalMiB', 1)}   ` +
-        `reads/s: counters ${spread(rs, 'counterReadsPerSecond', 0)}, Pod tables ${spread(rs, 'podTableReadsPerSecond', 2)}, node table ${spread(rs, 'nodeTableReadsPerSecond', 2)}   ` +
+        `reads/s: counters ${spread(rs, 'counterReadsPerSecond', 0)}, socket counts ${spread(rs, 'socketCountReadsPerSecond', 0)}, Pod tables ${spread(rs, 'podTableReadsPerSecond', 2)}, node table ${spread(rs, 'nodeTableReadsPerSecond', 2)}   ` +
         `unreachable ${spread(rs, 'unreachable', 0)}   load ${spread(rs, 'load1', 2)}`);
       if (i > 0) {
         const ratio = (field: string) => spread(rs.map((r, round) => ({ x: r[field]! / c.results[0]![round]![field]! })), 'x', 3);

@@ -52,6 +52,7 @@ console.log(
     arrayBuffersMiB: MiB(mem.arrayBuffers),
     ticksPerSecond: perSecond(s.ticks, before.stats.ticks),
     counterReadsPerSecond: perSecond(s.counterReads, before.stats.counterReads),
+    socketCountReadsPerSecond: perSecond(s.socketCountReads, before.stats.socketCountReads),
     podTableReadsPerSecond: perSecond(s.tableReads, before.stats.tableReads),
     nodeTableReadsPerSecond: perSecond(s.hostTableReads, before.stats.hostTableReads),
     lastTickMs: s.lastTickMs,

@@ -289,15 +289,24 @@ describe('cost', () => {
     for (const o of seen.observations) expect(activityOf(o)).toBeLessThanOrEqual(first + 1000);
   });
 
-  test('a Pod with a connection open is read every active interval, an idle one only every interval', async () => {
+  test('a Pod with a connection open is looked at every active interval and read when its sockets change; an idle one is read only every interval', async () => {
     const pod = await backend();
     await peer.send('open', { key: 'held', host: pod.ns.ip, port: APP_PORT });
     observer?.stop();
-    // An interval no test waits for: whatever is seen after the first read, the active interval read.
+    // An interval no test waits for: whatever is seen after the first read, the active interval's looks
+    // brought about.
     observer = new NodeObserver({ log: testLog, intervalMs: 3_600_000, activeIntervalMs: TICK_MS, resolveEveryMs: RESOLVE_MS, clock: observerClock });
     const seen = new Seen();
     observer.observe(pod.podUid, { uid: pod.podUid, appPort: APP_PORT, podIPs: [pod.ns.ip] }, seen);
     await until(() => seen.last?.active_connections === 1, 'the open connection at the first read');
+    // The silent connection changes nothing: after the first look (nothing to compare with, so it
+    // reads), only looks.
+    await ticks(3);
+    const readsWhileSilent = observer.stats.counterReads;
+    const looksWhileSilent = observer.stats.socketCountReads;
+    await ticks(6);
+    expect(observer.stats.socketCountReads).toBeGreaterThan(looksWhileSilent);
+    expect(observer.stats.counterReads).toBe(readsWhileSilent);
     const closing = Date.now();
     await peer.send('close', { key: 'held' });
     await until(() => seen.last?.active_connections === 0, 'the close, seen by a read at the active interval', 10_000);

@@ -1,7 +1,8 @@
 // The node-level activity source: one loop per sweeper reads, for every followed backend Pod on this
-// node, its network namespace's TCP counters (~30 µs; every --interval, every --active-interval while a
-// connection is open) and, only when they moved, its TCP tables; it turns them into the same observation
-// the sidecar sends (account.ts decides what counts).
+// node, its network namespace's TCP counters (~30 µs, every --interval) and, only when they moved, its TCP
+// tables; while a connection is open, also its socket counts (~2 µs, every --active-interval), whose
+// change brings the next read forward. It turns them into the same observation the sidecar sends
+// (account.ts decides what counts).
 // Needs the host's PID namespace (hostPID) to see the Pods' processes; no capability, no root.
 //
 // Why the counters come first: /proc/<pid>/net/tcp walks the kernel's whole TCP hash table (shared
@@ -19,7 +20,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../../common/kube/
 import type { ActivityListener } from '../activity-sources.ts';
 import { countersMoved, fromCounters, fromTables, resolvePending, type AccountContext, type Activity, type NetnsState, type TablesInput } from './account.ts';
 import { canonicalIp, isLoopback, kernelHexOf, type TcpEntry } from './proc-net.ts';
-import { DEFAULT_PROC_ROOT, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, readTablesFor, type Sockets } from './procfs.ts';
+import { DEFAULT_PROC_ROOT, HeldSocketCounts, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, readTablesFor, type Sockets } from './procfs.ts';
 
 export interface ObservedPod {
   uid: string; // the Pod's metadata.uid: its processes' cgroup paths carry it
@@ -32,7 +33,7 @@ export interface NodeObserverOptions {
   procRoot?: string;
   hostPid?: number; // a process in the node's own network namespace: PID 1 under hostPID
   intervalMs?: number; // how often the counters are read
-  activeIntervalMs?: number; // …of a Pod with a connection open (≤ intervalMs): how soon its last close is seen
+  activeIntervalMs?: number; // a Pod with a connection open, its socket counts (≤ intervalMs): how soon its last close is seen
   refreshMs?: number; // tables at least this often while a connection is open
   resolveEveryMs?: number; // the node's table at most this often to settle pending connections (< 60 s)
   locateEveryMs?: number; // /proc scans for Pods not found yet, at most this often
@@ -49,6 +50,7 @@ export interface ObservedHandle {
 export interface ObserverStats {
   ticks: number;
   counterReads: number;
+  socketCountReads: number;
   tableReads: number;
   hostTableReads: number;
   scans: number;
@@ -68,27 +70,40 @@ interface Watched {
   unreachable: string | undefined;
   pidCheckedAt: number;
   readAt: number; // when its counters were last read by a pass (-Infinity: never)
+  countsAt: number; // when its socket counts were last read by a pass
+  held: HeldSocketCounts | undefined; // its socket counts, opened at the first look
+  countsSeen: string | undefined; // what they said at that look (undefined: nothing to compare with)
   closed: boolean;
 }
 
-// Whether a pass reads this Pod. A Pod with a connection open is read every `activeIntervalMs`: when its
-// last connection closes, the close is dated by the read that finds it gone (the client may leave no
-// trace of when), so that read's delay is how late its idle countdown starts. An idle Pod waits the
-// full `intervalMs`: its next activity is a connection accepted, which its counters show whenever they
-// are read (none is missed between two reads), so reading it more often would only cost CPU.
+// What a pass does for this Pod: `read` its counters (and tables if they moved), `look` at its socket
+// counts only, or nothing. Every Pod is read every `intervalMs`. An idle Pod needs nothing more: its next
+// activity is a connection accepted, which its counters show whenever they are read (none is missed
+// between two reads). A Pod with a connection open is looked at every `activeIntervalMs` as well: when
+// its last connection closes, the close is dated by the read that finds it gone (the client may leave no
+// trace of when), so that delay is how late its idle countdown starts. A close takes a socket out of
+// "in use" or adds a TIME_WAIT, which the look sees, and a look that sees a change reads at once.
 // A timer fires a little early or late; a read due within this much is done now rather than a pass later.
 const TIMER_SLACK_MS = 5;
 
-export function dueForRead(state: { activeConnections: number } | undefined, readAt: number, now: number, o: { intervalMs: number; activeIntervalMs: number }): boolean {
-  const every = state !== undefined && state.activeConnections > 0 ? o.activeIntervalMs : o.intervalMs;
-  return now - readAt >= every - TIMER_SLACK_MS;
+export type PodRead = 'read' | 'look' | undefined;
+
+export function dueForRead(
+  state: { activeConnections: number } | undefined,
+  at: { readAt: number; countsAt: number },
+  now: number,
+  o: { intervalMs: number; activeIntervalMs: number },
+): PodRead {
+  if (now - at.readAt >= o.intervalMs - TIMER_SLACK_MS) return 'read';
+  const active = state !== undefined && state.activeConnections > 0;
+  return active && now - Math.max(at.readAt, at.countsAt) >= o.activeIntervalMs - TIMER_SLACK_MS ? 'look' : undefined;
 }
 
 const PID_RECHECK_MS = 5_000;
 const YIELD_AFTER_MS = 10;
 
 export class NodeObserver {
-  readonly stats: ObserverStats = { ticks: 0, counterReads: 0, tableReads: 0, hostTableReads: 0, scans: 0, lastTickMs: 0 };
+  readonly stats: ObserverStats = { ticks: 0, counterReads: 0, socketCountReads: 0, tableReads: 0, hostTableReads: 0, scans: 0, lastTickMs: 0 };
   #o: Required<Omit<NodeObserverOptions, 'log' | 'clock'>>;
   #log: Logger;
   #clock: Clock;
@@ -122,7 +137,7 @@ export class NodeObserver {
 
   observe(key: string, pod: ObservedPod, listener: ActivityListener): ObservedHandle {
     const previous = this.#watched.get(key);
-    if (previous) previous.closed = true;
+    if (previous) this.#forget(previous);
     const w: Watched = {
       key,
       pod,
@@ -136,6 +151,9 @@ export class NodeObserver {
       unreachable: undefined,
       pidCheckedAt: 0,
       readAt: Number.NEGATIVE_INFINITY,
+      countsAt: Number.NEGATIVE_INFINITY,
+      held: undefined,
+      countsSeen: undefined,
       closed: false,
     };
     this.#watched.set(key, w);
@@ -143,7 +161,7 @@ export class NodeObserver {
     this.#schedule(0);
     return {
       close: () => {
-        w.closed = true;
+        this.#forget(w);
         if (this.#watched.get(key) === w) this.#watched.delete(key);
         if (this.#watched.size === 0) this.#cancel();
       },
@@ -166,6 +184,7 @@ export class NodeObserver {
   stop(): void {
     this.#stopped = true;
     this.#cancel();
+    for (const w of this.#watched.values()) this.#forget(w);
     this.#watched.clear();
   }
 
@@ -199,7 +218,19 @@ export class NodeObserver {
     let sinceYield = performance.now();
     const passAt = this.#clock.now();
     for (const w of [...this.#watched.values()]) {
-      if (w.closed || w.pid === undefined || !dueForRead(w.state, w.readAt, passAt, this.#o)) continue;
+      if (w.closed || w.pid === undefined) continue;
+      const due = dueForRead(w.state, w, passAt, this.#o);
+      if (due === undefined) continue;
+      if (due === 'look') {
+        if (!this.#countsMoved(w, passAt)) continue;
+      } else if (w.state !== undefined && w.state.activeConnections > 0) {
+        // What the next look compares with, taken before the read so that a change during it is seen
+        // again rather than missed. Idle Pods are not looked at; one turning active has nothing to
+        // compare with at its first look, which therefore reads.
+        this.#countsMoved(w, passAt);
+      } else {
+        w.countsSeen = undefined;
+      }
       w.readAt = passAt;
       const state = this.#readPod(w, false);
       if (state !== undefined && !w.closed) {
@@ -339,6 +370,7 @@ export class NodeObserver {
       if (isGone(err)) {
         // The process ended: the Pod may still have others (or this one was the app, gone for good).
         w.pid = undefined;
+        this.#release(w);
         this.#nextScanAt = 0;
         this.#log.debug({ key: w.key, pid }, 'process gone; looking for the Pod again');
         return undefined;
@@ -346,6 +378,34 @@ export class NodeObserver {
       this.#markUnreachable(w, `cannot read the network namespace of Pod ${w.pod.uid}: ${(err as Error).message}`);
       return undefined;
     }
+  }
+
+  // A look at the Pod's socket counts: whether they differ from the last look (or there was none to
+  // compare with). Any failure says "moved", so that the read that follows meets it and says what it is.
+  #countsMoved(w: Watched, at: number): boolean {
+    w.countsAt = at;
+    const before = w.countsSeen;
+    try {
+      w.held ??= HeldSocketCounts.open(this.#o.procRoot, w.pid!);
+      w.countsSeen = w.held.read();
+      this.stats.socketCountReads++;
+    } catch {
+      this.#release(w);
+      return true;
+    }
+    return before === undefined || before !== w.countsSeen;
+  }
+
+  // Closes the Pod's held files: they keep its network namespace alive.
+  #release(w: Watched): void {
+    w.held?.close();
+    w.held = undefined;
+    w.countsSeen = undefined;
+  }
+
+  #forget(w: Watched): void {
+    w.closed = true;
+    this.#release(w);
   }
 
   #context(w: Watched): AccountContext {

@@ -224,9 +224,11 @@ export interface SocketCounts {
   timeWait: number; // TIME_WAIT (and FIN_WAIT2 orphan) sockets of the namespace, both families
 }
 
+const SOCKSTAT_LINE = { TCP: /^TCP: inuse (\d+)(?:.* tw (\d+))?/m, TCP6: /^TCP6: inuse (\d+)(?:.* tw (\d+))?/m };
+
 // `TCP: inuse N orphan N tw N …` (sockstat) or `TCP6: inuse N` (sockstat6, which has no tw).
 export function parseSockstat(text: string, family: 'TCP' | 'TCP6'): SocketCounts {
-  const m = new RegExp(`^${family}: inuse (\\d+)(?:.* tw (\\d+))?`, 'm').exec(text);
+  const m = SOCKSTAT_LINE[family].exec(text);
   if (!m) throw new Error(`no ${family}: line in sockstat`);
   return { inUse: Number(m[1]), timeWait: m[2] === undefined ? 0 : Number(m[2]) };
 }

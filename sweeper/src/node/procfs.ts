@@ -2,7 +2,7 @@
 // function reads one thing for one process and throws what the filesystem threw, so the caller can
 // tell a process that is gone (ENOENT, ESRCH) from anything else.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import {
   parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTcpTableFor, parseTimeWaitEvents, podUidOfCgroup,
   type TcpCounters, type TcpEntry,
@@ -70,6 +70,51 @@ export function readSockets(root: string, pid: number): Sockets {
   }
   const v4 = parseSockstat(read(`${root}/${pid}/net/sockstat`), 'TCP');
   return { v4: v4.inUse, v6, timeWait: v4.timeWait, timeWaitEvents: parseTimeWaitEvents(read(`${root}/${pid}/net/netstat`)) };
+}
+
+// A Pod's socket counts (its namespace's sockstat and sockstat6) through files held open and re-read
+// from their start. Re-reading an open /proc file skips the path walk, the permission checks and the
+// open/close a fresh read pays: about 2 µs against 8 µs for sockstat, and 13–20 µs for `snmp` (one
+// interleaved loop of 20,000 reads each on this VM). An open file keeps its network namespace alive, so
+// the observer closes it as soon as the Pod's process is gone.
+// One buffer for every held file: reads are synchronous, and a sockstat is a few hundred bytes.
+const heldReadBuffer = Buffer.alloc(4096);
+
+export class HeldSocketCounts {
+  readonly #fds: number[];
+
+  private constructor(fds: number[]) {
+    this.#fds = fds;
+  }
+
+  static open(root: string, pid: number): HeldSocketCounts {
+    const fds = [openSync(`${root}/${pid}/net/sockstat`, 'r')];
+    try {
+      fds.push(openSync(`${root}/${pid}/net/sockstat6`, 'r'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        closeSync(fds[0]!);
+        throw err;
+      }
+    }
+    return new HeldSocketCounts(fds);
+  }
+
+  // IPv4 and IPv6 sockets in use and TIME_WAITs, as one comparable string. Only the per-namespace
+  // figures: sockstat's orphan, alloc and mem lines count the whole node.
+  read(): string {
+    const v4 = parseSockstat(this.#text(this.#fds[0]!), 'TCP');
+    const v6 = this.#fds.length > 1 ? parseSockstat(this.#text(this.#fds[1]!), 'TCP6').inUse : 0;
+    return `${v4.inUse} ${v6} ${v4.timeWait}`;
+  }
+
+  close(): void {
+    for (const fd of this.#fds.splice(0)) closeSync(fd);
+  }
+
+  #text(fd: number): string {
+    return heldReadBuffer.toString('latin1', 0, readSync(fd, heldReadBuffer, 0, heldReadBuffer.length, 0));
+  }
 }
 
 export function readTable(root: string, pid: number, family: 'v4' | 'v6'): TcpEntry[] {
