@@ -55,8 +55,12 @@ interface Included {
 
 // Accepted connections a read window left unexplained: they came and went between two counter reads.
 export interface PendingWindow {
-  from: number; // the previous counter read
-  to: number; // this window's counter read: each of them had ended by then
+  from: number; // the previous counter read: each of them was accepted after it
+  // The Pod's table read after this window's counters (or the moment it would have been): each of them
+  // had ended by then. Not the counters' own time: a connection they counted may end while the tables are
+  // read, the longer on a loaded node (120 ms measured here at load 4), and its end on the node then
+  // follows the counters.
+  to: number;
   count: number;
 }
 
@@ -111,8 +115,9 @@ const REUSED_AFTER_MS = 2_000; // TIME_WAIT starts computed at two reads differ 
 // and the read times to a few ms on a quiet machine, more on a loaded one: matching a connection's end
 // to the windows that counted it, an end this much before a window's start may still be its.
 const EARLY_END_SLACK_MS = 500;
-// An end this much after the last counter read may still be of a connection that read counted; later
-// ones belong to a read still to come (kept small: taking one of those would hide a user's request).
+// An end this much after the last window (its Pod table read) may still be of a connection that read
+// counted; later ones belong to a read still to come (kept small: taking one of those would hide a
+// user's request).
 const LATE_END_SLACK_MS = 50;
 
 const endpointKey = (e: Endpoint): string => `${e.ip}|${e.port}`;
@@ -277,7 +282,7 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
   let mark = prev.mark;
   let pending = prev.pending;
   if (balance > mark) {
-    pending = [...pending, { from: windowStart, to: input.countersAt, count: balance - mark }];
+    pending = [...pending, { from: windowStart, to: input.podAt, count: balance - mark }];
     mark = balance;
   } else if (!mayBelongToNextRead) {
     mark = balance;
