@@ -95,7 +95,10 @@ export interface TablesInput {
 }
 
 export interface NodeTable {
-  at: number;
+  at: number; // when its read ended
+  // When its read began (the entries are snapshots taken in between: 200 ms apart and more on a loaded
+  // node holding thousands of sockets). Omitted: `at`.
+  startedAt?: number;
   // The node's entries whose remote end is one of the Pod's addresses.
   entries: readonly TcpEntry[];
 }
@@ -310,11 +313,17 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
 // tables are not one); ends after the last window belong to reads still to come. Whatever remains came
 // from elsewhere and is activity, placed at the end of the window it remains in (matching oldest first
 // leaves the remainder in the latest windows: late, never early).
-export function resolvePending(state: NetnsState, node: NodeTable): Resolution {
+// An end is known to lie between the instants the node's read began and ended. A routine settle takes
+// an end for a later read's only when it certainly is: taken wrongly, it would leave a probe counted as
+// a user's request; matched wrongly, it leaves a later window unexplained instead, which moves the
+// activity later and never loses it, since that window is settled before any sweep. The `final` settle
+// before a sweep has no later window to do so, so there an end that may be a later read's is one.
+export function resolvePending(state: NetnsState, node: NodeTable, final = false): Resolution {
   const windows = state.pending.map((w) => ({ ...w }));
   const known = new Map(state.known);
   const seenNow = new Set<string>();
-  const ends: Array<{ key: string; ended: number; socket: SocketSeen; before: Known | undefined }> = [];
+  const ends: Array<{ key: string; ended: number; earliest: number; socket: SocketSeen; before: Known | undefined }> = [];
+  const readSpread = final ? 0 : node.at - (node.startedAt ?? node.at);
   for (const e of node.entries) {
     if (e.state === TcpState.SYN_SENT || e.state === TcpState.LISTEN || OPEN.has(e.state)) continue;
     if (!state.listenPorts.has(e.remote.port)) continue; // the Pod's end is the remote one
@@ -327,7 +336,8 @@ export function resolvePending(state: NetnsState, node: NodeTable): Resolution {
       known.set(key, { ...before, host: socket }); // seen in the Pod's table at an earlier read: explained then
       continue;
     }
-    ends.push({ key, ended: socket.kind === 'timeWait' ? socket.endedAt : node.at, socket, before });
+    const ended = socket.kind === 'timeWait' ? socket.endedAt : node.at;
+    ends.push({ key, ended, earliest: ended - readSpread, socket, before });
   }
   ends.sort((a, b) => a.ended - b.ended);
   const first = windows[0];
@@ -338,7 +348,7 @@ export function resolvePending(state: NetnsState, node: NodeTable): Resolution {
       known.set(end.key, { ...end.before, host: end.socket }); // older than anything pending: counted long ago
       continue;
     }
-    if (end.ended > last!.to + LATE_END_SLACK_MS) continue; // belongs to a read still to come
+    if (end.earliest > last!.to + LATE_END_SLACK_MS) continue; // belongs to a read still to come
     const window = windows.find((w) => w.count > 0 && end.ended > w.from - EARLY_END_SLACK_MS);
     if (!window) continue;
     window.count--;

@@ -174,7 +174,7 @@ export class NodeObserver {
         const state = this.#readPod(w, true);
         if (state === undefined) throw new Error(w.unreachable ?? `no process of Pod ${pod.uid} on this node`);
         w.state = state;
-        if (state.pending.length > 0) this.#resolve([w]);
+        if (state.pending.length > 0) this.#resolve([w], true);
         this.#emit(w, true);
         return this.#activity(w.state);
       },
@@ -248,7 +248,7 @@ export class NodeObserver {
     const now = this.#clock.now();
     const pending = [...this.#watched.values()].filter((w) => !w.closed && w.state !== undefined && w.state.pending.length > 0);
     if (pending.some((w) => now - w.state!.pending[0]!.to >= this.#o.resolveEveryMs)) {
-      this.#resolve(pending);
+      this.#resolve(pending, false);
       for (const w of pending) this.#emit(w, false);
     }
     this.stats.lastTickMs = performance.now() - started;
@@ -256,11 +256,12 @@ export class NodeObserver {
 
   // Reads the node's table once (only the lines toward these Pods' addresses are parsed) and settles
   // their pending connections. Unreadable: nothing is explained, so they count (late, never early).
-  #resolve(watched: Watched[]): void {
+  #resolve(watched: Watched[], final: boolean): void {
     const hex = new Set<string>();
     // The Pod's own loopback is no address the node can reach it by.
     for (const w of watched) for (const ip of w.podAddresses) if (!isLoopback(ip)) for (const h of kernelHexOf(ip)) hex.add(h);
     let entries: TcpEntry[] = [];
+    const startedAt = this.#clock.now();
     try {
       entries = readTablesFor(this.#o.procRoot, this.#o.hostPid, hex);
       this.stats.hostTableReads++;
@@ -270,8 +271,8 @@ export class NodeObserver {
     const at = this.#clock.now();
     for (const w of watched) {
       const mine = entries.filter((e) => w.podAddresses.has(e.remote.ip));
-      this.#log.trace({ key: w.key, pending: w.state!.pending, nodeEntries: mine.length, at }, 'settling pending connections');
-      const r = resolvePending(w.state!, { at, entries: mine });
+      this.#log.trace({ key: w.key, pending: w.state!.pending, nodeEntries: mine.length, startedAt, at, final }, 'settling pending connections');
+      const r = resolvePending(w.state!, { at, startedAt, entries: mine }, final);
       w.state = r.state;
       if (r.unexplained > 0) this.#log.debug({ key: w.key, unexplained: r.unexplained, probes: r.explainedByNode }, 'connections came and went between two reads');
     }
