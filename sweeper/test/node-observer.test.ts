@@ -259,7 +259,9 @@ describe('cost', () => {
     // The app closes first: a TIME_WAIT appears, so the (IPv4) table is read for its time.
     const before = seen.lastActivityAt;
     const r = await peer.send<{ answeredAt: number }>('request', { host: pod.ns.ip, port: APP_PORT, closer: 'server' });
-    await until(() => seen.lastActivityAt > before, 'request observed through the IPv4 table', 10_000);
+    // Settled: a read after the answer that finds no connection open (a read that caught the request
+    // open dates activity at that read, before the answer).
+    await until(() => seen.last!.at > r.answeredAt && seen.last!.active_connections === 0 && seen.lastActivityAt > before, 'request observed through the IPv4 table', 10_000);
     expect(observer!.stats.tableReads).toBeGreaterThan(tables);
     expect(seen.lastActivityAt).toBeGreaterThanOrEqual(r.answeredAt - 20); // its TIME_WAIT start, to the clock tick
   });
