@@ -327,7 +327,7 @@ function summary(results: RateResult[], fillSeconds: number[], loads: string): s
         const rs = results.filter((r) => r.rate === rate && r.operator === op.name && r.manifest === manifest);
         if (!rs.length) continue;
         const at = (k: (typeof STAGE_KEYS)[number], p: number) => median(rs.map((r) => percentile(r.stages.map((s) => s[k]).filter((v): v is number => v !== undefined), p)));
-        out.push(`${String(rate).padEnd(7)} ${label(rs[0]!).padEnd(34)} ${STAGE_KEYS.map((k) => `${at(k, 50).toFixed(0)}/${at(k, 99).toFixed(0)}`.padEnd(10)).join('')}`);
+        out.push(`${String(rate).padEnd(7)} ${label(rs[0]!).padEnd(34)} ${STAGE_KEYS.map((k) => `${at(k, 50).toFixed(0)}/${at(k, 99).toFixed(0)}`.padEnd(11)).join(' ')}`);
       }
     }
   }
