@@ -14,7 +14,7 @@ const config: Config = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{schema,common,operator,sidecar,sweeper,router,cli,demo,manifests,images,e2e}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{schema,common,operator,sidecar,sweeper,router,cli,demo,manifests,images,e2e,bench}/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.(int|e2e)\\.test\\.ts$'],
     },
     {

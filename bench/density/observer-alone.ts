@@ -26,6 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { COMMON_ARGS, nodeImage } from '../../images/node-images.ts';
 import { startListeners } from './listeners.ts';
+import { parseVariant, type VariantSpec } from '../support/variant.ts';
 import { NetnsLab, requireRoot, UNPRIVILEGED_UID } from '../../sweeper/test/support/netns-lab.ts';
 
 const { values: args } = parseArgs({
@@ -57,33 +58,14 @@ const repoRoot = path.resolve(here, '../..');
 const log = (line: string) => process.stderr.write(`[observer-alone] ${line}\n`);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-interface Variant {
-  name: string;
-  ref: string | undefined; // a commit to take the observer from; undefined: this checkout
-  nodeArgs: string[] | undefined; // instead of the image's
-  env: Record<string, string>;
+interface Variant extends VariantSpec {
   command: string[]; // Node's arguments that run it
-}
-
-function parseVariant(spec: string): Omit<Variant, 'command'> {
-  const [name, ...fields] = spec.trim().split(/\s+/);
-  const v: Omit<Variant, 'command'> = { name: name!, ref: undefined, nodeArgs: undefined, env: {} };
-  for (const field of fields) {
-    const eq = field.indexOf('=');
-    const [key, value] = [field.slice(0, eq), field.slice(eq + 1)];
-    if (key === 'ref') v.ref = value;
-    else if (key === 'args') v.nodeArgs = value === '' ? [] : value.split(',');
-    else if (key === 'env') for (const kv of value.split(',')) v.env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-    else throw new Error(`--variant '${spec}': unknown field '${field}' (ref=, args=, env=)`);
-  }
-  if (!name) throw new Error('--variant: a name first');
-  return v;
 }
 
 // The observer's code as the sweeper image has it (images/stage-app.sh), plus this benchmark's driver
 // compiled the same way, from this checkout or from the commit `ref` (its files and its image's Node
 // flags, with this checkout's node_modules); returns the Node arguments that run it.
-async function observerCommand(v: Omit<Variant, 'command'>): Promise<string[]> {
+async function observerCommand(v: VariantSpec): Promise<string[]> {
   const driver = 'bench/density/observer-process.ts';
   const dest = mkdtempSync(path.join(os.tmpdir(), 'observer-image-'));
   let root = repoRoot;
@@ -101,7 +83,7 @@ async function observerCommand(v: Omit<Variant, 'command'>): Promise<string[]> {
   return [...COMMON_ARGS, ...(v.nodeArgs ?? image.nodeArgs), path.join(dest, 'image', 'app', driver.replace(/\.ts$/, '.js'))];
 }
 const variants: Variant[] = [];
-for (const v of (args.variant ?? ['image']).map(parseVariant)) variants.push({ ...v, command: await observerCommand(v) });
+for (const v of (args.variant ?? ['image']).map((spec) => parseVariant(spec))) variants.push({ ...v, command: await observerCommand(v) });
 for (const v of variants) log(`variant ${v.name}: node ${v.command.join(' ')}${Object.keys(v.env).length ? ` with ${JSON.stringify(v.env)}` : ''}`);
 
 async function measure(pods: Array<{ uid: string; ip: string }>, label: string, v: Variant): Promise<Record<string, number>> {
