@@ -6,6 +6,7 @@ export interface Memory {
   rssMb: number; // resident: what `ps`, `top` and a container's working set start from
   pssMb: number; // proportional: shared pages (the Node binary's) split between the processes using them
   anonMb: number; // anonymous: heap, stacks, buffers — what one more instance really adds
+  fileMb: number; // file pages: the binary's code and data, shared with every process mapping them
 }
 
 function kb(text: string, field: string): number {
@@ -41,13 +42,14 @@ function safeReaddir(dir: string): string[] {
 }
 
 export function memoryOf(pid: number): Memory {
-  const total: Memory = { rssMb: 0, pssMb: 0, anonMb: 0 };
+  const total: Memory = { rssMb: 0, pssMb: 0, anonMb: 0, fileMb: 0 };
   for (const p of processTree(pid)) {
     const rollup = safeRead(`/proc/${p}/smaps_rollup`);
     if (!rollup) continue;
     total.rssMb += kb(rollup, 'Rss') / 1024;
     total.pssMb += kb(rollup, 'Pss') / 1024;
     total.anonMb += kb(rollup, 'Anonymous') / 1024;
+    total.fileMb += kb(safeRead(`/proc/${p}/status`), 'RssFile') / 1024;
   }
   return total;
 }

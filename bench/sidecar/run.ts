@@ -14,10 +14,12 @@
 // and the targets next to the figures.
 //
 //   node bench/sidecar/run.ts [--seconds 5] [--rounds 3] [--starts 10] [--memory-rounds 2]
-//        [--churn 8x1000] [--idle 10000] [--variant 'NAME=--node-flag …']… [--only start,memory,http,ws,idle]
+//        [--churn 8x1000] [--idle 10000] [--variant 'NAME [args=FLAG,…] [env=K=V,…]']… [--only start,memory,http,ws,idle]
 //
-// --variant adds our sidecar started with other Node flags than its image's (e.g. 'v8-defaults='),
-// to measure what a setting costs or saves. Needs wrk and nginx (scripts/install-deps.sh).
+// --variant adds our sidecar started with other Node flags than its image's (args=; 'defaults args='
+// for V8's defaults) or with variables added to its environment (env=, e.g. glibc's malloc tunables),
+// to measure what a setting costs or saves: every section then also prints each variant's per-round
+// ratio to ours, as its image runs it. Needs wrk and nginx (scripts/install-deps.sh).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ import { autocannon, closeAll, openMany, percentile, wrk, wsRoundTrips, wsThroug
 import { nginxBinary, prepareNginx } from './nginx.ts';
 import { openFileLimit, withOpenFiles } from '../support/open-files.ts';
 import { cpuSecondsOf, memoryOf, type Memory } from './procs.ts';
+import { describeVariant, parseVariant } from '../support/variant.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,11 +59,7 @@ for (const [flag, v] of [['--seconds', SECONDS], ['--rounds', ROUNDS], ['--start
   if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a whole number ≥ 1`);
 }
 if (!Number.isInteger(IDLE) || IDLE < 0) throw new Error('--idle must be a whole number ≥ 0 (0 skips it)');
-const VARIANTS = args.variant.map((v) => {
-  const eq = v.indexOf('=');
-  if (eq < 1) throw new Error(`--variant must be NAME=FLAGS, got '${v}'`);
-  return { name: v.slice(0, eq), nodeArgs: v.slice(eq + 1).split(/\s+/).filter(Boolean) };
-});
+const VARIANTS = args.variant.map((v) => parseVariant(v, ['args', 'env']));
 const ALL_SECTIONS = ['start', 'memory', 'http', 'ws', 'idle'];
 const SECTIONS = new Set(args.only.split(','));
 for (const section of SECTIONS) if (!ALL_SECTIONS.includes(section)) throw new Error(`--only takes ${ALL_SECTIONS.join(',')}, got '${section}'`);
@@ -146,19 +145,19 @@ interface Target {
   launch?(port: number): Promise<Instance>;
 }
 
-function nodeProcess(args: string[]): ChildProcess {
-  return spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+function nodeProcess(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
 }
 
-/** Our sidecar as its image starts it: the image's Node flags (or a variant's), the compiled entry. */
-function oursTarget(name: string, main: string, nodeArgs: string[], upstreamPort: number): Target {
+/** Our sidecar as its image starts it: the image's Node flags (or a variant's, and its environment), the compiled entry. */
+function oursTarget(name: string, main: string, nodeArgs: string[], upstreamPort: number, env: Record<string, string> = {}): Target {
   return {
     name,
     kind: 'ours',
     async launch(port) {
       let adminPort = await freePort();
       while (adminPort === port) adminPort = await freePort();
-      const child = nodeProcess([...nodeArgs, main, `--upstream-port=${upstreamPort}`, `--proxy-port=${port}`, `--admin-port=${adminPort}`, '--listen-host=127.0.0.1']);
+      const child = nodeProcess([...nodeArgs, main, `--upstream-port=${upstreamPort}`, `--proxy-port=${port}`, `--admin-port=${adminPort}`, '--listen-host=127.0.0.1'], env);
       return { port, pid: child.pid!, adminPort, stop: () => stopProcess(child) };
     },
   };
@@ -257,7 +256,7 @@ async function memoryThroughChurn(target: Target): Promise<MemoryFigures> {
       const status = (await (await fetch(`http://127.0.0.1:${instance.adminPort}/status`)).json()) as { active_connections: number };
       if (status.active_connections !== 0) log(`${target.name}: /status still counts ${status.active_connections} connections after the churn`);
     }
-    log(`memory ${target.name}: idle RSS ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)}), peak ${peakRssMb.toFixed(1)}, 2 s after ${after2s.rssMb.toFixed(1)}, 10 s after ${after10s.rssMb.toFixed(1)} MB (load ${load1()})`);
+    log(`memory ${target.name}: idle RSS ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)}, file ${idle.fileMb.toFixed(1)}, PSS ${idle.pssMb.toFixed(1)}), peak ${peakRssMb.toFixed(1)}, 2 s after ${after2s.rssMb.toFixed(1)}, 10 s after ${after10s.rssMb.toFixed(1)} MB (load ${load1()})`);
     return { idle, peakRssMb, after2s, after10s };
   } finally {
     stopProbing();
@@ -297,6 +296,11 @@ function rotate<T>(items: T[], by: number): T[] {
 }
 
 const showRatio = (s: Spread) => `${s.median.toFixed(2)}× [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
+/** Round by round, a figure of one target divided by the same figure of another in that round. */
+function perRound<T>(results: Map<string, T[]>, a: string, b: string, f: (x: T) => number): Spread {
+  const bs = results.get(b)!;
+  return spread(results.get(a)!.map((x, i) => f(x) / f(bs[i]!)));
+}
 const label = (t: string) => t.padEnd(14);
 
 async function main(): Promise<void> {
@@ -322,14 +326,15 @@ async function main(): Promise<void> {
     log(`ours: node ${shippedArgs.join(' ')} ${oursMain}`);
 
     const ours = oursTarget('ours', oursMain, shippedArgs, upstream.port);
-    const variants = VARIANTS.map((v) => oursTarget(`ours ${v.name}`, oursMain, [...COMMON_ARGS, ...v.nodeArgs], upstream.port));
+    const variants = VARIANTS.map((v) => oursTarget(`ours ${v.name}`, oursMain, [...COMMON_ARGS, ...(v.nodeArgs ?? image.nodeArgs)], upstream.port, v.env));
     const plain = plainTarget(plainScript, upstream.port);
     const nginx = nginxTarget(dir, upstream.port);
     const direct: Target = { name: 'direct', kind: 'direct' };
     const proxies = [ours, ...variants, plain, nginx];
     const oursNames = [ours, ...variants].map((t) => t.name);
     say(`sidecar benchmark — loopback, ${os.cpus().length} CPUs shared with everything else on this machine`);
-    say(`ours = node ${shippedArgs.join(' ')} /app/main.js, as the sidecar image starts it${variants.length ? `; variants: ${VARIANTS.map((v) => `${v.name} = ${v.nodeArgs.join(' ') || 'no flags'}`).join('; ')}` : ''}`);
+    say(`ours = node ${shippedArgs.join(' ')} /app/main.js, as the sidecar image starts it`);
+    for (const v of VARIANTS) say(`  variant ${v.name}: ${describeVariant(v, image.nodeArgs)}`);
 
     if (SECTIONS.has('start')) {
       const starts = new Map<string, number[]>(proxies.map((t) => [t.name, []]));
@@ -338,7 +343,8 @@ async function main(): Promise<void> {
       say();
       say(`Start-up, exec → accepting connections (${STARTS} fresh processes each, interleaved): median [min–max]`);
       for (const t of proxies) say(`  ${label(t.name)} ${showSpread(spread(starts.get(t.name)!), 1, ' ms')}`);
-      say(`  per-start ratios: ${oursNames.map((o) => `${o} / plain Node ${showRatio(spread(starts.get(o)!.map((x, i) => x / starts.get('plain Node')![i]!)))}`).join('   ')}`);
+      say(`  per-start ratios: ${oursNames.map((o) => `${o} / plain Node ${showRatio(perRound(starts, o, 'plain Node', (x) => x))}`).join('   ')}`);
+      for (const v of variants) say(`  ${v.name} / ours, per start: ${showRatio(perRound(starts, v.name, 'ours', (x) => x))}`);
       const oursStart = spread(starts.get('ours')!).median;
       targets.push(`  exec → accepting ≤ 80 ms:                        ${oursStart.toFixed(1)} ms  ${verdict(oursStart <= 80)}`);
     }
@@ -350,10 +356,14 @@ async function main(): Promise<void> {
       const per = (name: string, f: (x: MemoryFigures) => number) => spread(memory.get(name)!.map(f));
       say();
       say(`Memory of a fresh process (probed every second like the kubelet does), then ${CHURN_CYCLES} × ${fmt(CHURN_SIZE)} WebSockets opened and closed; ${MEMORY_ROUNDS} rounds, median [min–max], MB`);
-      say(`  ${label('')} ${'idle RSS'.padEnd(18)} ${'idle PSS'.padEnd(18)} ${'idle anon'.padEnd(18)} ${'peak RSS'.padEnd(20)} ${'RSS 2 s after'.padEnd(20)} ${'RSS 10 s after'.padEnd(18)} after/idle (10 s)`);
+      say(`  ${label('')} ${'idle RSS'.padEnd(18)} ${'idle PSS'.padEnd(18)} ${'idle anon'.padEnd(18)} ${'idle file'.padEnd(18)} ${'peak RSS'.padEnd(20)} ${'RSS 2 s after'.padEnd(20)} ${'RSS 10 s after'.padEnd(18)} after/idle (10 s)`);
       for (const t of proxies) {
         const m = (f: (x: MemoryFigures) => number, w: number) => showSpread(per(t.name, f), 1).padEnd(w);
-        say(`  ${label(t.name)} ${m((x) => x.idle.rssMb, 18)} ${m((x) => x.idle.pssMb, 18)} ${m((x) => x.idle.anonMb, 18)} ${m((x) => x.peakRssMb, 20)} ${m((x) => x.after2s.rssMb, 20)} ${m((x) => x.after10s.rssMb, 18)} ${showRatio(per(t.name, (x) => x.after10s.rssMb / x.idle.rssMb))}`);
+        say(`  ${label(t.name)} ${m((x) => x.idle.rssMb, 18)} ${m((x) => x.idle.pssMb, 18)} ${m((x) => x.idle.anonMb, 18)} ${m((x) => x.idle.fileMb, 18)} ${m((x) => x.peakRssMb, 20)} ${m((x) => x.after2s.rssMb, 20)} ${m((x) => x.after10s.rssMb, 18)} ${showRatio(per(t.name, (x) => x.after10s.rssMb / x.idle.rssMb))}`);
+      }
+      for (const v of variants) {
+        const r = (f: (x: MemoryFigures) => number) => showRatio(perRound(memory, v.name, 'ours', f));
+        say(`  ${v.name} / ours, per round: idle RSS ${r((x) => x.idle.rssMb)}, PSS ${r((x) => x.idle.pssMb)}, anon ${r((x) => x.idle.anonMb)}, file ${r((x) => x.idle.fileMb)}; peak ${r((x) => x.peakRssMb)}; RSS 10 s after ${r((x) => x.after10s.rssMb)}`);
       }
       const oursIdle = per('ours', (x) => x.idle.rssMb).median;
       const oursChurn = per('ours', (x) => x.after10s.rssMb / x.idle.rssMb).median;
@@ -390,7 +400,7 @@ async function main(): Promise<void> {
       }
       loads.push(`${load1()} after HTTP`);
       const per = (name: string, f: (x: HttpRound) => number) => spread(http.get(name)!.map(f));
-      const ratio = (a: string, b: string) => showRatio(spread(http.get(a)!.map((x, i) => x.wrk.requestsPerSecond / http.get(b)![i]!.wrk.requestsPerSecond)));
+      const ratio = (a: string, b: string) => showRatio(perRound(http, a, b, (x) => x.wrk.requestsPerSecond));
       say();
       say(`HTTP keep-alive, 64 connections, ${SECONDS} s per round and tool, ${ROUNDS} rounds rotated: median [min–max]`);
       say(`  ${label('')} ${'wrk req/s'.padEnd(24)} ${'p50 / p99 ms'.padEnd(15)} ${'CPU µs/request'.padEnd(16)} ${'autocannon req/s'.padEnd(24)} autocannon/wrk`);
@@ -401,7 +411,8 @@ async function main(): Promise<void> {
       say('  (CPU: the proxy process\'s user + system time per request; for direct, the app\'s own)');
       say('  per-round ratios of wrk req/s:');
       for (const o of oursNames) say(`    ${o} / nginx ${ratio(o, 'nginx')}   ${o} / plain Node ${ratio(o, 'plain Node')}   ${o} / direct ${ratio(o, 'direct')}`);
-      const vsNginx = spread(http.get('ours')!.map((x, i) => x.wrk.requestsPerSecond / http.get('nginx')![i]!.wrk.requestsPerSecond)).median;
+      for (const v of variants) say(`  ${v.name} / ours, per round: wrk req/s ${ratio(v.name, 'ours')}, CPU per request ${showRatio(perRound(http, v.name, 'ours', (x) => x.wrkCpuUs))}`);
+      const vsNginx = perRound(http, 'ours', 'nginx', (x) => x.wrk.requestsPerSecond).median;
       targets.push(`  HTTP req/s ≥ 80% of nginx's (wrk):               ${(vsNginx * 100).toFixed(1)}%  ${verdict(vsNginx >= 0.8)}`);
     }
 
@@ -424,7 +435,7 @@ async function main(): Promise<void> {
       }
       loads.push(`${load1()} after WebSocket`);
       const per = (name: string, f: (x: WsRound) => number) => spread(ws.get(name)!.map(f));
-      const ratio = (a: string, b: string) => spread(ws.get(a)!.map((x, i) => x.rate / ws.get(b)![i]!.rate));
+      const ratio = (a: string, b: string) => perRound(ws, a, b, (x) => x.rate);
       say();
       say(`WebSocket echo of 32-byte binary messages: round trip with one in flight; echoes/s with 16 connections × 32 in flight, ${SECONDS} s; median [min–max]`);
       say(`  ${label('')} ${'round trip p50 / p99 ms'.padEnd(25)} ${'echoes/s'.padEnd(24)} CPU µs/message`);
@@ -435,6 +446,7 @@ async function main(): Promise<void> {
       say('  (a message is one frame through the proxy; an echo is two)');
       say('  per-round ratios of echoes/s:');
       for (const o of oursNames) say(`    ${o} / direct ${showRatio(ratio(o, 'direct'))}   ${o} / nginx ${showRatio(ratio(o, 'nginx'))}   ${o} / plain Node ${showRatio(ratio(o, 'plain Node'))}`);
+      for (const v of variants) say(`  ${v.name} / ours, per round: echoes/s ${showRatio(ratio(v.name, 'ours'))}, CPU per message ${showRatio(perRound(ws, v.name, 'ours', (x) => x.cpuUsPerMessage))}`);
       const vsDirect = ratio('ours', 'direct').median;
       const addedRtt = per('ours', (x) => x.p50).median - per('direct', (x) => x.p50).median;
       targets.push(`  WebSocket echoes/s ≥ 90% of direct:              ${(vsDirect * 100).toFixed(1)}%  ${verdict(vsDirect >= 0.9)}`);
