@@ -44,7 +44,18 @@ export const NODE_IMAGES: Record<string, NodeImage> = {
     // a proxied request allocates ~25 KB, and in three interleaved runs the small nursery cost less
     // CPU per request (84 vs 104 µs, 72 vs 100, 95 vs 145) and held the peak of 8 × 1,000 WebSocket
     // churn at 107–112 MB instead of 140–160 (sidecar/README.md, "Start-up and memory").
-    nodeArgs: ['--max-semi-space-size=2'],
+    // --no-concurrent-recompilation: V8 optimises a hot function on the main thread instead of a
+    // background one. The work is the same; the memory left after a burst is not (anonymous pages
+    // 14.9 against 20.2 MB; why the background path keeps ~5 MB is not established): after
+    // 8 × 1,000 WebSockets opened and closed, RSS 10 s later 63.3 (63.0–63.6) MB against 71.9
+    // (67.8–73.4), 1.16× idle against 1.32×, per round 0.87× [0.86–0.93] (bench/sidecar, 4 rounds,
+    // interleaved, load 4–5). Its cost is within the spread: per-round ratios of CPU per HTTP request
+    // 1.00× [0.84–1.43] and 0.84× [0.64–2.09] in a second run (6 rounds, load 5.5–9.7), per WebSocket
+    // message 1.15× [1.09–1.46] and 1.03× [0.86–1.16] (the image's own rounds ranged 1.7–2.3 and
+    // 1.9–3.1 µs), start 0.95× [0.43–1.23] (20 starts). Unlike --max-opt, --no-maglev or --lite-mode, it
+    // leaves V8's flag hash alone, so Node's code cache of its own modules still serves the start
+    // (images/test checks); those cost the start 62 → 77 ms, or 2–3× CPU per request when set later.
+    nodeArgs: ['--max-semi-space-size=2', '--no-concurrent-recompilation'],
   },
   sweeper: {
     workspace: 'sweeper',
