@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from '@jest/globals';
 import {
-  canonicalIp, parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpLine, parseTimeWaitEvents, parseTcpTable, podUidOfCgroup, TcpState,
+  canonicalIp, parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpLine, parseTimeWaitEvents, parseTcpTable, podUidOfCgroup, sockstatFigure, TcpState,
 } from '../src/node/proc-net.ts';
 
 const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -75,6 +75,25 @@ Udp: 0 0
     expect(parseSockstat('sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP')).toEqual({ inUse: 3, timeWait: 5 });
     expect(parseSockstat('TCP6: inuse 1\nUDP6: inuse 0\n', 'TCP6')).toEqual({ inUse: 1, timeWait: 0 });
     expect(() => parseSockstat('UDP6: inuse 0\n', 'TCP6')).toThrow();
+  });
+  test.each([
+    ['TCP inuse', 'sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP', 'inuse', 3],
+    ['TCP tw', 'sockets: used 1\nTCP: inuse 3 orphan 0 tw 51 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP', 'tw', 51],
+    ['TCP6 inuse', 'TCP6: inuse 12\nUDP6: inuse 0\n', 'TCP6', 'inuse', 12],
+    ['TCP6 has no tw', 'TCP6: inuse 12\nUDP6: inuse 0\n', 'TCP6', 'tw', -1],
+    ['a line that only ends with the name is not it', 'MPTCP: inuse 7\nTCP: inuse 2 orphan 0 tw 0 alloc 1 mem 1\n', 'TCP', 'inuse', 2],
+    ['no such line', 'UDP: inuse 0 mem 0\n', 'TCP', 'inuse', -1],
+    ['the tw of another line is not this one\'s', 'TCP: inuse 2 orphan 0\nX: tw 9\n', 'TCP', 'tw', -1],
+  ] as const)('sockstatFigure: %s', (_label, text, family, figure, expected) => {
+    const bytes = Buffer.from(text, 'latin1');
+    expect(sockstatFigure(bytes, bytes.length, family, figure)).toBe(expected);
+  });
+  test('sockstatFigure reads only the bytes of this read, not what an earlier, longer one left', () => {
+    const buffer = Buffer.alloc(64, ' ');
+    buffer.write('TCP: inuse 1234 orphan 0 tw 5');
+    const length = buffer.write('TCP: inuse 9'); // a shorter read over the same buffer: "…inuse 934 orphan 0 tw 5" past it
+    expect(sockstatFigure(buffer, length, 'TCP', 'inuse')).toBe(9);
+    expect(sockstatFigure(buffer, length, 'TCP', 'tw')).toBe(-1);
   });
   test("TcpExt's TIME_WAIT counters added up, by name", () => {
     const netstat = 'TcpExt: SyncookiesSent ArpFilter TW TWRecycled TWKilled PAWSActive\nTcpExt: 0 0 97 2 1 0\nIpExt: InNoRoutes\nIpExt: 0\n';

@@ -20,7 +20,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../../common/kube/
 import type { ActivityListener } from '../activity-sources.ts';
 import { countersMoved, fromCounters, fromTables, resolvePending, type AccountContext, type Activity, type NetnsState, type TablesInput } from './account.ts';
 import { canonicalIp, isLoopback, kernelHexOf, type TcpEntry } from './proc-net.ts';
-import { DEFAULT_PROC_ROOT, HeldSocketCounts, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, readTablesFor, type Sockets } from './procfs.ts';
+import { DEFAULT_PROC_ROOT, HeldSocketCounts, isGone, locatePods, podUidOf, readCounters, readLocalAddresses, readSockets, readTable, readTablesFor, type SocketCountsSeen, type Sockets } from './procfs.ts';
 
 export interface ObservedPod {
   uid: string; // the Pod's metadata.uid: its processes' cgroup paths carry it
@@ -72,7 +72,7 @@ interface Watched {
   readAt: number; // when its counters were last read by a pass (-Infinity: never)
   countsAt: number; // when its socket counts were last read by a pass
   held: HeldSocketCounts | undefined; // its socket counts, opened at the first look
-  countsSeen: string | undefined; // what they said at that look (undefined: nothing to compare with)
+  countsSeen: SocketCountsSeen; // what they said at that look (NaN: nothing to compare with)
   closed: boolean;
 }
 
@@ -97,6 +97,10 @@ export function dueForRead(
   if (now - at.readAt >= o.intervalMs - TIMER_SLACK_MS) return 'read';
   const active = state !== undefined && state.activeConnections > 0;
   return active && now - Math.max(at.readAt, at.countsAt) >= o.activeIntervalMs - TIMER_SLACK_MS ? 'look' : undefined;
+}
+
+function forgetCounts(seen: SocketCountsSeen): void {
+  seen.v4 = seen.v6 = seen.timeWait = Number.NaN;
 }
 
 const PID_RECHECK_MS = 5_000;
@@ -156,7 +160,7 @@ export class NodeObserver {
       readAt: Number.NEGATIVE_INFINITY,
       countsAt: Number.NEGATIVE_INFINITY,
       held: undefined,
-      countsSeen: undefined,
+      countsSeen: { v4: NaN, v6: NaN, timeWait: NaN },
       closed: false,
     };
     this.#watched.set(key, w);
@@ -232,7 +236,7 @@ export class NodeObserver {
         // compare with at its first look, which therefore reads.
         this.#countsMoved(w, passAt);
       } else {
-        w.countsSeen = undefined;
+        forgetCounts(w.countsSeen);
       }
       w.readAt = passAt;
       const state = this.#readPod(w, false);
@@ -388,23 +392,21 @@ export class NodeObserver {
   // compare with). Any failure says "moved", so that the read that follows meets it and says what it is.
   #countsMoved(w: Watched, at: number): boolean {
     w.countsAt = at;
-    const before = w.countsSeen;
     try {
       w.held ??= HeldSocketCounts.open(this.#o.procRoot, w.pid!);
-      w.countsSeen = w.held.read();
       this.stats.socketCountReads++;
+      return w.held.update(w.countsSeen);
     } catch {
       this.#release(w);
       return true;
     }
-    return before === undefined || before !== w.countsSeen;
   }
 
   // Closes the Pod's held files: they keep its network namespace alive.
   #release(w: Watched): void {
     w.held?.close();
     w.held = undefined;
-    w.countsSeen = undefined;
+    forgetCounts(w.countsSeen);
   }
 
   #forget(w: Watched): void {

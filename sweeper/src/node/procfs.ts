@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import {
-  parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTcpTableFor, parseTimeWaitEvents, podUidOfCgroup,
+  parseLocalAddresses, parseSockstat, parseTcpCounters, sockstatFigure, parseTcpTable, parseTcpTableFor, parseTimeWaitEvents, podUidOfCgroup,
   type TcpCounters, type TcpEntry,
 } from './proc-net.ts';
 
@@ -80,6 +80,14 @@ export function readSockets(root: string, pid: number): Sockets {
 // One buffer for every held file: reads are synchronous, and a sockstat is a few hundred bytes.
 const heldReadBuffer = Buffer.alloc(4096);
 
+// A Pod's socket counts as a look sees them: only the per-namespace figures (sockstat's orphan, alloc
+// and mem count the whole node). NaN: not looked at yet.
+export interface SocketCountsSeen {
+  v4: number; // IPv4 TCP sockets in use
+  v6: number; // IPv6 TCP sockets in use
+  timeWait: number; // TIME_WAITs, both families
+}
+
 export class HeldSocketCounts {
   readonly #fds: number[];
 
@@ -100,20 +108,31 @@ export class HeldSocketCounts {
     return new HeldSocketCounts(fds);
   }
 
-  // IPv4 and IPv6 sockets in use and TIME_WAITs, as one comparable string. Only the per-namespace
-  // figures: sockstat's orphan, alloc and mem lines count the whole node.
-  read(): string {
-    const v4 = parseSockstat(this.#text(this.#fds[0]!), 'TCP');
-    const v6 = this.#fds.length > 1 ? parseSockstat(this.#text(this.#fds[1]!), 'TCP6').inUse : 0;
-    return `${v4.inUse} ${v6} ${v4.timeWait}`;
+  // Reads the counts into `seen`; whether any of them changed (always, when `seen` held NaN).
+  update(seen: SocketCountsSeen): boolean {
+    let length = this.#read(this.#fds[0]!);
+    const v4 = sockstatFigure(heldReadBuffer, length, 'TCP', 'inuse');
+    const timeWait = sockstatFigure(heldReadBuffer, length, 'TCP', 'tw');
+    if (v4 < 0 || timeWait < 0) throw new Error('no "TCP: inuse N … tw N" line in sockstat');
+    let v6 = 0;
+    if (this.#fds.length > 1) {
+      length = this.#read(this.#fds[1]!);
+      v6 = sockstatFigure(heldReadBuffer, length, 'TCP6', 'inuse');
+      if (v6 < 0) throw new Error('no "TCP6: inuse N" line in sockstat6');
+    }
+    const changed = v4 !== seen.v4 || v6 !== seen.v6 || timeWait !== seen.timeWait;
+    seen.v4 = v4;
+    seen.v6 = v6;
+    seen.timeWait = timeWait;
+    return changed;
   }
 
   close(): void {
     for (const fd of this.#fds.splice(0)) closeSync(fd);
   }
 
-  #text(fd: number): string {
-    return heldReadBuffer.toString('latin1', 0, readSync(fd, heldReadBuffer, 0, heldReadBuffer.length, 0));
+  #read(fd: number): number {
+    return readSync(fd, heldReadBuffer, 0, heldReadBuffer.length, 0);
   }
 }
 
