@@ -198,6 +198,17 @@ const cases: Case[] = [
     expect: [{ active: 0, last: 1 }, { active: 0, last: 5001, unexplained: 1 }],
   },
   {
+    // Measured on a quiet machine: a request from the node that the app closed first, made just after a
+    // read, left a TIME_WAIT whose start, from its timer, came out before that read.
+    name: 'a TIME_WAIT that seems to start a little before the last read is still this window\'s',
+    reads: [
+      { at: 0, passiveOpens: 5, pod: [] },
+      { at: 1000, passiveOpens: 6, pod: [[`${POD}:8080`, `${NODE}:51000`, TIME_WAIT, 58_979]], host: [] },
+    ],
+    // Ended at 1001 − 1021 = −20: a connection of this window all the same, from the node, so no activity.
+    expect: [{ active: 0, last: 1 }, { active: 0, last: 1, unexplained: 0 }],
+  },
+  {
     name: 'a request among probes is found; the probes around it are not',
     reads: [
       { at: 0, passiveOpens: 10, pod: [] },

@@ -236,8 +236,10 @@ export function fromTables(prev: NetnsState | undefined, input: TablesInput, ctx
     known.set(key, { ...known.get(key), pod: socket });
     if (before !== undefined && !reused) return;
     const ended = socket.kind === 'timeWait' ? socket.endedAt : undefined;
-    // A TIME_WAIT that ended before the last read belongs to a connection counted then.
-    if (ended !== undefined && ended <= windowStart) return;
+    // A TIME_WAIT that ended before the last read belongs to a connection counted then; one that seems to
+    // have ended just before it is this window's: its start, computed from its timer, comes out up to
+    // tens of milliseconds early, and a connection that old would have been in that read's table.
+    if (ended !== undefined && ended <= windowStart - EARLY_END_SLACK_MS) return;
     explained++;
     if (ended === undefined || ended > input.countersAt) mayBelongToNextRead = true;
   };
