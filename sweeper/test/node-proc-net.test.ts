@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from '@jest/globals';
 import {
-  canonicalIp, parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpLine, parseTimeWaitEvents, parseTcpTable, podUidOfCgroup, sockstatFigure, TcpState,
+  canonicalIp, parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpLine, parseTimeWaitEvents, parseTcpTable, podUidOfCgroup, sockstatFigure, TcpState, TcpTableScanner,
 } from '../src/node/proc-net.ts';
 
 const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -99,6 +99,37 @@ Udp: 0 0
     const netstat = 'TcpExt: SyncookiesSent ArpFilter TW TWRecycled TWKilled PAWSActive\nTcpExt: 0 0 97 2 1 0\nIpExt: InNoRoutes\nIpExt: 0\n';
     expect(parseTimeWaitEvents(netstat)).toBe(100);
     expect(() => parseTimeWaitEvents('TcpExt: SyncookiesSent\nTcpExt: 0\n')).toThrow(/TW/);
+  });
+});
+
+describe('the node table, scanned in pieces for some remote addresses', () => {
+  const wanted = new Set(['0100D20A', '0000000000000000FFFF00000100D20A']); // 10.210.0.1, as IPv4 and as mapped IPv6
+  const whole = (text: string) => {
+    const scanner = new TcpTableScanner(wanted);
+    scanner.push(text);
+    return scanner.end();
+  };
+  test.each([['IPv4', TCP4], ['IPv6', TCP6]])('%s: the lines toward those addresses, as parseTcpTable reads them', (_family, table) => {
+    const expected = parseTcpTable(table).filter((e) => e.remote.ip === '10.210.0.1');
+    expect(expected.length).toBeGreaterThan(0);
+    expect(whole(table)).toEqual(expected);
+  });
+  test.each([['IPv4', TCP4], ['IPv6', TCP6]])('%s: the same wherever the reads split it, and without a final newline', (_family, table) => {
+    const expected = whole(table);
+    for (let cut = 0; cut <= table.length; cut++) {
+      for (const second of [cut, Math.min(table.length, cut + 7)]) {
+        const scanner = new TcpTableScanner(wanted);
+        scanner.push(table.slice(0, cut));
+        scanner.push(table.slice(cut, second));
+        scanner.push(table.slice(second));
+        expect(scanner.end()).toEqual(expected);
+      }
+    }
+    expect(whole(table.slice(0, -1))).toEqual(expected);
+  });
+  test('a header alone, or nothing, holds no entry', () => {
+    expect(whole(TCP4.slice(0, TCP4.indexOf('\n') + 1))).toEqual([]);
+    expect(whole('')).toEqual([]);
   });
 });
 

@@ -89,11 +89,48 @@ export function kernelHexOf(ip: string): string[] {
 }
 
 // The lines of a tcp or tcp6 table whose remote address is one of `remoteHex` (kernelHexOf), parsed;
-// the others are skipped without being split, which matters for a node with thousands of sockets.
-export function parseTcpTableFor(text: string, remoteHex: ReadonlySet<string>): TcpEntry[] {
+// the others are skipped without being split, which matters for a node with thousands of sockets. Fed
+// the table in pieces as it is read: a node's table can hold tens of thousands of lines (20,000 on this
+// shared VM, 3 MB), which as one string V8 keeps in its large-object space until a full collection;
+// pieces die young.
+export class TcpTableScanner {
+  readonly #entries: TcpEntry[] = [];
+  readonly #remoteHex: ReadonlySet<string>;
+  #rest = '';
+  #header = true;
+
+  constructor(remoteHex: ReadonlySet<string>) {
+    this.#remoteHex = remoteHex;
+  }
+
+  push(piece: string): void {
+    const text = this.#rest + piece;
+    const last = text.lastIndexOf('\n');
+    this.#rest = text.slice(last + 1);
+    if (last >= 0) this.#scan(text.slice(0, last + 1));
+  }
+
+  end(): TcpEntry[] {
+    if (this.#rest !== '') this.#scan(`${this.#rest}\n`);
+    this.#rest = '';
+    return this.#entries;
+  }
+
+  // Whole lines only.
+  #scan(lines: string): void {
+    let from = 0;
+    if (this.#header) {
+      from = lines.indexOf('\n') + 1;
+      this.#header = false;
+    }
+    for (const e of parseTcpLinesFor(lines, from, this.#remoteHex)) this.#entries.push(e);
+  }
+}
+
+function parseTcpLinesFor(text: string, from: number, remoteHex: ReadonlySet<string>): TcpEntry[] {
   const entries: TcpEntry[] = [];
-  let start = text.indexOf('\n') + 1;
-  while (start > 0 && start < text.length) {
+  let start = from;
+  while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     // `   12: LOCAL:PORT REMOTE:PORT …`: the remote address starts after the local field's space.

@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import {
-  parseLocalAddresses, parseSockstat, parseTcpCounters, sockstatFigure, parseTcpTable, parseTcpTableFor, parseTimeWaitEvents, podUidOfCgroup,
+  parseLocalAddresses, parseSockstat, parseTcpCounters, parseTcpTable, parseTimeWaitEvents, podUidOfCgroup, sockstatFigure, TcpTableScanner,
   type TcpCounters, type TcpEntry,
 } from './proc-net.ts';
 
@@ -148,13 +148,27 @@ export function readTable(root: string, pid: number, family: 'v4' | 'v6'): TcpEn
 // The entries of a process's namespace (the node's, for PID 1) whose remote address is one of
 // `remoteHex`, from both tables.
 export function readTablesFor(root: string, pid: number, remoteHex: ReadonlySet<string>): TcpEntry[] {
-  const out = parseTcpTableFor(read(`${root}/${pid}/net/tcp`), remoteHex);
+  const out = readTableInPieces(`${root}/${pid}/net/tcp`, remoteHex);
   try {
-    out.push(...parseTcpTableFor(read(`${root}/${pid}/net/tcp6`), remoteHex));
+    out.push(...readTableInPieces(`${root}/${pid}/net/tcp6`, remoteHex));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return out;
+}
+
+// 32 KB pieces: strings of a regular size, which V8 frees young (TcpTableScanner says why).
+const tablePiece = Buffer.alloc(32 * 1024);
+
+function readTableInPieces(path: string, remoteHex: ReadonlySet<string>): TcpEntry[] {
+  const scanner = new TcpTableScanner(remoteHex);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, tablePiece); n > 0; n = readSync(fd, tablePiece)) scanner.push(tablePiece.toString('latin1', 0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return scanner.end();
 }
 
 export function readLocalAddresses(root: string, pid: number): Set<string> {
