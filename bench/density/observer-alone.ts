@@ -9,7 +9,7 @@
 // readiness probe; 10 s is what the operator gives a node-mode backend), then with each one holding a
 // connection from a peer namespace (its socket counts looked at every --active-interval-ms as well).
 //
-//   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 250] [--probe-period-s 10]
+//   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 400] [--probe-period-s 10]
 //                                        [--child-ehash 0] [--from-source] [--variant SPEC]… [--rounds 1]
 // --variant 'NAME [ref=GIT-REF] [args=FLAG,FLAG…] [env=K=V,…]': an observer to compare, any number of
 // times (the first is the baseline of the ratios). ref: the observer (and this driver) as that commit
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '60' },
     'interval-ms': { type: 'string', default: '1000' },
-    'active-interval-ms': { type: 'string', default: '250' },
+    'active-interval-ms': { type: 'string', default: '400' },
     'probe-period-s': { type: 'string', default: '10' },
     'child-ehash': { type: 'string', default: '0' },
     'from-source': { type: 'boolean', default: false },

@@ -2,7 +2,7 @@
 // its SLB is deleted (the DELETED watch event reaching this process), over --n backends (100).
 //
 //   node bench/sweeper/run.ts [--mode node|sidecar] [--n 100] [--grace 3] [--spread 2] [--keep-cluster]
-//                             [--active-interval-ms 250]   (node mode: the sweeper's --node-active-interval-ms)
+//                             [--active-interval-ms 400]   (node mode: the sweeper's --node-active-interval-ms)
 // --mode node (the default, and the shipped default): the backends' Pods are network namespaces read from
 // the node (benchNode below; needs root); sidecar: loopback stand-ins of the sidecar.
 //
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '100' },
     grace: { type: 'string', default: '3' },
     spread: { type: 'string', default: '2' },
-    'active-interval-ms': { type: 'string', default: '250' },
+    'active-interval-ms': { type: 'string', default: '400' },
     'keep-cluster': { type: 'boolean', default: false },
   },
 });

@@ -2,6 +2,7 @@
 
 import { parsers, type ConfigOf } from '../../common/config.ts';
 import { SIDECAR_ADMIN_PORT } from '../../common/contract.ts';
+import { NODE_READ_DEFAULTS } from './node/observer.ts';
 
 const dnsLabelOrEmpty = (raw: string): string => {
   const v = raw.trim();
@@ -28,9 +29,9 @@ export const sweeperSpecs = {
   pollIntervalMs: { flag: 'poll-interval-ms', env: 'SWEEPER_POLL_INTERVAL_MS', help: 'how often /status is read when the sidecar is disabled', default: 3_000, parse: parsers.positiveNumber },
   backoffInitialMs: { flag: 'backoff-initial-ms', env: 'SWEEPER_BACKOFF_INITIAL_MS', help: 'first reconnect delay to an unreachable sidecar', default: 250, parse: parsers.positiveNumber },
   backoffMaxMs: { flag: 'backoff-max-ms', env: 'SWEEPER_BACKOFF_MAX_MS', help: 'longest reconnect delay', default: 30_000, parse: parsers.positiveNumber },
-  nodeIntervalMs: { flag: 'node-interval-ms', env: 'SWEEPER_NODE_INTERVAL_MS', help: "node mode: how often each backend Pod's TCP counters are read (its tables only when they moved)", default: 1_000, parse: parsers.positiveNumber },
-  nodeActiveIntervalMs: { flag: 'node-active-interval-ms', env: 'SWEEPER_NODE_ACTIVE_INTERVAL_MS', help: 'node mode: how often a backend Pod with a connection open is looked at (its socket counts; --node-interval-ms when that is shorter): its idle countdown starts at most this late after its last connection closes', default: 250, parse: parsers.positiveNumber },
-  nodeResolveMs: { flag: 'node-resolve-ms', env: 'SWEEPER_NODE_RESOLVE_MS', help: "node mode: how often the node's own TCP table is read to tell the kubelet's probes from users' short requests (at most 45000: what it holds lasts 60 s)", default: 15_000, parse: parsers.positiveNumber },
+  nodeIntervalMs: { flag: 'node-interval-ms', env: 'SWEEPER_NODE_INTERVAL_MS', help: "node mode: how often each backend Pod's TCP counters are read (its tables only when they moved)", default: NODE_READ_DEFAULTS.intervalMs, parse: parsers.positiveNumber },
+  nodeActiveIntervalMs: { flag: 'node-active-interval-ms', env: 'SWEEPER_NODE_ACTIVE_INTERVAL_MS', help: 'node mode: how often a backend Pod with a connection open is looked at (its socket counts; --node-interval-ms when that is shorter): its idle countdown starts at most this late after its last connection closes', default: NODE_READ_DEFAULTS.activeIntervalMs, parse: parsers.positiveNumber },
+  nodeResolveMs: { flag: 'node-resolve-ms', env: 'SWEEPER_NODE_RESOLVE_MS', help: "node mode: how often the node's own TCP table is read to tell the kubelet's probes from users' short requests (at most 45000: what it holds lasts 60 s)", default: NODE_READ_DEFAULTS.resolveEveryMs, parse: parsers.positiveNumber },
   procRoot: { flag: 'proc-root', env: 'SWEEPER_PROC_ROOT', help: "node mode: the node's /proc (this container's own /proc under hostPID)", default: '/proc', parse: parsers.string },
   confirmTimeoutMs: { flag: 'confirm-timeout-ms', env: 'SWEEPER_CONFIRM_TIMEOUT_MS', help: 'time allowed for the last /status reading before an idle sweep', default: 2_000, parse: parsers.positiveNumber },
 };
