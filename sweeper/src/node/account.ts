@@ -324,7 +324,7 @@ export function resolvePending(state: NetnsState, node: NodeTable, final = false
   const windows = state.pending.map((w) => ({ ...w }));
   const known = new Map(state.known);
   const seenNow = new Set<string>();
-  const ends: Array<{ key: string; ended: number; earliest: number; socket: SocketSeen; before: Known | undefined }> = [];
+  const ends: Array<{ key: string; ended: number; socket: SocketSeen; before: Known | undefined }> = [];
   const readSpread = final ? 0 : node.at - (node.startedAt ?? node.at);
   for (const e of node.entries) {
     if (e.state === TcpState.SYN_SENT || e.state === TcpState.LISTEN || OPEN.has(e.state)) continue;
@@ -338,8 +338,7 @@ export function resolvePending(state: NetnsState, node: NodeTable, final = false
       known.set(key, { ...before, host: socket }); // seen in the Pod's table at an earlier read: explained then
       continue;
     }
-    const ended = socket.kind === 'timeWait' ? socket.endedAt : node.at;
-    ends.push({ key, ended, earliest: ended - readSpread, socket, before });
+    ends.push({ key, ended: socket.kind === 'timeWait' ? socket.endedAt : node.at, socket, before });
   }
   ends.sort((a, b) => a.ended - b.ended);
   const first = windows[0];
@@ -350,7 +349,7 @@ export function resolvePending(state: NetnsState, node: NodeTable, final = false
       known.set(end.key, { ...end.before, host: end.socket }); // older than anything pending: counted long ago
       continue;
     }
-    if (end.earliest > last!.to + LATE_END_SLACK_MS) continue; // belongs to a read still to come
+    if (end.ended - readSpread > last!.to + LATE_END_SLACK_MS) continue; // belongs to a read still to come
     const window = windows.find((w) => w.count > 0 && end.ended > w.from - EARLY_END_SLACK_MS);
     if (!window) continue;
     window.count--;
