@@ -72,9 +72,10 @@ Udp: 0 0
     expect(() => parseTcpCounters('Ip: a\nIp: 1\n')).toThrow(/Tcp/);
   });
   test('sockets in use per family, and TIME_WAIT sockets, from sockstat and sockstat6', () => {
-    expect(parseSockstat('sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP')).toEqual({ inUse: 3, timeWait: 5 });
-    expect(parseSockstat('TCP6: inuse 1\nUDP6: inuse 0\n', 'TCP6')).toEqual({ inUse: 1, timeWait: 0 });
-    expect(() => parseSockstat('UDP6: inuse 0\n', 'TCP6')).toThrow();
+    const parse = (text: string, family: 'TCP' | 'TCP6') => parseSockstat(Buffer.from(text), text.length, family);
+    expect(parse('sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP')).toEqual({ inUse: 3, timeWait: 5 });
+    expect(parse('TCP6: inuse 1\nUDP6: inuse 0\n', 'TCP6')).toEqual({ inUse: 1, timeWait: 0 });
+    expect(() => parse('UDP6: inuse 0\n', 'TCP6')).toThrow();
   });
   test.each([
     ['TCP inuse', 'sockets: used 1\nTCP: inuse 3 orphan 0 tw 5 alloc 804 mem 234\nUDP: inuse 0 mem 0\n', 'TCP', 'inuse', 3],

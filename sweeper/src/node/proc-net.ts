@@ -123,12 +123,12 @@ export class TcpTableScanner {
       from = lines.indexOf('\n') + 1;
       this.#header = false;
     }
-    for (const e of parseTcpLinesFor(lines, from, this.#remoteHex)) this.#entries.push(e);
+    parseTcpLinesFor(lines, from, this.#remoteHex, this.#entries);
   }
 }
 
-function parseTcpLinesFor(text: string, from: number, remoteHex: ReadonlySet<string>): TcpEntry[] {
-  const entries: TcpEntry[] = [];
+// Adds them to `entries`.
+function parseTcpLinesFor(text: string, from: number, remoteHex: ReadonlySet<string>, entries: TcpEntry[]): void {
   let start = from;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -147,7 +147,6 @@ function parseTcpLinesFor(text: string, from: number, remoteHex: ReadonlySet<str
     }
     start = end + 1;
   }
-  return entries;
 }
 
 // if_inet6 prints addresses in network byte order, unlike tcp6.
@@ -261,12 +260,12 @@ export interface SocketCounts {
   timeWait: number; // TIME_WAIT (and FIN_WAIT2 orphan) sockets of the namespace, both families
 }
 
-// `TCP: inuse N orphan N tw N …` (sockstat) or `TCP6: inuse N` (sockstat6, which has no tw).
-export function parseSockstat(text: string, family: 'TCP' | 'TCP6'): SocketCounts {
-  const bytes = Buffer.from(text, 'latin1');
-  const inUse = sockstatFigure(bytes, bytes.length, family, 'inuse');
+// `TCP: inuse N orphan N tw N …` (sockstat) or `TCP6: inuse N` (sockstat6, which has no tw), from the
+// first `length` bytes of `bytes`.
+export function parseSockstat(bytes: Buffer, length: number, family: 'TCP' | 'TCP6'): SocketCounts {
+  const inUse = sockstatFigure(bytes, length, family, 'inuse');
   if (inUse < 0) throw new Error(`no ${family}: line in sockstat`);
-  const timeWait = sockstatFigure(bytes, bytes.length, family, 'tw');
+  const timeWait = sockstatFigure(bytes, length, family, 'tw');
   return { inUse, timeWait: Math.max(0, timeWait) };
 }
 

@@ -18,6 +18,22 @@ export const DEFAULT_PROC_ROOT = '/proc';
 // (0.92–0.97) probed, 0.94 (0.92–0.96) all active; CPU 0.69 (0.61–0.89), 0.70 (0.62–0.90), 0.80 (0.75–0.98).
 const read = (path: string): string => readFileSync(path, 'utf8');
 
+// One buffer for every read parsed from its bytes (socket counts, and the node's table in pieces): reads
+// are synchronous, and a sockstat is a few hundred bytes.
+const scratch = Buffer.alloc(32 * 1024);
+
+// Bytes read into `scratch` from the start of an open file: their count.
+const readFrom = (fd: number): number => readSync(fd, scratch, 0, scratch.length, 0);
+
+function readBytes(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return readFrom(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 // Every Pod UID in `wanted` that has a process here, mapped to its lowest PID (normally the Pod's
 // sandbox, which lives as long as the Pod). One pass over /proc: about 10 µs per process.
 export function locatePods(root: string, wanted: ReadonlySet<string>): Map<string, number> {
@@ -62,23 +78,15 @@ export interface Sockets {
 export function readSockets(root: string, pid: number): Sockets {
   let v6 = 0;
   try {
-    v6 = parseSockstat(read(`${root}/${pid}/net/sockstat6`), 'TCP6').inUse;
+    v6 = parseSockstat(scratch, readBytes(`${root}/${pid}/net/sockstat6`), 'TCP6').inUse;
   } catch (err) {
     // A kernel without IPv6 has no sockstat6; a vanished process has neither file, which the v4 read
     // below reports.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const v4 = parseSockstat(read(`${root}/${pid}/net/sockstat`), 'TCP');
+  const v4 = parseSockstat(scratch, readBytes(`${root}/${pid}/net/sockstat`), 'TCP');
   return { v4: v4.inUse, v6, timeWait: v4.timeWait, timeWaitEvents: parseTimeWaitEvents(read(`${root}/${pid}/net/netstat`)) };
 }
-
-// A Pod's socket counts (its namespace's sockstat and sockstat6) through files held open and re-read
-// from their start. Re-reading an open /proc file skips the path walk, the permission checks and the
-// open/close a fresh read pays: about 2 µs against 8 µs for sockstat, and 13–20 µs for `snmp` (one
-// interleaved loop of 20,000 reads each on this VM). An open file keeps its network namespace alive, so
-// the observer closes it as soon as the Pod's process is gone.
-// One buffer for every held file: reads are synchronous, and a sockstat is a few hundred bytes.
-const heldReadBuffer = Buffer.alloc(4096);
 
 // A Pod's socket counts as a look sees them: only the per-namespace figures (sockstat's orphan, alloc
 // and mem count the whole node). NaN: not looked at yet.
@@ -88,6 +96,11 @@ export interface SocketCountsSeen {
   timeWait: number; // TIME_WAITs, both families
 }
 
+// A Pod's socket counts (its namespace's sockstat and sockstat6) through files held open and re-read
+// from their start. Re-reading an open /proc file skips the path walk, the permission checks and the
+// open/close a fresh read pays: about 2 µs against 8 µs for sockstat, and 13–20 µs for `snmp` (one
+// interleaved loop of 20,000 reads each on this VM). An open file keeps its network namespace alive, so
+// the observer closes it as soon as the Pod's process is gone.
 export class HeldSocketCounts {
   readonly #fds: number[];
 
@@ -110,14 +123,14 @@ export class HeldSocketCounts {
 
   // Reads the counts into `seen`; whether any of them changed (always, when `seen` held NaN).
   update(seen: SocketCountsSeen): boolean {
-    let length = this.#read(this.#fds[0]!);
-    const v4 = sockstatFigure(heldReadBuffer, length, 'TCP', 'inuse');
-    const timeWait = sockstatFigure(heldReadBuffer, length, 'TCP', 'tw');
+    let length = readFrom(this.#fds[0]!);
+    const v4 = sockstatFigure(scratch, length, 'TCP', 'inuse');
+    const timeWait = sockstatFigure(scratch, length, 'TCP', 'tw');
     if (v4 < 0 || timeWait < 0) throw new Error('no "TCP: inuse N … tw N" line in sockstat');
     let v6 = 0;
     if (this.#fds.length > 1) {
-      length = this.#read(this.#fds[1]!);
-      v6 = sockstatFigure(heldReadBuffer, length, 'TCP6', 'inuse');
+      length = readFrom(this.#fds[1]!);
+      v6 = sockstatFigure(scratch, length, 'TCP6', 'inuse');
       if (v6 < 0) throw new Error('no "TCP6: inuse N" line in sockstat6');
     }
     const changed = v4 !== seen.v4 || v6 !== seen.v6 || timeWait !== seen.timeWait;
@@ -129,10 +142,6 @@ export class HeldSocketCounts {
 
   close(): void {
     for (const fd of this.#fds.splice(0)) closeSync(fd);
-  }
-
-  #read(fd: number): number {
-    return readSync(fd, heldReadBuffer, 0, heldReadBuffer.length, 0);
   }
 }
 
@@ -157,14 +166,13 @@ export function readTablesFor(root: string, pid: number, remoteHex: ReadonlySet<
   return out;
 }
 
-// 32 KB pieces: strings of a regular size, which V8 frees young (TcpTableScanner says why).
-const tablePiece = Buffer.alloc(32 * 1024);
-
+// In pieces of `scratch`'s 32 KB: strings of a regular size, which V8 frees young (TcpTableScanner says
+// why). Read in turn, not from the start: each read goes on where the last stopped.
 function readTableInPieces(path: string, remoteHex: ReadonlySet<string>): TcpEntry[] {
   const scanner = new TcpTableScanner(remoteHex);
   const fd = openSync(path, 'r');
   try {
-    for (let n = readSync(fd, tablePiece); n > 0; n = readSync(fd, tablePiece)) scanner.push(tablePiece.toString('latin1', 0, n));
+    for (let n = readSync(fd, scratch); n > 0; n = readSync(fd, scratch)) scanner.push(scratch.toString('latin1', 0, n));
   } finally {
     closeSync(fd);
   }
