@@ -93,6 +93,7 @@ interface RateResult {
   // API server's is all it did meanwhile (kwok, the scheduler, a refill if one ran), the operator's its own.
   apiServerCpuMs: number;
   operatorCpuMs: number;
+  poolPasses: number; // the pool controller's reconciles per claim (each looks at every member)
   serverTime: string[]; // the API server's own time per kind of request while claiming (why a claim waits)
   stages: ClaimStages[]; // warm claims' create→Ready by stage
 }
@@ -182,7 +183,9 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   await slbs.start();
   const load = os.loadavg()[0]!.toFixed(1);
   const cpu = 'process_cpu_seconds_total';
-  const operatorCpuBefore = metricValue(await operator.metrics(), cpu);
+  const passes = (text: string) => metricValue(text, 'controller_runtime_reconcile_total', { controller: 'warmpool' });
+  const operatorBefore = await operator.metrics();
+  const operatorCpuBefore = metricValue(operatorBefore, cpu);
   const beforeText = await readMetricsText(kc);
   const before = parseRequestTotals(beforeText);
   const base = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
@@ -204,7 +207,8 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
   });
   const lastReady = Math.max(...ready.values());
   const afterText = await readMetricsText(kc);
-  const operatorCpuAfter = metricValue(await operator.metrics(), cpu);
+  const operatorAfter = await operator.metrics();
+  const operatorCpuAfter = metricValue(operatorAfter, cpu);
   const after = parseRequestTotals(afterText);
   slbs.stop();
   await waitPoolFull(pods, operator, `the pool refilled after ${count} claims`);
@@ -227,6 +231,7 @@ async function claimAtRate(kc: KubeConfig, namespace: string, run: Run, pods: In
     load: `${load} → ${os.loadavg()[0]!.toFixed(1)}`,
     apiServerCpuMs: ((metricValue(afterText, cpu) - metricValue(beforeText, cpu)) * 1000) / count,
     operatorCpuMs: ((operatorCpuAfter - operatorCpuBefore) * 1000) / count,
+    poolPasses: (passes(operatorAfter) - passes(operatorBefore)) / count,
     serverTime: formatServerTime(serverTime(beforeText, afterText)),
     stages,
   };
@@ -246,7 +251,7 @@ function report(r: RateResult): string {
     ...(r.coldLatencyMs.length ? [`  create→Ready (cold)       p50 ${ms(r.coldLatencyMs, 50)}  p99 ${ms(r.coldLatencyMs, 99)}`] : []),
     `  sustained                 ${r.sustainedPerS.toFixed(0)} claims Ready/s (first create → last Ready)`,
     `  operator writes/claim     ${per(operatorWrites(r))} (claim patch ${per(w.claimPatches)}, finalizer ${per(w.finalizers)}, status ${per(w.statuses)}; 409s ${w.claimConflicts}) + events ${per(w.events)}`,
-    `  CPU/claim                 API server ${r.apiServerCpuMs.toFixed(1)} ms (all its work meanwhile), operator ${r.operatorCpuMs.toFixed(1)} ms`,
+    `  CPU/claim                 API server ${r.apiServerCpuMs.toFixed(1)} ms (all its work meanwhile), operator ${r.operatorCpuMs.toFixed(1)} ms (pool passes/claim ${r.poolPasses.toFixed(2)})`,
     `  pool writes/claim         ${per(w.refills + w.poolStatuses)} (member creates ${per(w.refills)}, pool status ${per(w.poolStatuses)})`,
     `  refill                    ${r.refillPerS.toFixed(0)} members/s (first claim → ${poolSize} members Ready again, ${r.refillSeconds.toFixed(2)} s after the last claim was Ready)`,
     ...stageLines(r.stages).map((l) => `  ${l}`),

@@ -80,6 +80,7 @@ export interface ControllerDefinition<T extends KubernetesObject = KubernetesObj
   finalize?: (obj: T, ctx: ReconcileContext) => Promise<FinalizeResult>;
   concurrency?: number; // keys worked on at once (default 4)
   resyncMs?: number; // re-enqueue every object this often (default 10 min; 0: never)
+  minIntervalMs?: number; // reconcile a key at most once per this many ms (WorkQueueOptions.minIntervalMs)
 }
 
 export function defineController<T extends KubernetesObject>(def: ControllerDefinition<T>): ControllerDefinition<T> {
@@ -250,6 +251,7 @@ export class ControllerManager {
     const queue = new WorkQueue({
       name,
       ...this.o.queue,
+      minIntervalMs: def.minIntervalMs,
       onError: (key, err, failures) => {
         const { namespace, name: objName } = splitKey(key);
         log.error({ namespace, name: objName, err: errText(err), failures }, 'reconcile failed; will retry with backoff');

@@ -7,12 +7,13 @@ jest.setTimeout(60_000);
 
 // A clock whose timers the test fires by hand, recording the delays the queue asked for.
 class ManualTimers implements Clock {
-  now = () => 0;
-  pending = new Map<number, { fn: () => void; ms: number }>();
+  t = 0;
+  now = () => this.t;
+  pending = new Map<number, { fn: () => void; ms: number; at: number }>();
   private seq = 0;
   setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.seq;
-    this.pending.set(id, { fn, ms });
+    this.pending.set(id, { fn, ms, at: this.t + ms });
     return id;
   }
   clearTimeout(handle: unknown): void {
@@ -114,6 +115,39 @@ describe('WorkQueue bookkeeping', () => {
     expect(timers.delays()).toEqual([5]);
   });
 
+  // minIntervalMs 100. Each row: steps — `+key` add, `>` hand out the next key (recorded), `<key` done,
+  // `tN` the clock moves to N ms and due timers fire — then what was handed out, with the time of each.
+  test.each<[string, string[], string[]]>([
+    ['a key added again within the interval waits for its remainder, once for any number of adds',
+      ['+a', '>', '<a', 't30', '+a', '+a', '>', 't99', '>', 't100', '>'], ['a@0', 'a@100']],
+    ['a key changed during its run comes back when the interval has passed, not at once',
+      ['+a', '>', 't10', '+a', '<a', '>', 't100', '>'], ['a@0', 'a@100']],
+    ['a key added after the interval is handed out at once', ['+a', '>', '<a', 't150', '+a', '>'], ['a@0', 'a@150']],
+    ['other keys do not wait for it', ['+a', '>', '<a', '+b', '+a', '>', '>'], ['a@0', 'b@0']],
+    ['a run longer than the interval re-runs at once', ['+a', '>', 't10', '+a', 't120', '<a', '>'], ['a@0', 'a@120']],
+  ])('minIntervalMs: %s', (_name, steps, expected) => {
+    const timers = new ManualTimers();
+    const q = new WorkQueue({ clock: timers, minIntervalMs: 100 });
+    const out: string[] = [];
+    for (const step of steps) {
+      if (step === '>') {
+        const key = q.get();
+        if (key !== undefined) out.push(`${key}@${timers.t}`);
+      } else if (step.startsWith('<')) q.done(step.slice(1));
+      else if (step.startsWith('+')) q.add(step.slice(1));
+      else {
+        timers.t = Number(step.slice(1));
+        for (const [id, p] of [...timers.pending]) {
+          if (p.at <= timers.t) {
+            timers.pending.delete(id);
+            p.fn();
+          }
+        }
+      }
+    }
+    expect(out).toEqual(expected);
+  });
+
   test('shutdown drops delayed keys and refuses new ones', () => {
     const timers = new ManualTimers();
     const q = new WorkQueue({ clock: timers });
@@ -128,6 +162,7 @@ describe('WorkQueue bookkeeping', () => {
   test('rejects a nonsensical configuration', () => {
     expect(() => new WorkQueue({ baseDelayMs: 0 })).toThrow(/baseDelayMs/);
     expect(() => new WorkQueue({ baseDelayMs: 10, maxDelayMs: 5 })).toThrow(/maxDelayMs/);
+    expect(() => new WorkQueue({ minIntervalMs: -1 })).toThrow(/minIntervalMs/);
   });
 });
 

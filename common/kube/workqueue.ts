@@ -32,6 +32,11 @@ export interface WorkQueueOptions {
   baseDelayMs?: number; // first retry delay after a failure (client-go: 5 ms)
   maxDelayMs?: number; // cap of the per-key backoff (client-go: 1000 s)
   clock?: Clock; // default: real time, timers that do not keep the process alive
+  // A key is handed out at most once per this many ms: adds that come sooner wait for the interval to
+  // pass and are then worked as one. For a primary whose children change in streams and whose reconcile
+  // looks at all of them (a pool while claims arrive: each claim a member leaving), so the work done per
+  // change stays bounded instead of one whole pass per change. 0 (default): no limit.
+  minIntervalMs?: number;
   // Called for every failed run (not for RetryAfter), before the key is requeued.
   onError?: (key: string, err: unknown, failures: number) => void;
 }
@@ -61,6 +66,8 @@ export class WorkQueue {
   private readonly rerunHigh = new Set<string>(); // added with `high` while being processed
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
+  private readonly minIntervalMs: number;
+  private readonly started = new Map<string, number>(); // with minIntervalMs: when each key was last handed out
   private shuttingDown = false;
   private running = false;
   private wake: (() => void) | undefined;
@@ -75,6 +82,8 @@ export class WorkQueue {
     this.backoff = { initialMs: opts.baseDelayMs ?? 5, maxMs: opts.maxDelayMs ?? 1_000_000, factor: 2, jitter: 0 };
     this.clock = opts.clock ?? backgroundClock;
     this.onError = opts.onError;
+    this.minIntervalMs = opts.minIntervalMs ?? 0;
+    if (!(this.minIntervalMs >= 0)) throw new Error(`work queue ${this.name}: minIntervalMs must be >= 0`);
     if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs)) {
       throw new Error(`work queue ${this.name}: need 0 < baseDelayMs <= maxDelayMs`);
     }
@@ -93,6 +102,11 @@ export class WorkQueue {
     const current = this.waiting.get(key);
     if (current !== undefined) {
       if (priority === 'high' && current === 'normal') this.enqueue(key, 'high');
+      return;
+    }
+    const wait = this.intervalLeft(key);
+    if (wait > 0) {
+      this.addAfter(key, wait);
       return;
     }
     this.adds++;
@@ -174,6 +188,7 @@ export class WorkQueue {
         this.waiting.delete(key);
         this.processing.add(key);
         this.dirty.delete(key);
+        if (this.minIntervalMs > 0) this.noteStarted(key);
         return key;
       }
     }
@@ -183,8 +198,31 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     const priority: Priority = this.rerunHigh.delete(key) ? 'high' : 'normal';
-    if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key, priority);
+    const wait = this.dirty.has(key) && !this.shuttingDown ? this.intervalLeft(key) : 0;
+    if (wait > 0) {
+      this.dirty.delete(key);
+      this.addAfter(key, wait);
+      this.notify();
+    } else if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key, priority);
     else this.notify();
+  }
+
+  // How long `key` must still wait before it may be handed out again (minIntervalMs), 0 if it may now.
+  private intervalLeft(key: string): number {
+    if (this.minIntervalMs === 0) return 0;
+    const at = this.started.get(key);
+    if (at === undefined) return 0;
+    const left = at + this.minIntervalMs - this.clock.now();
+    if (left > 0) return left;
+    this.started.delete(key);
+    return 0;
+  }
+
+  private noteStarted(key: string): void {
+    const now = this.clock.now();
+    // Keys never added again would stay for good: drop the lapsed ones once the map has grown.
+    if (this.started.size >= 1024) for (const [k, at] of this.started) if (at + this.minIntervalMs <= now) this.started.delete(k);
+    this.started.set(key, now);
   }
 
   // Runs `worker` over the keys with at most `concurrency` keys in flight, until the queue shuts down or

@@ -15,12 +15,21 @@ import { finalizePool, reconcilePool, type ClaimsSeen, type PoolDeps } from './r
 
 export const POOL_CONTROLLER = 'warmpool';
 
+// A pool's reconcile looks at every member, and while claims stream each claim changes the pool (a member
+// leaves): one whole pass per claim. Passes at most this often take the changes in batches. What waits is
+// the refill, which waits for claims to pause anyway (plan.ts rule 5), and the status, written at most
+// once a second. bench/claim, 50 claims/s into a pool of 1,100, 3 rounds interleaved with the operator
+// before (load 2.6–4.4): pool passes per claim 1.0 → 0.10, operator CPU per claim 6.1–6.9 → 5.2–6.1 ms,
+// create→Ready p99 0.32× (0.31–1.05) per round.
+export const POOL_MIN_INTERVAL_MS = 200;
+
 export interface PoolControllerOptions {
   api: PoolApi;
   config: SpawnerConfig;
   namespace?: string;
   concurrency?: number;
   resyncMs?: number;
+  minIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -56,5 +65,6 @@ export function poolController(opts: PoolControllerOptions) {
     finalize: (pool, ctx) => finalizePool(pool, depsFor(ctx)),
     concurrency: opts.concurrency ?? 4,
     resyncMs: opts.resyncMs,
+    minIntervalMs: opts.minIntervalMs ?? POOL_MIN_INTERVAL_MS,
   });
 }
