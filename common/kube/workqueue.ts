@@ -35,7 +35,8 @@ export interface WorkQueueOptions {
   // A key is handed out at most once per this many ms: adds that come sooner wait for the interval to
   // pass and are then worked as one. For a primary whose children change in streams and whose reconcile
   // looks at all of them (a pool while claims arrive: each claim a member leaving), so the work done per
-  // change stays bounded instead of one whole pass per change. 0 (default): no limit.
+  // change stays bounded instead of one whole pass per change. A key that waits for its interval loses a
+  // `high` priority. 0 (default): no limit.
   minIntervalMs?: number;
   // Called for every failed run (not for RetryAfter), before the key is requeued.
   onError?: (key: string, err: unknown, failures: number) => void;
