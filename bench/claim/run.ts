@@ -360,6 +360,7 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   let operator: OperatorProcess | undefined;
   let namespace = '';
+  const results: RateResult[] = [];
   const operatorKc = await operatorKubeconfig(kc, dir);
   // One operator at a time: the one running is stopped before the next starts (each under its own
   // Lease, so the next leads at once instead of waiting out its predecessor's).
@@ -387,7 +388,6 @@ async function main(): Promise<void> {
     await waitPoolFull(pods, current, `a pool of ${poolSize} Ready`);
     const fillSeconds = [(performance.now() - fillStarted) / 1000];
     log(`pool of ${poolSize} Ready in ${fillSeconds[0]!.toFixed(1)} s`);
-    const results: RateResult[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const op of rotated(operators, round)) {
         current = await switchTo(op.name);
@@ -406,7 +406,13 @@ async function main(): Promise<void> {
     pods.stop();
     process.stdout.write(`${summary(results, fillSeconds, `${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`)}\n`);
   } finally {
-    if (namespace) await deleteNamespaceWithBackends(core, namespace).catch(() => undefined);
+    if (namespace) {
+      // The operator finalizes claimed backends at its write rate: allow a second per 20 made, at least 90 s.
+      const made = results.reduce((n, r) => n + r.claims, 0);
+      const { left } = await deleteNamespaceWithBackends(core, namespace, { timeoutMs: Math.max(90_000, made * 50), onProgress: log, kubeconfig })
+        .catch((err: unknown) => (log(`deleting ${namespace}: ${String(err)}`), { left: -1 }));
+      if (left > 0) log(`gave up waiting: ${left} backend(s) of ${namespace} not finalized; the namespace stays Terminating until an operator finalizes them`);
+    }
     await operator?.stop();
     if (args.profile) log(`the operator's CPU profile: ${dir}/*.cpuprofile (node bench/operator/cpuprofile-top.ts FILE)`);
     if (!given && !args['keep-cluster']) await down({ stateFile, log });

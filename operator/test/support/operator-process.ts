@@ -62,16 +62,30 @@ export async function deleteNamespace(core: CoreV1Api, name: string): Promise<vo
 }
 
 /**
- * Deletes a test namespace while its operator still runs, and waits (best effort) until the operator
- * has finalized the backends in it; without a running operator their finalizers would keep the
- * namespace Terminating for good.
+ * Deletes a test namespace while its operator still runs, and waits until the operator has finalized the
+ * backends in it; without a running operator their finalizers would keep the namespace Terminating for
+ * good. Best effort for tests (90 s); a benchmark that made thousands gives a longer `timeoutMs` and is
+ * told how many were left (it then says so rather than leave a namespace behind unnoticed). `kubeconfig`:
+ * for a caller whose cluster is not the one KUBECONFIG names (a benchmark that started its own).
  */
-export async function deleteNamespaceWithBackends(core: CoreV1Api, name: string): Promise<void> {
+export async function deleteNamespaceWithBackends(
+  core: CoreV1Api,
+  name: string,
+  opts: { timeoutMs?: number; onProgress?: (line: string) => void; kubeconfig?: string } = {},
+): Promise<{ left: number }> {
   await deleteNamespace(core, name);
+  const remaining = async () => (await kubectl(['get', 'sessionlivedbackends', '-n', name, '-o', 'name'], { kubeconfig: opts.kubeconfig })).split('\n').filter((l) => l.trim()).length;
+  let left = Number.NaN;
   await waitFor(
-    async () => ((await kubectl(['get', 'sessionlivedbackends', '-n', name, '-o', 'name'])).trim() === '' ? true : undefined),
-    { what: `the backends of ${name} to be finalized`, timeoutMs: 90_000 },
+    async () => ((left = await remaining()) === 0 ? true : undefined),
+    {
+      what: `the backends of ${name} to be finalized`,
+      timeoutMs: opts.timeoutMs ?? 90_000,
+      intervalMs: 1000, // each probe is a kubectl process listing what is left
+      ...(opts.onProgress ? { onProgress: (line: string) => opts.onProgress!(`${line} (${left} left)`), progressEveryMs: 10_000 } : {}),
+    },
   ).catch(() => undefined);
+  return { left: Number.isNaN(left) ? 0 : left };
 }
 
 export interface OperatorOptions {
