@@ -10,12 +10,13 @@
 // connection from a peer namespace (its socket counts looked at every --active-interval-ms as well).
 //
 //   node bench/density/observer-alone.ts [--n 200] [--seconds 60] [--interval-ms 1000] [--active-interval-ms 400] [--probe-period-s 10]
-//                                        [--child-ehash 0] [--from-source] [--variant SPEC]… [--rounds 1]
+//                                        [--child-ehash 0] [--from-source] [--variant SPEC]… [--rounds 1] [--cases idle,probed,active]
 // --variant 'NAME [ref=GIT-REF] [args=FLAG,FLAG…] [env=K=V,…]': an observer to compare, any number of
 // times (the first is the baseline of the ratios). ref: the observer (and this driver) as that commit
 // has them, staged and compiled the same way; args: Node flags instead of the sweeper image's; env:
 // added to its environment. Each case then runs every variant once per round, in an order rotated
 // round by round, and prints each one's median and range and its per-round ratio to the first.
+// --cases: which of the three cases to run (all by default).
 // --child-ehash N: set net.ipv4.tcp_child_ehash_entries=N while the namespaces are made (each then has a
 // TCP hash of its own, as on a node configured so; restored afterwards). Needs root.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     'from-source': { type: 'boolean', default: false },
     variant: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
+    cases: { type: 'string', default: 'idle,probed,active' },
   },
 });
 const N = Number(args.n);
@@ -49,6 +51,8 @@ const ACTIVE_INTERVAL_MS = Number(args['active-interval-ms']);
 const PROBE_PERIOD_S = Number(args['probe-period-s']);
 const CHILD_EHASH = Number(args['child-ehash']);
 const ROUNDS = Number(args.rounds);
+const CASES = new Set(args.cases.split(','));
+for (const c of CASES) if (!['idle', 'probed', 'active'].includes(c)) throw new Error(`--cases: idle, probed, active (comma-separated), got '${c}'`);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: a whole number ≥ 1');
 if (!Number.isInteger(N) || N < 1 || N > 252) throw new Error('--n: 1 to 252 (one lab subnet, and the peer)');
 requireRoot();
@@ -157,8 +161,8 @@ try {
   }
   listeners = await startListeners(namespaces);
   const cases: Array<{ label: string; results: Record<string, number>[][] }> = [];
-  cases.push({ label: 'idle', results: await measureRounds(pods, 'idle') });
-  if (PROBE_PERIOD_S > 0) {
+  if (CASES.has('idle')) cases.push({ label: 'idle', results: await measureRounds(pods, 'idle') });
+  if (CASES.has('probed') && PROBE_PERIOD_S > 0) {
     const stop = probeLoop(namespaces.map((ns) => ns.ip), PROBE_PERIOD_S);
     try {
       cases.push({ label: `TCP probe every ${PROBE_PERIOD_S} s each`, results: await measureRounds(pods, `probed every ${PROBE_PERIOD_S} s`) });
@@ -168,10 +172,12 @@ try {
   }
   // A connection held open to every backend, from an address that is neither the node's nor the Pod's
   // (the router's, on a real node): each is then active, read at the active interval.
-  const peer = await lab.startPeer(await lab.addNamespace(), 'client');
-  for (const ns of namespaces) await peer.send('open', { key: ns.ip, host: ns.ip, port: 8080 });
-  cases.push({ label: 'one connection open each', results: await measureRounds(pods, 'each holding a connection') });
-  for (const ns of namespaces) await peer.send('close', { key: ns.ip });
+  if (CASES.has('active')) {
+    const peer = await lab.startPeer(await lab.addNamespace(), 'client');
+    for (const ns of namespaces) await peer.send('open', { key: ns.ip, host: ns.ip, port: 8080 });
+    cases.push({ label: 'one connection open each', results: await measureRounds(pods, 'each holding a connection') });
+    for (const ns of namespaces) await peer.send('close', { key: ns.ip });
+  }
 
   console.log(`\n== node observer alone (${args['from-source'] ? 'TypeScript by type stripping' : "the sweeper image's compiled JavaScript"}): ${N} backends (network namespaces with a listener), ${SECONDS} s window after 5 s warm-up, reads every ${INTERVAL_MS} ms (socket counts every ${ACTIVE_INTERVAL_MS} ms with a connection open); ` +
     `tcp_child_ehash_entries ${CHILD_EHASH > 0 ? CHILD_EHASH : `${previousEhash} (shared TCP hash)`}; ${ROUNDS} round(s), variants in rotated order; load average now ${loadavg()}`);
@@ -181,8 +187,8 @@ try {
     console.log(`-- ${c.label}`);
     c.results.forEach((rs, i) => {
       console.log(`   ${variants[i]!.name.padEnd(12)} CPU ${spread(rs, 'cpuPercentOfOneCore', 2)} % of one core (in the kernel ${spread(rs, 'systemCpuPercentOfOneCore', 2)})   ` +
-        `RSS ${spread(rs, 'rssMiB', 1)} MiB (anonymous ${spread(rs, 'rssAnonMiB', 1)}, file ${spread(rs, 'rssFileMiB', 1)}; peak ${spread(rs, 'peakRssMiB', 1)})   ` +
-        `V8 heap ${spread(rs, 'heapUsedMiB', 1)} used of ${spread(rs, 'heapTotalMiB', 1)}, external ${spread(rs, 'externalMiB', 1)}   ` +
+        `RSS ${spread(rs, 'rssMiB', 1)} MiB (anonymous ${spread(rs, 'rssAnonMiB', 1)}, file ${spread(rs, 'rssFileMiB', 1)}; peak in the window ${spread(rs, 'peakRssMiB', 1)})   ` +
+        `V8 heap ${spread(rs, 'heapUsedMiB', 1)} used of ${spread(rs, 'heapTotalMiB', 1)} (resident ${spread(rs, 'heapPhysicalMiB', 1)}: young ${spread(rs, 'heapNewMiB', 1)}, old ${spread(rs, 'heapOldMiB', 1)}, code ${spread(rs, 'heapCodeMiB', 1)}, large ${spread(rs, 'heapLargeMiB', 1)}), external ${spread(rs, 'externalMiB', 1)}, anonymous outside the heap ${spread(rs, 'outsideHeapMiB', 1)}   ` +
         `reads/s: counters ${spread(rs, 'counterReadsPerSecond', 0)}, socket counts ${spread(rs, 'socketCountReadsPerSecond', 0)}, Pod tables ${spread(rs, 'podTableReadsPerSecond', 2)}, node table ${spread(rs, 'nodeTableReadsPerSecond', 2)}   ` +
         `unreachable ${spread(rs, 'unreachable', 0)}   load ${spread(rs, 'load1', 2)}`);
       if (i > 0) {

@@ -2,7 +2,8 @@
 // Pods given in a JSON file for a warm-up and then a measured window; prints one JSON line with what it
 // cost. Run by observer-alone.ts as an unprivileged user, as the sweeper runs.
 //   node bench/density/observer-process.ts CONFIG.json
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { createLogger } from '../../common/log.ts';
 import { NodeObserver } from '../../sweeper/src/node/observer.ts';
 
@@ -25,9 +26,22 @@ for (const pod of config.pods) {
   });
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// A field of /proc/self/smaps_rollup, MiB (NaN when the kernel has no such file or field).
+const rollup = (field: string) => {
+  try {
+    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN) / 1024;
+  } catch {
+    return NaN;
+  }
+};
 const vm = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
 
 await sleep(config.warmupSeconds * 1000);
+// The peak then counts from the window's start, not from the first reads of every Pod at start-up
+// (writing 5 to clear_refs resets VmHWM; a kernel before 4.0 refuses it, and the peak is the process's).
+try {
+  writeFileSync('/proc/self/clear_refs', '5');
+} catch {}
 const before = { cpu: process.cpuUsage(), at: performance.now(), stats: { ...observer.stats } };
 await sleep(config.seconds * 1000);
 const cpu = process.cpuUsage(before.cpu);
@@ -35,6 +49,10 @@ const elapsedMs = performance.now() - before.at;
 const mem = process.memoryUsage();
 const MiB = (bytes: number) => bytes / 1024 / 1024;
 const s = observer.stats;
+// V8's heap by space, what each holds from the system: the young generation (new_space) against the
+// old one and the code, to tell garbage in flight from what is kept.
+const space = (name: string) => MiB(v8.getHeapSpaceStatistics().find((x) => x.space_name === name)?.physical_space_size ?? NaN);
+const heap = v8.getHeapStatistics();
 const perSecond = (now: number, then: number) => ((now - then) * 1000) / elapsedMs;
 console.log(
   JSON.stringify({
@@ -50,6 +68,14 @@ console.log(
     heapUsedMiB: MiB(mem.heapUsed),
     externalMiB: MiB(mem.external),
     arrayBuffersMiB: MiB(mem.arrayBuffers),
+    heapPhysicalMiB: MiB(heap.total_physical_size),
+    heapNewMiB: space('new_space'),
+    heapOldMiB: space('old_space'),
+    heapCodeMiB: space('code_space'),
+    heapLargeMiB: space('large_object_space'),
+    mallocedMiB: MiB(heap.malloced_memory), // V8's own malloc, not Node's
+    // Anonymous memory outside V8's heap: malloc (Node's and V8's), thread stacks.
+    outsideHeapMiB: rollup('Anonymous') - MiB(heap.total_physical_size),
     ticksPerSecond: perSecond(s.ticks, before.stats.ticks),
     counterReadsPerSecond: perSecond(s.counterReads, before.stats.counterReads),
     socketCountReadsPerSecond: perSecond(s.socketCountReads, before.stats.socketCountReads),
