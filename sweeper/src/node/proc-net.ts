@@ -276,8 +276,10 @@ const NEWLINE = 0x0a;
 // One figure of that line, from the first `length` bytes of `bytes` (any after them are left from an
 // earlier, longer read), without allocating anything: the observer looks at a Pod with a connection open
 // several times a second. (Its heap with 200 such Pods was no smaller for it than when looks were parsed
-// through strings: 12.5 against 12.7 MiB used, in two runs of bench/density/observer-alone.ts; why it is
-// ~4 MiB above the heap of reads every 250 ms is not known.) -1 when it is not there.
+// through strings: 12.5 against 12.7 MiB used, in two runs of bench/density/observer-alone.ts. The ~4 MiB
+// it stood above the heap of reads every 250 ms was, by that bench's later heap figures, V8 letting the
+// old generation grow 8 MB past what is live before collecting it: images/node-images.ts,
+// --memory-saver-mode.) -1 when it is not there.
 export function sockstatFigure(bytes: Buffer, length: number, family: 'TCP' | 'TCP6', figure: 'inuse' | 'tw'): number {
   const start = SOCKSTAT_LINE[family];
   let line = bytes.indexOf(start);
