@@ -199,13 +199,16 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     const priority: Priority = this.rerunHigh.delete(key) ? 'high' : 'normal';
-    const wait = this.dirty.has(key) && !this.shuttingDown ? this.intervalLeft(key) : 0;
+    if (!this.dirty.has(key) || this.shuttingDown) {
+      this.notify();
+      return;
+    }
+    const wait = this.intervalLeft(key);
     if (wait > 0) {
       this.dirty.delete(key);
       this.addAfter(key, wait);
       this.notify();
-    } else if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key, priority);
-    else this.notify();
+    } else this.enqueue(key, priority);
   }
 
   // How long `key` must still wait before it may be handed out again (minIntervalMs), 0 if it may now.
