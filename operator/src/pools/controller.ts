@@ -30,7 +30,6 @@ export interface PoolControllerOptions {
   namespace?: string;
   concurrency?: number;
   resyncMs?: number;
-  minIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -66,6 +65,6 @@ export function poolController(opts: PoolControllerOptions) {
     finalize: (pool, ctx) => finalizePool(pool, depsFor(ctx)),
     concurrency: opts.concurrency ?? 4,
     resyncMs: opts.resyncMs,
-    minIntervalMs: opts.minIntervalMs ?? POOL_MIN_INTERVAL_MS,
+    minIntervalMs: POOL_MIN_INTERVAL_MS,
   });
 }
