@@ -410,8 +410,8 @@ async function main(): Promise<void> {
       // The operator finalizes claimed backends at its write rate: allow a second per 20 made, at least 90 s.
       const made = results.reduce((n, r) => n + r.claims, 0);
       const { left } = await deleteNamespaceWithBackends(core, namespace, { timeoutMs: Math.max(90_000, made * 50), onProgress: log, kubeconfig })
-        .catch((err: unknown) => (log(`deleting ${namespace}: ${String(err)}`), { left: -1 }));
-      if (left > 0) log(`gave up waiting: ${left} backend(s) of ${namespace} not finalized; the namespace stays Terminating until an operator finalizes them`);
+        .catch((err: unknown) => (log(`deleting ${namespace}: ${String(err)}`), { left: Number.NaN }));
+      if (left !== 0) log(`gave up waiting: ${Number.isNaN(left) ? 'an unknown number of' : left} backend(s) of ${namespace} not finalized; the namespace stays Terminating until an operator finalizes them`);
     }
     await operator?.stop();
     if (args.profile) log(`the operator's CPU profile: ${dir}/*.cpuprofile (node bench/operator/cpuprofile-top.ts FILE)`);

@@ -65,7 +65,8 @@ export async function deleteNamespace(core: CoreV1Api, name: string): Promise<vo
  * Deletes a test namespace while its operator still runs, and waits until the operator has finalized the
  * backends in it; without a running operator their finalizers would keep the namespace Terminating for
  * good. Best effort for tests (90 s); a benchmark that made thousands gives a longer `timeoutMs` and is
- * told how many were left (it then says so rather than leave a namespace behind unnoticed). `kubeconfig`:
+ * told how many were left (it then says so rather than leave a namespace behind unnoticed; NaN when no
+ * listing ever answered). `kubeconfig`:
  * for a caller whose cluster is not the one KUBECONFIG names (a benchmark that started its own).
  */
 export async function deleteNamespaceWithBackends(
@@ -85,7 +86,7 @@ export async function deleteNamespaceWithBackends(
       ...(opts.onProgress ? { onProgress: (line: string) => opts.onProgress!(`${line} (${left} left)`), progressEveryMs: 10_000 } : {}),
     },
   ).catch(() => undefined);
-  return { left: Number.isNaN(left) ? 0 : left };
+  return { left };
 }
 
 export interface OperatorOptions {
