@@ -17,7 +17,7 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { API_VERSION, GROUP, PLURAL, POOL_PLURAL, VERSION } from '../../common/contract.ts';
+import { API_VERSION, GROUP, LABEL_BACKEND, PLURAL, POOL_PLURAL, VERSION } from '../../common/contract.ts';
 import { newClaim } from '../../common/spawner/backend.ts';
 import { createInformer } from '../../common/kube/informer.ts';
 import { loadKubeAccess } from '../../common/kube/kubeconfig.ts';
@@ -60,6 +60,7 @@ const poolPath = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${POOL_PLURA
 interface Sample {
   kind: 'warm-1' | 'warm-N' | 'cold-1';
   manifest: Manifest; // how a warm claim was written (cold ones are always bare)
+  createdMs: number; // create sent → answered (the API server's part of a claim the client waits on)
   readyMs: number; // create sent → Ready seen
   firstByteMs: number; // create sent → 200 from the app
   warm: boolean; // PoolClaim ClaimedWarm
@@ -93,6 +94,7 @@ function manifest(kind: Sample['kind'], how: Manifest): SessionLivedBackend {
 async function claimOnce(kind: Sample['kind'], how: Manifest): Promise<Sample & { name: string }> {
   const sent = performance.now();
   const created = await requestJson<SessionLivedBackend>(kc, { method: 'POST', path: slbPath, body: manifest(kind, how) });
+  const createdMs = performance.now() - sent;
   const name = created.metadata.name!;
   if (!readySeen.has(name)) {
     await new Promise<void>((resolve, reject) => {
@@ -108,7 +110,7 @@ async function claimOnce(kind: Sample['kind'], how: Manifest): Promise<Sample & 
   await res.arrayBuffer();
   const firstByte = performance.now();
   const warm = ready.slb.status?.conditions?.some((c) => c.type === 'PoolClaim' && c.reason === 'ClaimedWarm') ?? false;
-  return { name, kind, manifest: how, readyMs: ready.at - sent, firstByteMs: firstByte - sent, warm, firstAnswer: res.status };
+  return { name, kind, manifest: how, createdMs, readyMs: ready.at - sent, firstByteMs: firstByte - sent, warm, firstAnswer: res.status };
 }
 
 async function readyMembers(): Promise<number> {
@@ -124,6 +126,15 @@ async function removeAll(names: string[]): Promise<void> {
   await Promise.all(names.map((n) => requestJson(kc, { method: 'DELETE', path: `${slbPath}/${n}` }).catch(() => undefined)));
 }
 
+// The next step starts on a settled node: these sessions' Pods gone (not only asked to go), the pool full
+// again; so no step measures the one before it tearing down.
+async function settleAfter(names: string[]): Promise<void> {
+  const selector = encodeURIComponent(`${LABEL_BACKEND} in (${names.join(',')})`);
+  const left = async () => (await requestJson<{ items: unknown[] }>(kc, { path: `/api/v1/namespaces/${namespace}/pods?labelSelector=${selector}` })).items.length;
+  if (names.length > 0) await waitFor(async () => ((await left()) === 0 ? true : undefined), { what: `the Pods of ${names.length} removed session(s) gone`, timeoutMs: 300_000, intervalMs: 250 });
+  await poolFull();
+}
+
 function line(label: string, xs: Sample[]): string {
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   const r = xs.map((s) => s.readyMs);
@@ -131,7 +142,8 @@ function line(label: string, xs: Sample[]): string {
   const cold = xs.filter((s) => !s.warm).length;
   const failed = xs.filter((s) => s.firstAnswer !== 200).length;
   return `  ${label.padEnd(26)} n=${String(xs.length).padEnd(4)} create→Ready p50 ${ms(percentile(r, 50)).padStart(8)} p99 ${ms(percentile(r, 99)).padStart(8)}   ` +
-    `create→first byte p50 ${ms(percentile(b, 50)).padStart(8)} p99 ${ms(percentile(b, 99)).padStart(8)}` +
+    `create→first byte p50 ${ms(percentile(b, 50)).padStart(8)} p99 ${ms(percentile(b, 99)).padStart(8)}   ` +
+    `(create answered p50 ${ms(percentile(xs.map((s) => s.createdMs), 50))} p99 ${ms(percentile(xs.map((s) => s.createdMs), 99))})` +
     `${label.startsWith('warm') ? `   (started cold: ${cold})` : ''}${failed ? `   FIRST ANSWER NOT 200: ${failed}` : ''}`;
 }
 
@@ -167,6 +179,7 @@ async function main(): Promise<void> {
         }
         log(`round ${round + 1} ${kind}${kind === 'cold-1' ? '' : ` (${how})`}: ${made.length} done (load ${os.loadavg()[0]!.toFixed(1)})`);
         await removeAll(made);
+        await settleAfter(made);
       }
     }
   } finally {
