@@ -410,9 +410,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${summary(results, fillSeconds, `${loadAtStart} at start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`)}\n`);
   } finally {
     if (namespace) {
-      // The namespace's objects go at about the API server's write rate, the pool's members with the claimed
-      // backends (the namespace controller deletes the Pods before it reaches the backends): allow a second
-      // per 20 of them, at least 90 s.
+      // The namespace's objects go at about the API server's write rate, the pool's members as well as the
+      // claimed backends (with a pool of 2,400 and 2,000 claims, no backend was finalized in the first 75 s):
+      // allow a second per 20 of them, at least 90 s.
       const made = results.reduce((n, r) => n + r.claims, 0);
       const { left } = await deleteNamespaceWithBackends(core, namespace, { timeoutMs: Math.max(90_000, (made + poolSize) * 50), onProgress: log, kubeconfig })
         .catch((err: unknown) => (log(`deleting ${namespace}: ${String(err)}`), { left: Number.NaN }));
