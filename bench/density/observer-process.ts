@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { createLogger } from '../../common/log.ts';
+import { kbField } from '../support/proc-fields.ts';
 import { NodeObserver } from '../../sweeper/src/node/observer.ts';
 
 interface Config {
@@ -26,15 +27,15 @@ for (const pod of config.pods) {
   });
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// A field of /proc/self/smaps_rollup, MiB (NaN when the kernel has no such file or field).
-const rollup = (field: string) => {
+// A field of /proc/self/status or smaps_rollup, MiB (NaN when the kernel has no such file or field).
+const procMiB = (file: 'status' | 'smaps_rollup', field: string) => {
   try {
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN) / 1024;
+    return kbField(readFileSync(`/proc/self/${file}`, 'utf8'), field) / 1024;
   } catch {
     return NaN;
   }
 };
-const vm = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
+const vm = (field: string) => procMiB('status', field);
 
 await sleep(config.warmupSeconds * 1000);
 // The peak then counts from the window's start, not from the first reads of every Pod at start-up
@@ -75,7 +76,7 @@ console.log(
     heapLargeMiB: space('large_object_space'),
     mallocedMiB: MiB(heap.malloced_memory), // V8's own malloc, not Node's
     // Anonymous memory outside V8's heap: malloc (Node's and V8's), thread stacks.
-    outsideHeapMiB: rollup('Anonymous') - MiB(heap.total_physical_size),
+    outsideHeapMiB: procMiB('smaps_rollup', 'Anonymous') - MiB(heap.total_physical_size),
     ticksPerSecond: perSecond(s.ticks, before.stats.ticks),
     counterReadsPerSecond: perSecond(s.counterReads, before.stats.counterReads),
     socketCountReadsPerSecond: perSecond(s.socketCountReads, before.stats.socketCountReads),

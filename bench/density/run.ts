@@ -18,6 +18,7 @@ import { loadKubeAccess } from '../../common/kube/kubeconfig.ts';
 import { requestJson } from '../../common/kube/rest.ts';
 import { waitFor } from '../../e2e/harness/wait.ts';
 import { podUidOfCgroup } from '../../sweeper/src/node/proc-net.ts';
+import { kbField } from '../support/proc-fields.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,8 +81,7 @@ function memoryOf(pid: number): { rssKiB: number; pssKiB: number } {
 
 function nodeMemoryUsedMiB(): number {
   const text = readFileSync('/proc/meminfo', 'utf8');
-  const field = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
-  return (field('MemTotal') - field('MemAvailable')) / 1024;
+  return (kbField(text, 'MemTotal') - kbField(text, 'MemAvailable')) / 1024;
 }
 
 async function steadyMemoryMiB(): Promise<number> {

@@ -1,16 +1,13 @@
 // What a process costs, read from /proc: memory (RSS, PSS, anonymous) and CPU time, summed over a
 // process and its children (nginx is a master and a worker).
 import { readFileSync, readdirSync } from 'node:fs';
+import { kbField } from '../support/proc-fields.ts';
 
 export interface Memory {
   rssMb: number; // resident: what `ps`, `top` and a container's working set start from
   pssMb: number; // proportional: shared pages (the Node binary's) split between the processes using them
   anonMb: number; // anonymous: heap, stacks, buffers — what one more instance really adds
   fileMb: number; // file pages: the binary's code and data, shared with every process mapping them
-}
-
-function kb(text: string, field: string): number {
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 /** The process and its descendants. */
@@ -46,10 +43,10 @@ export function memoryOf(pid: number): Memory {
   for (const p of processTree(pid)) {
     const rollup = safeRead(`/proc/${p}/smaps_rollup`);
     if (!rollup) continue;
-    total.rssMb += kb(rollup, 'Rss') / 1024;
-    total.pssMb += kb(rollup, 'Pss') / 1024;
-    total.anonMb += kb(rollup, 'Anonymous') / 1024;
-    total.fileMb += kb(safeRead(`/proc/${p}/status`), 'RssFile') / 1024;
+    total.rssMb += kbField(rollup, 'Rss') / 1024;
+    total.pssMb += kbField(rollup, 'Pss') / 1024;
+    total.anonMb += kbField(rollup, 'Anonymous') / 1024;
+    total.fileMb += kbField(safeRead(`/proc/${p}/status`), 'RssFile') / 1024;
   }
   return total;
 }
