@@ -126,13 +126,12 @@ async function removeAll(names: string[]): Promise<void> {
   await Promise.all(names.map((n) => requestJson(kc, { method: 'DELETE', path: `${slbPath}/${n}` }).catch(() => undefined)));
 }
 
-// The next step starts on a settled node: these sessions' Pods gone (not only asked to go), the pool full
-// again; so no step measures the one before it tearing down.
-async function settleAfter(names: string[]): Promise<void> {
+// Waits until these sessions' Pods are gone, not only asked to go: with the pool full again (each step
+// waits for that first), the next step starts on a settled node and does not measure this one tearing down.
+async function podsGone(names: string[]): Promise<void> {
   const selector = encodeURIComponent(`${LABEL_BACKEND} in (${names.join(',')})`);
   const left = async () => (await requestJson<{ items: unknown[] }>(kc, { path: `/api/v1/namespaces/${namespace}/pods?labelSelector=${selector}` })).items.length;
   if (names.length > 0) await waitFor(async () => ((await left()) === 0 ? true : undefined), { what: `the Pods of ${names.length} removed session(s) gone`, timeoutMs: 300_000, intervalMs: 250 });
-  await poolFull();
 }
 
 function line(label: string, xs: Sample[]): string {
@@ -179,7 +178,7 @@ async function main(): Promise<void> {
         }
         log(`round ${round + 1} ${kind}${kind === 'cold-1' ? '' : ` (${how})`}: ${made.length} done (load ${os.loadavg()[0]!.toFixed(1)})`);
         await removeAll(made);
-        await settleAfter(made);
+        await podsGone(made);
       }
     }
   } finally {
