@@ -6,7 +6,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { apiClients, kubectl, loadKubeConfig, waitFor } from '../../../e2e/harness/kube.ts';
-import { freePorts } from '../../../e2e/harness/net.ts';
 import {
   createNamespace, deleteNamespaceWithBackends, installOperatorRbac, invitation, operatorKubeconfig, operatorMain, operatorNamespace, startOperator, tempDir,
   type OperatorProcess,
@@ -32,18 +31,17 @@ beforeAll(async () => {
   ns = await createNamespace(core, 'http-api');
   await installOperatorRbac();
   await kubectl(['apply', '-n', operatorNamespace, '-f', path.join(repoRoot, 'manifests/operator/api-rbac.yaml')]);
-  const [apiPort] = (await freePorts(1)) as [number];
   operator = await startOperator({
     kubeconfig: await operatorKubeconfig(kc, dir),
     dir,
     identity: 'http-api-test',
     watchNamespace: ns,
     leaderElect: false,
-    extraArgs: ['--api=true', `--api-port=${apiPort}`, `--api-namespace=${ns}`, '--api-default-image=example.invalid/default-app:1', '--api-max-streams=1'],
+    extraArgs: ['--api=true', '--api-port=0', `--api-namespace=${ns}`, '--api-default-image=example.invalid/default-app:1', '--api-max-streams=1'],
     env: { SPAWNER_API_TOKEN: token },
   });
   await operator.ready(120_000);
-  base = `http://127.0.0.1:${apiPort}`;
+  base = `http://127.0.0.1:${(await operator.ports()).api}`;
   await waitFor(async () => (await fetch(`${base}/healthz`)).ok || undefined, { what: 'the HTTP API to answer', timeoutMs: 60_000 });
 }, 300_000);
 

@@ -10,7 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { impersonating, kubectl, statusOf, waitFor, writeKubeconfig } from '../../../e2e/harness/kube.ts';
 import { backendUrl, mintAccessToken, parseAccessKey } from '../../../common/spawner/access.ts';
-import { freePorts } from '../../../e2e/harness/net.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 export const operatorMain = path.join(repoRoot, 'operator/src/main.ts');
@@ -105,7 +104,6 @@ export interface OperatorOptions {
 export interface OperatorProcess {
   readonly identity: string;
   readonly pid: number;
-  readonly metricsPort: number;
   readonly logFile: string;
   /** Why it exited, once it has; undefined while it runs. */
   exited(): string | undefined;
@@ -119,10 +117,17 @@ export interface OperatorProcess {
   /** The last lines of the log, for error messages. */
   tail(lines?: number): string;
   metrics(): Promise<string>;
+  /** The ports it listens on, from its own 'operator starting' line (it is given port 0 for each). */
+  ports(timeoutMs?: number): Promise<OperatorPorts>;
   /** Waits until /readyz answers 200 (informers synced). */
   ready(timeoutMs?: number): Promise<void>;
   /** Waits until this process logs that it leads (works its queues). */
   leading(timeoutMs?: number): Promise<void>;
+}
+
+export interface OperatorPorts {
+  metrics: number;
+  api?: number; // with --api
 }
 
 let started = 0;
@@ -143,7 +148,6 @@ export function invitation(namespace: string, name: string, uid: string): string
 }
 
 export async function startOperator(o: OperatorOptions): Promise<OperatorProcess> {
-  const [metricsPort] = (await freePorts(1)) as [number];
   // One log per process: a restarted replica of the same identity must not read its predecessor's lines.
   const logFile = path.join(o.dir, `operator-${o.identity}-${++started}.log`);
   const args = [
@@ -151,7 +155,10 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
     o.main ?? operatorMain,
     `--kubeconfig=${o.kubeconfig}`,
     `--identity=${o.identity}`,
-    `--metrics-port=${metricsPort}`,
+    // Port 0, read back from its log: a port picked here and passed on could be taken by another process
+    // listening on port 0 (a route service beside it) before this one binds it, and that process's
+    // /readyz would then answer for this one.
+    '--metrics-port=0',
     `--leader-elect=${o.leaderElect === false ? 'false' : 'true'}`,
     `--lease-namespace=${operatorNamespace}`,
     ...(o.leaseName ? [`--lease-name=${o.leaseName}`] : []),
@@ -198,10 +205,20 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
     return out;
   };
   const tail = (lines = 30) => readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  const failFast = () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined);
+  let learned: OperatorPorts | undefined;
+  const ports = async (timeoutMs = 60_000): Promise<OperatorPorts> =>
+    (learned ??= await waitFor(
+      () => {
+        const line = logLines().find((l) => l.msg === 'operator starting');
+        if (!line) return undefined;
+        return { metrics: Number(line.metricsPort), ...(line.apiPort === undefined ? {} : { api: Number(line.apiPort) }) };
+      },
+      { what: `operator ${o.identity} to listen`, timeoutMs, intervalMs: 25, failFast },
+    ));
   const proc: OperatorProcess = {
     identity: o.identity,
     pid: child.pid ?? -1,
-    metricsPort,
     logFile,
     exited: () => exitReason,
     done,
@@ -220,21 +237,24 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
     logLines,
     tail,
     async metrics() {
-      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      const res = await fetch(`http://127.0.0.1:${(await ports()).metrics}/metrics`);
       return res.text();
     },
+    ports,
     async ready(timeoutMs = 60_000) {
+      const start = Date.now();
+      const { metrics } = await ports(timeoutMs);
       await waitFor(
         async () => {
-          const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+          const res = await fetch(`http://127.0.0.1:${metrics}/readyz`);
           if (res.status !== 200) throw new Error(`/readyz: HTTP ${res.status}`);
           return true;
         },
         {
           what: `operator ${o.identity} to be ready`,
-          timeoutMs,
+          timeoutMs: Math.max(1, timeoutMs - (Date.now() - start)),
           intervalMs: 100,
-          failFast: () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined),
+          failFast,
         },
       );
     },
@@ -243,7 +263,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
         what: `operator ${o.identity} to lead`,
         timeoutMs,
         intervalMs: 50,
-        failFast: () => (exitReason ? `operator ${o.identity} ${exitReason}; log:\n${tail()}` : undefined),
+        failFast,
       });
     },
   };
