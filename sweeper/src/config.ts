@@ -22,7 +22,7 @@ export const sweeperSpecs = {
   nodeName: { flag: 'node-name', env: 'NODE_NAME', help: 'this node (from the downward API: spec.nodeName)', parse: nodeName },
   namespace: { flag: 'namespace', env: 'SWEEPER_NAMESPACE', help: 'only this namespace (empty: all namespaces)', default: '', parse: dnsLabelOrEmpty },
   kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', help: 'kubeconfig file (empty: in-cluster service account)', default: '', parse: pathOrEmpty },
-  healthPort: { flag: 'health-port', env: 'SWEEPER_HEALTH_PORT', help: 'port for /healthz and /readyz', default: 8081, parse: parsers.port },
+  healthPort: { flag: 'health-port', env: 'SWEEPER_HEALTH_PORT', help: 'port for /healthz and /readyz (0: any free port)', default: 8081, parse: parsers.listenPort },
   sidecarAdminPort: { flag: 'sidecar-admin-port', env: 'SWEEPER_SIDECAR_ADMIN_PORT', help: "the sidecar's admin port (/events, /status)", default: SIDECAR_ADMIN_PORT, parse: parsers.port },
   heartbeatTimeoutMs: { flag: 'heartbeat-timeout-ms', env: 'SWEEPER_HEARTBEAT_TIMEOUT_MS', help: "an event stream silent this long is dead (twice the sidecar's heartbeat)", default: 30_000, parse: parsers.positiveNumber },
   connectTimeoutMs: { flag: 'connect-timeout-ms', env: 'SWEEPER_CONNECT_TIMEOUT_MS', help: 'time allowed to reach a sidecar', default: 2_000, parse: parsers.positiveNumber },

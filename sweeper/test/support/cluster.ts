@@ -108,7 +108,6 @@ export interface SweeperProcess {
 // `asUser`: run it as this unprivileged user with no capabilities (setpriv; needs root), as the
 // DaemonSet runs it; the kubeconfig must then be readable by that user.
 export async function startSweeper(o: { kubeconfigFile: string; nodeName: string; namespace: string; sidecarAdminPort: number; extraArgs?: string[]; asUser?: number }): Promise<SweeperProcess> {
-  const healthPort = await freePortOn('127.0.0.1');
   const unprivileged = o.asUser === undefined ? [] : ['setpriv', `--reuid=${o.asUser}`, `--regid=${o.asUser}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
   const child = spawn(
     unprivileged[0] ?? process.execPath,
@@ -119,7 +118,9 @@ export async function startSweeper(o: { kubeconfigFile: string; nodeName: string
       `--kubeconfig=${o.kubeconfigFile}`,
       `--node-name=${o.nodeName}`,
       `--namespace=${o.namespace}`,
-      `--health-port=${healthPort}`,
+      // Port 0, read back from its 'sweeper starting' line: a port picked here could be taken by another
+      // process before the sweeper binds it, and that process's /readyz would answer for the sweeper.
+      '--health-port=0',
       `--sidecar-admin-port=${o.sidecarAdminPort}`,
       ...(o.extraArgs ?? []),
     ],
@@ -151,17 +152,21 @@ export async function startSweeper(o: { kubeconfigFile: string; nodeName: string
     clearTimeout(kill);
     return code;
   };
+  const failFast = () => (child.exitCode !== null ? `it exited with ${child.exitCode}: ${stderr}` : undefined);
+  let healthPort = 0;
   try {
+    healthPort = await waitFor(() => Number(logLines.find((l) => l.msg === 'sweeper starting')?.healthPort) || undefined, {
+      what: "the sweeper's 'sweeper starting' line",
+      timeoutMs: 60_000,
+      intervalMs: 25,
+      failFast,
+    });
     await waitFor(
       async () => {
         const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
         return res.status === 200;
       },
-      {
-        what: 'the sweeper to list its backends (/readyz 200)',
-        timeoutMs: 120_000,
-        failFast: () => (child.exitCode !== null ? `it exited with ${child.exitCode}: ${stderr}` : undefined),
-      },
+      { what: 'the sweeper to list its backends (/readyz 200)', timeoutMs: 120_000, failFast },
     );
   } catch (err) {
     await stop();
