@@ -52,7 +52,8 @@ const MiB = (bytes: number) => bytes / 1024 / 1024;
 const s = observer.stats;
 // V8's heap by space, what each holds from the system: the young generation (new_space) against the
 // old one and the code, to tell garbage in flight from what is kept.
-const space = (name: string) => MiB(v8.getHeapSpaceStatistics().find((x) => x.space_name === name)?.physical_space_size ?? NaN);
+const spaces = v8.getHeapSpaceStatistics();
+const space = (name: string) => MiB(spaces.find((x) => x.space_name === name)?.physical_space_size ?? NaN);
 const heap = v8.getHeapStatistics();
 const perSecond = (now: number, then: number) => ((now - then) * 1000) / elapsedMs;
 console.log(
